@@ -1,0 +1,95 @@
+import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
+
+/** The hash that precedes seq 1 of every org's chain. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** The fields that the hash covers, exactly as exported. */
+export interface ChainedEvent {
+  orgId: string;
+  seq: number;
+  id: string;
+  action: string;
+  actorId: string | null;
+  targetId: string | null;
+  entityType: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: string;
+}
+
+/**
+ * canonical(event) is RFC 8785 JSON (keys sorted, no whitespace) of the fields above;
+ * hash = hex(SHA-256(utf8(prevHash + canonical(event)))). docs/audit.md documents this for auditors.
+ *
+ * The top-level keys are fixed, so they are written in their RFC 8785 order directly (verification of a
+ * million events spends most of its time here); only `before`/`after` go through the general canonicalizer.
+ * A property test checks that this equals canonicalize() of the whole object.
+ */
+export function canonicalEvent(e: ChainedEvent): string {
+  const str = (v: string | null) => (v === null ? "null" : JSON.stringify(v));
+  const obj = (v: Record<string, unknown> | null) => {
+    if (v === null) return "null";
+    const c = canonicalize(v);
+    if (c === undefined) throw new Error("event cannot be canonicalized");
+    return c;
+  };
+  if (!Number.isSafeInteger(e.seq)) throw new Error("event seq must be a safe integer");
+  return (
+    `{"action":${JSON.stringify(e.action)},"actorId":${str(e.actorId)},"after":${obj(e.after)},"before":${obj(e.before)}` +
+    `,"createdAt":${JSON.stringify(e.createdAt)},"entityType":${JSON.stringify(e.entityType)},"id":${JSON.stringify(e.id)}` +
+    `,"ip":${str(e.ip)},"orgId":${JSON.stringify(e.orgId)},"seq":${e.seq},"targetId":${str(e.targetId)},"userAgent":${str(e.userAgent)}}`
+  );
+}
+
+/** The general form, kept as the reference the fast path is tested against. */
+export function canonicalEventReference(e: ChainedEvent): string {
+  const c = canonicalize({
+    orgId: e.orgId,
+    seq: e.seq,
+    id: e.id,
+    action: e.action,
+    actorId: e.actorId,
+    targetId: e.targetId,
+    entityType: e.entityType,
+    before: e.before,
+    after: e.after,
+    ip: e.ip,
+    userAgent: e.userAgent,
+    createdAt: e.createdAt,
+  });
+  if (c === undefined) throw new Error("event cannot be canonicalized");
+  return c;
+}
+
+export function chainHash(prevHash: string, e: ChainedEvent): string {
+  return createHash("sha256").update(prevHash + canonicalEvent(e), "utf8").digest("hex");
+}
+
+/**
+ * What PostgreSQL will give back for a value: JSON-compatible, no NUL characters (text and jsonb reject them),
+ * no lone surrogates (the driver would store U+FFFD). The hash must cover exactly what is stored, so record()
+ * normalizes first.
+ */
+export function storable<T>(value: T): T {
+  if (value === null || value === undefined) return value;
+  return deepClean(JSON.parse(JSON.stringify(value)) as unknown) as T;
+}
+
+// NUL is exactly what has to be matched here: PostgreSQL text and jsonb reject it.
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const cleanString = (s: string) => s.replace(UNSTORABLE, "\uFFFD");
+
+function deepClean(v: unknown): unknown {
+  if (typeof v === "string") return cleanString(v);
+  if (Array.isArray(v)) return v.map(deepClean);
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[cleanString(k)] = deepClean(x);
+    return out;
+  }
+  return v;
+}

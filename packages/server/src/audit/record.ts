@@ -1,0 +1,85 @@
+import { sql } from "drizzle-orm";
+import { rowsOf, type Tx } from "../db/database.ts";
+import { auditHeads } from "../db/schema.ts";
+import { newId } from "../lib/ids.ts";
+import { chainHash, GENESIS_HASH, storable, type ChainedEvent } from "./chain.ts";
+
+export const AUDIT_ACTIONS = [
+  "team.invited", "team.invite_resent", "team.invite_accepted", "team.invite_revoked", "team.role_changed",
+  "team.deactivated", "team.reactivated", "team.removed", "team.restored", "team.store_access_changed",
+  "team.module_visibility_changed", "team.department_changed", "team.password_reset_requested", "team.name_changed",
+  "team.sessions_revoked", "team.purged",
+  "auth.sign_in_succeeded", "auth.sign_in_failed", "auth.signed_out", "auth.mfa_enrolled", "auth.mfa_removed",
+  "api_key.created", "api_key.rotated", "api_key.revoked", "security.updated", "organization.created", "organization.updated",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditInput {
+  action: AuditAction;
+  actorId: string | null;
+  targetId?: string | null;
+  entityType: string;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+/** Who did it and from where; services pass it through from the request. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** Makes an org's chain ready (seq 0, genesis hash). Called in the transaction that creates the org. */
+export async function startChain(tx: Tx, orgId: string): Promise<void> {
+  await tx.insert(auditHeads).values({ orgId, lastSeq: 0, lastHash: GENESIS_HASH }).onConflictDoNothing();
+}
+
+const optional = (v: string | null | undefined): string | null => {
+  // An empty string and null would look the same in a CSV export; the chain stores one of them only.
+  if (v === undefined || v === null || v === "") return null;
+  return storable(v);
+};
+
+/**
+ * The one way to write an audit event: inside the caller's transaction, so the change and its event
+ * commit or roll back together. The head row lock serializes appends to one org and no other; it is held
+ * until the caller's transaction ends, which is what makes seq gapless.
+ */
+export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput): Promise<ChainedEvent & { hash: string }> {
+  const heads = rowsOf<{ last_seq: string | number; last_hash: string }>(
+    await tx.execute(sql`SELECT last_seq, last_hash FROM audit_heads WHERE org_id = ${orgId} FOR UPDATE`),
+  );
+  const head = heads[0];
+  if (!head) throw new Error(`audit chain for org ${orgId} is not started`);
+  const lastSeq = Number(head.last_seq);
+  const event: ChainedEvent = {
+    orgId,
+    seq: lastSeq + 1,
+    id: newId("evt"),
+    action: input.action,
+    actorId: optional(input.actorId),
+    targetId: optional(input.targetId),
+    entityType: storable(input.entityType),
+    before: storable(input.before ?? null),
+    after: storable(input.after ?? null),
+    ip: optional(input.ip),
+    userAgent: optional(input.userAgent),
+    createdAt: at.toISOString(),
+  };
+  const hash = chainHash(head.last_hash, event);
+  const json = (v: Record<string, unknown> | null) => (v === null ? null : JSON.stringify(v));
+  // One round trip for the row and the head: the lock is held until commit, so fewer trips mean more appends/s.
+  await tx.execute(sql`
+    WITH appended AS (
+      INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
+      VALUES (${orgId}, ${event.seq}, ${event.id}, ${event.action}, ${event.actorId}, ${event.targetId}, ${event.entityType},
+              ${json(event.before)}::jsonb, ${json(event.after)}::jsonb, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz,
+              ${head.last_hash}, ${hash})
+      RETURNING seq
+    )
+    UPDATE audit_heads SET last_seq = (SELECT seq FROM appended), last_hash = ${hash}
+    WHERE org_id = ${orgId} AND last_seq = ${lastSeq}`);
+  return { ...event, hash };
+}

@@ -1,0 +1,109 @@
+import { and, desc, eq, isNull, ne, sql } from "drizzle-orm";
+import type { Database, Tx } from "../db/database.ts";
+import { sessions, users, type SessionRow, type UserRow } from "../db/schema.ts";
+import { newId } from "../lib/ids.ts";
+import { hashToken, hmac, newToken } from "../lib/tokens.ts";
+import type { Config } from "../config.ts";
+import type { RequestMeta } from "../audit/record.ts";
+import { mfaEnrolmentDue } from "../mfa/gate.ts";
+
+export const SESSION_COOKIE = "roster_session";
+export const CSRF_COOKIE = "roster_csrf";
+export const SESSION_TOKEN_PREFIX = "rs";
+// Writing last_seen_at on every request would turn each read into a write; a minute is precise enough for idle expiry.
+const TOUCH_INTERVAL_MS = 60_000;
+
+export interface IssuedSession {
+  token: string;
+  session: SessionRow;
+  csrfToken: string;
+}
+
+export function csrfFor(config: Config, sessionId: string): string {
+  return hmac(config.secretKey, `csrf:${sessionId}`);
+}
+
+/** Starts a session: a new random token every time, stored only as its hash. */
+export async function issueSession(tx: Tx, config: Config, userId: string, meta: RequestMeta, now: Date): Promise<IssuedSession> {
+  const token = newToken(SESSION_TOKEN_PREFIX);
+  const row: SessionRow = {
+    id: newId("ses"),
+    userId,
+    tokenHash: hashToken(token),
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: new Date(now.getTime() + config.session.maxHours * 3_600_000),
+    revokedAt: null,
+    revokedReason: null,
+  };
+  await tx.insert(sessions).values(row);
+  await tx.update(users).set({ lastLoginAt: now }).where(eq(users.id, userId));
+  return { token, session: row, csrfToken: csrfFor(config, row.id) };
+}
+
+export type SessionCheck =
+  | {
+      ok: true;
+      session: SessionRow;
+      user: UserRow;
+      /** last_seen_at before this request touched it: what per-org idle limits compare against. */
+      idleSince: Date;
+      /** The user must enrol a factor before doing anything else (an org they belong to requires MFA). */
+      mfaEnrolmentDue: boolean;
+    }
+  | { ok: false; reason: "unknown" | "revoked" | "expired" | "idle" };
+
+export interface SessionLimits {
+  idleMinutes: number;
+  maxHours: number;
+}
+
+/** Looks the token up in the database on every request, so a revoked session fails on its very next use. */
+export async function checkSession(db: Database, token: string, now: Date, limits: SessionLimits): Promise<SessionCheck> {
+  const tokenHash = hashToken(token);
+  return db.tx({}, async (tx) => {
+    const rows = await tx
+      .select({ session: sessions, user: users })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.tokenHash, tokenHash))
+      .limit(1);
+    const row = rows[0];
+    if (!row) return { ok: false, reason: "unknown" } as const;
+    const { session, user } = row;
+    if (session.revokedAt) return { ok: false, reason: "revoked" } as const;
+    const absoluteEnd = Math.min(session.expiresAt.getTime(), session.createdAt.getTime() + limits.maxHours * 3_600_000);
+    if (now.getTime() >= absoluteEnd) return { ok: false, reason: "expired" } as const;
+    if (now.getTime() - session.lastSeenAt.getTime() >= limits.idleMinutes * 60_000) return { ok: false, reason: "idle" } as const;
+    const idleSince = session.lastSeenAt;
+    if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
+      await tx.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
+      session.lastSeenAt = now;
+    }
+    await tx.execute(sql`SELECT set_config('roster.user_id', ${user.id}, true)`);
+    const due = await mfaEnrolmentDue(tx, user.id);
+    return { ok: true, session, user, idleSince, mfaEnrolmentDue: due } as const;
+  });
+}
+
+export async function revokeSession(tx: Tx, sessionId: string, now: Date, reason: string): Promise<void> {
+  await tx.update(sessions).set({ revokedAt: now, revokedReason: reason }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/** Ends every live session of a user (deactivation, removal, password change), optionally sparing one. */
+export async function revokeUserSessions(tx: Tx, userId: string, now: Date, reason: string, except?: string): Promise<number> {
+  const ended = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), except ? ne(sessions.id, except) : undefined))
+    .returning({ id: sessions.id });
+  return ended.length;
+}
+
+export async function listUserSessions(db: Database, userId: string): Promise<SessionRow[]> {
+  return db.tx({ userId }, (tx) =>
+    tx.select().from(sessions).where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt))).orderBy(desc(sessions.createdAt)),
+  );
+}

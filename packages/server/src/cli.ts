@@ -1,0 +1,113 @@
+import { Command } from "commander";
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { createApp } from "./app.ts";
+import { productionDeps } from "./runtime.ts";
+import { migrate } from "./db/migrate.ts";
+import { seedDemo } from "./demo.ts";
+import { createOrg } from "./orgs/service.ts";
+import { checkPasswordPolicy, hashPassword } from "./auth/passwords.ts";
+import { findUserByEmail, normalizeEmail } from "./auth/service.ts";
+import { users } from "./db/schema.ts";
+import { newId } from "./lib/ids.ts";
+import { presets } from "@roster/policy";
+import { startScheduler } from "./jobs/scheduler.ts";
+import { jobs } from "./jobs/registry.ts";
+import { outboxWorker } from "./mail/worker.ts";
+
+const program = new Command().name("roster").description("Roster: team & access management server");
+const cliMeta = { ip: null, userAgent: "roster cli" };
+
+program
+  .command("start")
+  .description("Migrate the database and serve the API and console")
+  .action(async () => {
+    const deps = await productionDeps();
+    const app = await createApp(deps);
+    const demo = deps.config.demo ? await seedDemo(deps) : null;
+    await app.listen({ port: deps.config.port, host: deps.config.host });
+    const scheduler = startScheduler(deps, jobs, { log: app.log });
+    const mailWorker = outboxWorker(deps, { log: app.log });
+    mailWorker.start();
+    const engine = deps.db.kind === "pglite" ? `embedded PGlite in ${deps.config.dataDir}` : "PostgreSQL";
+    const lines = [``, `Roster is running at ${deps.config.publicUrl}  (database: ${engine})`, `  API reference: ${deps.config.publicUrl}/docs`];
+    if (demo) {
+      lines.push(``, `Demo sign-in (password for every account: ${demo.password})`);
+      for (const a of demo.accounts) lines.push(`  ${a.email.padEnd(36)} ${a.role.padEnd(18)} ${a.org}`);
+    }
+    process.stdout.write(lines.join("\n") + "\n\n");
+    const stop = async () => {
+      await scheduler.stop();
+      await mailWorker.stop();
+      await app.close();
+      await deps.db.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", () => void stop());
+    process.once("SIGTERM", () => void stop());
+  });
+
+program
+  .command("migrate")
+  .description("Apply pending database migrations and exit")
+  .action(async () => {
+    const deps = await productionDeps();
+    const ran = await migrate(deps.db); // already applied on open; prints what this run did
+    process.stdout.write(ran.length ? `Applied: ${ran.join(", ")}\n` : "Database is up to date.\n");
+    await deps.db.close();
+  });
+
+program
+  .command("create-org")
+  .description("Create an organization and its top-role member (creating the user when needed)")
+  .requiredOption("--name <name>", "organization name")
+  .requiredOption("--policy <preset>", `one of ${Object.keys(presets).join(", ")}`)
+  .requiredOption("--owner-email <email>", "the owner's email")
+  .option("--owner-password <password>", "password for a new owner account (generated when omitted)")
+  .action(async (opts: { name: string; policy: string; ownerEmail: string; ownerPassword?: string }) => {
+    const deps = await productionDeps();
+    try {
+      let user = await findUserByEmail(deps, opts.ownerEmail);
+      let generated: string | undefined;
+      if (!user) {
+        const password = opts.ownerPassword ?? (generated = randomBytes(12).toString("base64url"));
+        checkPasswordPolicy(password);
+        const now = deps.clock.now();
+        const id = newId("usr");
+        const row = { id, email: normalizeEmail(opts.ownerEmail), name: opts.ownerEmail.split("@")[0] ?? "Owner", passwordHash: await hashPassword(password, deps.config.argon2), platformRole: null, lastLoginAt: null, createdAt: now, updatedAt: now };
+        await deps.db.tx({ userId: id }, (tx) => tx.insert(users).values(row));
+        user = row;
+      }
+      const { org, member } = await createOrg(deps, { name: opts.name, policy: opts.policy, ownerUserId: user.id }, cliMeta);
+      process.stdout.write(`Created org ${org.id} (${org.name}, policy ${org.policy}); ${user.email} is ${member.role}.\n`);
+      if (generated) process.stdout.write(`Generated password for ${user.email}: ${generated}\n`);
+    } finally {
+      await deps.db.close();
+    }
+  });
+
+program
+  .command("grant-platform-role")
+  .description("Give a user an installation-level role (developer, developer_staff, developer_admin), or --role none to take it away")
+  .requiredOption("--email <email>")
+  .requiredOption("--role <role>")
+  .action(async (opts: { email: string; role: string }) => {
+    const deps = await productionDeps();
+    try {
+      const roles = Object.keys(presets.crm.platform?.roles ?? {});
+      if (opts.role !== "none" && !roles.includes(opts.role)) throw new Error(`Unknown platform role "${opts.role}". Use one of: ${roles.join(", ")}, none.`);
+      const user = await findUserByEmail(deps, opts.email);
+      if (!user) throw new Error(`No user with email ${opts.email}.`);
+      await deps.db.owner((db) => db.execute(sql`UPDATE users SET platform_role = ${opts.role === "none" ? null : opts.role}, updated_at = now() WHERE id = ${user.id}`));
+      process.stdout.write(`${user.email} now has platform role ${opts.role}.\n`);
+    } finally {
+      await deps.db.close();
+    }
+  });
+
+export { program };
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`roster: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

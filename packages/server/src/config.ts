@@ -1,0 +1,87 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  publicUrl: string;
+  smtpUrl: string | undefined;
+  /** 32 bytes: encrypts secrets at rest and keys the CSRF HMAC. */
+  secretKey: Buffer;
+  allowSignUp: boolean;
+  demo: boolean;
+  logLevel: string;
+  trustProxy: boolean;
+  session: { idleMinutes: number; maxHours: number; cookieSecure: boolean };
+  signInLimits: { perAccount: { max: number; windowSeconds: number }; perIp: { max: number; windowSeconds: number } };
+  /** argon2id cost. OWASP's minimum is m=19 MiB, t=2, p=1; tests may cheapen it explicitly. */
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  bodyLimitBytes: number;
+  /**
+   * Ed25519 key that signs audit checkpoints, kept outside the database: ROSTER_AUDIT_SIGNING_KEY (PEM) or,
+   * when absent, a file generated on first use (mode 600). No file for an in-memory data dir: a per-process key.
+   */
+  auditSigningKey: { pem: string | undefined; file: string | undefined };
+}
+
+const bool = (v: string | undefined, dflt: boolean) => (v === undefined || v === "" ? dflt : !/^(0|false|no|off)$/i.test(v));
+const int = (v: string | undefined, dflt: number) => {
+  const n = v === undefined || v === "" ? NaN : Number(v);
+  return Number.isInteger(n) && n > 0 ? n : dflt;
+};
+
+/** Reads ROSTER_SECRET_KEY (64 hex chars or 32 bytes base64), or on the embedded default creates one in the data dir. */
+function loadSecretKey(env: NodeJS.ProcessEnv, dataDir: string, embedded: boolean): Buffer {
+  const raw = env.ROSTER_SECRET_KEY;
+  if (raw) {
+    const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, "hex") : Buffer.from(raw, "base64");
+    if (key.length !== 32) throw new Error("ROSTER_SECRET_KEY must be 32 bytes (64 hex characters or base64).");
+    return key;
+  }
+  if (!embedded) throw new Error("ROSTER_SECRET_KEY is required when DATABASE_URL is set.");
+  const file = join(dataDir, "secret.key");
+  if (existsSync(file)) return Buffer.from(readFileSync(file, "utf8").trim(), "hex");
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString("hex") + "\n", { mode: 0o600 });
+  return key;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = int(env.PORT, 4000);
+  const host = env.HOST || "127.0.0.1";
+  const dataDir = env.ROSTER_DATA_DIR || "./data";
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const publicUrl = (env.ROSTER_PUBLIC_URL || `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, "");
+  return {
+    port,
+    host,
+    databaseUrl,
+    dataDir,
+    publicUrl,
+    smtpUrl: env.SMTP_URL || undefined,
+    secretKey: loadSecretKey(env, dataDir, !databaseUrl),
+    allowSignUp: bool(env.ROSTER_ALLOW_SIGN_UP, true),
+    demo: bool(env.ROSTER_DEMO, false),
+    logLevel: env.LOG_LEVEL || "info",
+    trustProxy: bool(env.ROSTER_TRUST_PROXY, false),
+    session: {
+      idleMinutes: int(env.ROSTER_SESSION_IDLE_MINUTES, 24 * 60),
+      maxHours: int(env.ROSTER_SESSION_MAX_HOURS, 7 * 24),
+      cookieSecure: publicUrl.startsWith("https://"),
+    },
+    signInLimits: {
+      perAccount: { max: 10, windowSeconds: 15 * 60 },
+      perIp: { max: 50, windowSeconds: 5 * 60 },
+    },
+    argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
+    bodyLimitBytes: 1024 * 1024,
+    auditSigningKey: {
+      pem: env.ROSTER_AUDIT_SIGNING_KEY?.replace(/\\n/g, "\n") || undefined,
+      file: env.ROSTER_AUDIT_SIGNING_KEY_FILE || (dataDir.startsWith("memory://") ? undefined : join(dataDir, "audit-signing-key.pem")),
+    },
+  };
+}

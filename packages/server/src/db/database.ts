@@ -1,0 +1,114 @@
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import type { ExtractTablesWithRelations } from "drizzle-orm";
+import pg from "pg";
+import * as schema from "./schema.ts";
+import { migrate } from "./migrate.ts";
+
+type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+/** What a transaction may see. Row-level security reads these; anything unset matches no org row. */
+export interface Scope {
+  orgId?: string | null;
+  userId?: string | null;
+  /** Installation-level reads (the tenant list) for platform roles. */
+  platform?: boolean;
+}
+
+/** Rows of a raw `execute`, the same for both drivers. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
+/** Raw access on one connection inside one owner transaction: multi-statement SQL scripts (migrations). */
+export interface ScriptRunner {
+  exec(script: string): Promise<void>;
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Database {
+  readonly kind: "pglite" | "postgres";
+  /** Runs `fn` in one owner transaction on a single connection, for SQL scripts. */
+  script<T>(fn: (run: ScriptRunner) => Promise<T>): Promise<T>;
+  /** Runs `fn` in one transaction as the application role, with `scope` bound for row-level security. */
+  tx<T>(scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs `fn` as the connection's owner role, bypassing row-level security: migrations and operator commands only. */
+  owner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined;
+  /** PGlite data directory; `memory://` keeps everything in memory (tests). */
+  dataDir?: string | undefined;
+  poolSize?: number;
+}
+
+async function bindScope(tx: Tx, scope: Scope): Promise<void> {
+  await tx.execute(sql`SET LOCAL ROLE roster_app`);
+  await tx.execute(
+    sql`SELECT set_config('roster.org_id', ${scope.orgId ?? ""}, true), set_config('roster.user_id', ${scope.userId ?? ""}, true), set_config('roster.platform', ${scope.platform ? "on" : ""}, true)`,
+  );
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    // A broken idle connection must not crash the process; the next checkout reconnects.
+    pool.on("error", () => undefined);
+    const db = drizzlePg(pool, { schema }) as unknown as Db;
+    const database: Database = {
+      kind: "postgres",
+      tx: (scope, fn) => db.transaction(async (tx) => { await bindScope(tx, scope); return fn(tx); }),
+      owner: (fn) => fn(db),
+      script: async (fn) => {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          const result = await fn({
+            exec: async (text) => { await client.query(text); },
+            query: async <T>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as T[],
+          });
+          await client.query("COMMIT");
+          return result;
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
+        }
+      },
+      ping: async () => { await db.execute(sql`SELECT 1`); },
+      close: () => pool.end(),
+    };
+    await migrate(database);
+    return database;
+  }
+  const dataDir = options.dataDir ?? "./data";
+  if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir);
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const database: Database = {
+    kind: "pglite",
+    tx: (scope, fn) => db.transaction(async (tx) => { await bindScope(tx, scope); return fn(tx); }),
+    owner: (fn) => fn(db),
+    script: (fn) =>
+      client.transaction((tx) =>
+        fn({
+          exec: async (text) => { await tx.exec(text); },
+          query: async <T>(text: string, params: unknown[] = []) => (await tx.query<T>(text, params)).rows,
+        }),
+      ),
+    ping: async () => { await db.execute(sql`SELECT 1`); },
+    close: () => client.close(),
+  };
+  await migrate(database);
+  return database;
+}

@@ -1,0 +1,99 @@
+import { sql } from "drizzle-orm";
+import { bigint, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull(),
+  name: text("name").notNull(),
+  passwordHash: text("password_hash"),
+  platformRole: text("platform_role"),
+  /** Start of the most recent session: a fact about the person, shown on each of their memberships. */
+  lastLoginAt: ts("last_login_at"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+export const organizations = pgTable("organizations", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  policy: text("policy").notNull(),
+  settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+  createdBy: text("created_by"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+export const members = pgTable(
+  "members",
+  {
+    orgId: text("org_id").notNull(),
+    id: text("id").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role").notNull(),
+    status: text("status").$type<MemberStatus>().notNull().default("active"),
+    department: text("department"),
+    secondaryEmail: text("secondary_email"),
+    storeIds: text("store_ids").array().notNull().default(sql`'{}'`),
+    hiddenModules: text("hidden_modules").array().notNull().default(sql`'{}'`),
+    invitedBy: text("invited_by"),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+    removedAt: ts("removed_at"),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.id] }), unique().on(t.orgId, t.userId)],
+);
+export type MemberStatus = "active" | "inactive" | "removed";
+
+export const sessions = pgTable("sessions", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  ip: text("ip"),
+  userAgent: text("user_agent"),
+  createdAt: ts("created_at").notNull(),
+  lastSeenAt: ts("last_seen_at").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  revokedAt: ts("revoked_at"),
+  revokedReason: text("revoked_reason"),
+});
+
+export const rateLimits = pgTable("rate_limits", {
+  key: text("key").primaryKey(),
+  windowStart: ts("window_start").notNull(),
+  count: integer("count").notNull(),
+});
+
+export const auditHeads = pgTable("audit_heads", {
+  orgId: text("org_id").primaryKey(),
+  lastSeq: bigint("last_seq", { mode: "number" }).notNull(),
+  lastHash: text("last_hash").notNull(),
+});
+
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    orgId: text("org_id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    id: text("id").notNull(),
+    action: text("action").notNull(),
+    actorId: text("actor_id"),
+    targetId: text("target_id"),
+    entityType: text("entity_type").notNull(),
+    before: jsonb("before").$type<Record<string, unknown> | null>(),
+    after: jsonb("after").$type<Record<string, unknown> | null>(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    createdAt: ts("created_at").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.seq] })],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type OrgRow = typeof organizations.$inferSelect;
+export type MemberRow = typeof members.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;

@@ -1,0 +1,219 @@
+import type { FastifyRequest } from "fastify";
+import { and, eq } from "drizzle-orm";
+import { can, getPreset, type Policy, type ResourceRef, type Subject } from "@roster/policy";
+import type { AppDeps } from "../app.ts";
+import { members, organizations, type MemberRow, type OrgRow, type UserRow } from "../db/schema.ts";
+import { checkSession, csrfFor, CSRF_COOKIE, revokeSession, SESSION_COOKIE, SESSION_TOKEN_PREFIX } from "../auth/sessions.ts";
+import { authenticateApiKey, looksLikeApiKey } from "../api-keys/service.ts";
+import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
+import { AppError, notFound } from "./errors.ts";
+import { safeEqual } from "../lib/tokens.ts";
+
+/** Who is calling: a signed-in user, or an API key acting as its member in its one org. */
+export type Principal = SessionPrincipal | ApiKeyPrincipal;
+
+export interface SessionPrincipal {
+  kind: "session";
+  user: Pick<UserRow, "id" | "email" | "name" | "platformRole">;
+  sessionId: string;
+  via: "cookie" | "bearer";
+  /** For per-org session limits (security settings). */
+  sessionCreatedAt: Date;
+  idleSince: Date;
+}
+
+export interface ApiKeyPrincipal {
+  kind: "api_key";
+  /** The key's member's user; a key never carries a platform role. */
+  user: Pick<UserRow, "id" | "email" | "name" | "platformRole">;
+  keyId: string;
+  orgId: string;
+  via: "bearer";
+  /** The org and member as read for this request: the member's current role applies. */
+  org: OrgRow;
+  member: MemberRow;
+  permissions: string[] | null;
+}
+
+/**
+ * With requireMfa on, a member without a factor reaches only these (docs/decisions/security-mfa-gate.md):
+ * who am I (the console needs it to send them to enrolment), enrolment itself, and signing out.
+ */
+const MFA_ENROLMENT_ROUTES = new Set(["GET /v1/me", "POST /v1/me/mfa/totp", "POST /v1/me/mfa/totp/confirm", "DELETE /v1/me/mfa/totp", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
+/** Outside its own org's routes, a key may only ask POST /v1/authorize about its org. */
+const API_KEY_ROUTES_OUTSIDE_ORGS = new Set(["POST /v1/authorize"]);
+
+export interface OrgContext {
+  org: OrgRow;
+  policy: Policy;
+  member: MemberRow;
+  subject: Subject;
+}
+
+export type AuthMode = "required" | "optional" | "none";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Default "required". */
+    auth?: AuthMode;
+    /** Routes under /v1/orgs/{orgId} bind the caller's membership before the handler runs. */
+    org?: boolean;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    orgContext: OrgContext | null;
+  }
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function presentedToken(req: FastifyRequest): { token: string; via: "cookie" | "bearer" } | null {
+  const header = req.headers.authorization;
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m?.[1]) throw new AppError("authentication_required", "The Authorization header must be `Bearer <token>`.");
+    return { token: m[1], via: "bearer" };
+  }
+  const cookie = req.cookies[SESSION_COOKIE];
+  return cookie ? { token: cookie, via: "cookie" } : null;
+}
+
+/** onRequest: establishes the principal (or refuses), before any body is read. */
+export async function authenticate(deps: AppDeps, req: FastifyRequest): Promise<void> {
+  req.principal = null;
+  req.orgContext = null;
+  // Unknown paths answer 404/405 whoever asks; authentication would only hide that.
+  const mode = req.is404 ? "none" : (req.routeOptions.config.auth ?? "required");
+  if (mode === "none") return;
+  const presented = presentedToken(req);
+  if (!presented) {
+    if (mode === "optional") return;
+    throw new AppError("authentication_required", "Sign in or send an API key to use this endpoint.");
+  }
+  const routeKey = `${req.method} ${req.routeOptions.url ?? ""}`;
+  if (looksLikeApiKey(presented.token) && presented.via === "bearer") {
+    if (!req.routeOptions.config.org && !API_KEY_ROUTES_OUTSIDE_ORGS.has(routeKey)) {
+      throw new AppError("api_key_not_allowed", "API keys work only on their organization's routes and POST /v1/authorize. Sign in for this one.");
+    }
+    const found = await authenticateApiKey(deps, presented.token);
+    if (!found) throw new AppError("api_key_invalid", "The API key is not valid (revoked, rotated, or its member was removed).");
+    req.principal = {
+      kind: "api_key", user: { ...found.user, platformRole: null }, keyId: found.key.id, orgId: found.org.id, via: "bearer",
+      org: found.org, member: found.member, permissions: found.key.permissions,
+    };
+    return;
+  }
+  if (!presented.token.startsWith(`${SESSION_TOKEN_PREFIX}_`)) {
+    throw new AppError("authentication_required", "The token is not valid.");
+  }
+  const result = await checkSession(deps.db, presented.token, deps.clock.now(), deps.config.session);
+  if (!result.ok) {
+    if (mode === "optional") return;
+    throw new AppError("session_expired", "Your session has ended. Sign in again.");
+  }
+  if (presented.via === "cookie" && !SAFE_METHODS.has(req.method)) {
+    const sent = req.headers["x-csrf-token"];
+    const expected = csrfFor(deps.config, result.session.id);
+    const fromCookie = req.cookies[CSRF_COOKIE];
+    if (typeof sent !== "string" || !safeEqual(sent, expected) || (fromCookie !== undefined && !safeEqual(fromCookie, expected))) {
+      throw new AppError("csrf_token_invalid", "This change needs the x-csrf-token header from the sign-in response.");
+    }
+  }
+  if (result.mfaEnrolmentDue && !MFA_ENROLMENT_ROUTES.has(routeKey)) {
+    if (mode === "optional") return;
+    throw new AppError("mfa_enrollment_required", "Your organization requires two-factor authentication. Set up an authenticator app first (POST /v1/me/mfa/totp).");
+  }
+  const { id, email, name, platformRole } = result.user;
+  req.principal = {
+    kind: "session", user: { id, email, name, platformRole }, sessionId: result.session.id, via: presented.via,
+    sessionCreatedAt: result.session.createdAt, idleSince: result.idleSince,
+  };
+}
+
+export function requirePrincipal(req: FastifyRequest): Principal {
+  if (!req.principal) throw new AppError("authentication_required", "Sign in or send an API key to use this endpoint.");
+  return req.principal;
+}
+
+/** For self-service and account-level changes, which an API key may never make. */
+export function requireSession(req: FastifyRequest): SessionPrincipal {
+  const p = requirePrincipal(req);
+  if (p.kind !== "session") throw new AppError("api_key_not_allowed", "API keys cannot do this. Sign in to do it.");
+  return p;
+}
+
+export function subjectOf(member: MemberRow): Subject {
+  return {
+    role: member.role,
+    userId: member.userId,
+    department: member.department,
+    storeIds: member.storeIds,
+    hiddenModules: member.hiddenModules,
+  };
+}
+
+/**
+ * preHandler for org routes: loads the org and the caller's membership under row-level security. Another org's
+ * id, a removed membership, or a platform role without membership all answer 404, so ids cannot be probed.
+ */
+export async function bindOrg(deps: AppDeps, req: FastifyRequest): Promise<void> {
+  if (!req.routeOptions.config.org) return;
+  const orgId = (req.params as { orgId?: string }).orgId;
+  req.orgContext = await loadOrgContext(deps, requirePrincipal(req), orgId ?? "");
+}
+
+export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId: string): Promise<OrgContext> {
+  if (principal.kind === "api_key") return keyOrgContext(principal, orgId);
+  const found = await deps.db.tx({ orgId, userId: principal.user.id }, async (tx) => {
+    const rows = await tx
+      .select({ org: organizations, member: members })
+      .from(organizations)
+      .innerJoin(members, and(eq(members.orgId, organizations.id), eq(members.userId, principal.user.id)))
+      .where(eq(organizations.id, orgId))
+      .limit(1);
+    return rows[0];
+  });
+  if (!found || found.member.status === "removed") throw notFound("Organization");
+  if (found.member.status === "inactive") {
+    throw new AppError("member_inactive", "Your access to this organization is suspended. Ask an administrator to reactivate it.");
+  }
+  const policy = getPreset(found.org.policy);
+  if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${found.org.policy}`);
+  await enforceOrgSessionLimits(deps, principal, orgSettings(found.org, policy));
+  return { org: found.org, policy, member: found.member, subject: subjectOf(found.member) };
+}
+
+/** A key is bound to one org: any other org id answers 404, like an org the caller does not belong to. */
+function keyOrgContext(principal: ApiKeyPrincipal, orgId: string): OrgContext {
+  if (orgId !== principal.orgId) throw notFound("Organization");
+  const policy = getPreset(principal.org.policy);
+  if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${principal.org.policy}`);
+  const subject = subjectOf(principal.member);
+  return { org: principal.org, policy, member: principal.member, subject: principal.permissions ? { ...subject, narrowTo: principal.permissions } : subject };
+}
+
+/**
+ * An org may end sessions sooner than the installation does. A session that is too idle or too old for this
+ * org is revoked (not just refused here), so it cannot be kept warm on other routes and brought back.
+ */
+async function enforceOrgSessionLimits(deps: AppDeps, principal: SessionPrincipal, settings: OrgSettings): Promise<void> {
+  const now = deps.clock.now().getTime();
+  const idle = settings.sessionIdleMinutes !== null && now - principal.idleSince.getTime() >= settings.sessionIdleMinutes * 60_000;
+  const old = settings.sessionMaxHours !== null && now - principal.sessionCreatedAt.getTime() >= settings.sessionMaxHours * 3_600_000;
+  if (!idle && !old) return;
+  await deps.db.tx({ userId: principal.user.id }, (tx) => revokeSession(tx, principal.sessionId, deps.clock.now(), idle ? "org_idle_limit" : "org_max_age"));
+  throw new AppError("session_expired", "Your session has ended under this organization's session policy. Sign in again.");
+}
+
+export function orgContext(req: FastifyRequest): OrgContext {
+  if (!req.orgContext) throw new Error("route is missing config.org");
+  return req.orgContext;
+}
+
+/** The single gate for org routes: asks the policy engine and turns a refusal into 403 with the permission needed. */
+export function authorize(ctx: OrgContext, action: string, resource: ResourceRef): void {
+  const decision = can(ctx.policy, ctx.subject, action, resource);
+  if (!decision.allowed) {
+    throw new AppError("permission_denied", decision.reason, { requiredPermission: decision.requiredPermission });
+  }
+}

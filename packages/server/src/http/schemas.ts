@@ -1,0 +1,53 @@
+import { Type, type TSchema } from "@sinclair/typebox";
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      type: Type.String({ description: "invalid_request_error, authentication_error, authorization_error, not_found_error, conflict_error, rate_limit_error or api_error" }),
+      code: Type.String({ description: "Stable lower_snake code; see docs/errors.md." }),
+      message: Type.String(),
+      param: Type.Optional(Type.String({ description: "The field at fault, for validation errors." })),
+      requiredPermission: Type.Optional(Type.String()),
+      requestId: Type.String(),
+    }),
+  },
+  { $id: "Error", title: "Error" },
+);
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Malformed request: a field is missing or has the wrong shape.",
+  401: "No valid session or API key.",
+  403: "Authenticated, but the policy does not allow this.",
+  404: "Not found (also answered for another org's ids).",
+  405: "Method not allowed on this path.",
+  409: "Conflicts with the current state.",
+  413: "Body too large.",
+  422: "Well-formed but not acceptable.",
+  429: "Too many attempts.",
+  500: "Unexpected failure; no internals are exposed.",
+};
+
+/** The error responses of an operation, each pointing at the shared Error schema. 500 is always included. */
+export function errors(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const s of [...statuses, 500]) out[s] = Type.Ref(ErrorBody, { description: ERROR_DESCRIPTIONS[s] ?? "Error" });
+  return out;
+}
+
+/** ISO 8601 UTC on the wire; handlers may return Date objects, which the serializer formats. */
+export const Timestamp = Type.Unsafe<Date | string>({ type: "string", format: "date-time", examples: ["2026-11-22T10:15:00.000Z"] });
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
+export const Email = Type.String({ format: "email", maxLength: 254 });
+export const OrgParams = Type.Object({ orgId: Id });
+
+export const page = <T extends TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), nextCursor: Nullable(Type.String()), total: Type.Optional(Type.Integer()) });
+
+export const UserSummary = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() });
+export const SessionGrant = Type.Object({
+  token: Type.String({ description: "Use as `Authorization: Bearer <token>`; also set as the session cookie." }),
+  expiresAt: Timestamp,
+  csrfToken: Type.String({ description: "Send as `x-csrf-token` on cookie-authenticated changes." }),
+  user: UserSummary,
+});

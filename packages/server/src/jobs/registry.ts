@@ -1,0 +1,9 @@
+import type { Job } from "./scheduler.ts";
+import { purgeRemovedMembersJob } from "../members/purge.ts";
+import { mailCleanupJob } from "../mail/cleanup.ts";
+
+/** Every periodic job `roster start` runs. A feature adds its job with one line. */
+export const jobs: Job[] = [
+  purgeRemovedMembersJob,
+  mailCleanupJob,
+];

@@ -1,0 +1,106 @@
+import type { FastifyInstance } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { assignableRoles } from "@roster/policy";
+import type { AppDeps } from "../app.ts";
+import { errors, OrgParams, Timestamp } from "../http/schemas.ts";
+import { authorize, orgContext, requirePrincipal } from "../http/context.ts";
+import { requestMeta } from "../http/request-meta.ts";
+import { createOrg, deleteOrg, updateOrg } from "./service.ts";
+import type { OrgRow } from "../db/schema.ts";
+
+export const Org = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  policy: Type.String({ description: "The preset this org is bound to." }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+const orgOut = (o: OrgRow) => ({ id: o.id, name: o.name, policy: o.policy, createdAt: o.createdAt, updatedAt: o.updatedAt });
+const OrgName = Type.String({ minLength: 1, maxLength: 200, pattern: "\\S" });
+
+export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post("/v1/orgs", {
+    schema: {
+      tags: ["orgs"],
+      summary: "Create an organization",
+      description: "Creates an org bound to a policy preset (saas, billing, crm, departments, operations); the caller becomes its top role.",
+      body: Type.Object({ name: OrgName, policy: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+      response: { 201: Type.Object({ ...Org.properties, memberId: Type.String(), role: Type.String() }), ...errors(400, 401, 403, 422) },
+    },
+  }, async (req, reply) => {
+    const p = requirePrincipal(req);
+    const { org, member } = await createOrg(deps, { name: req.body.name, policy: req.body.policy, ownerUserId: p.user.id }, requestMeta(req));
+    return reply.code(201).send({ ...orgOut(org), memberId: member.id, role: member.role });
+  });
+
+  r.get("/v1/orgs/:orgId", {
+    config: { org: true },
+    schema: {
+      tags: ["orgs"],
+      summary: "Get an organization",
+      description: "Any member may read the org they belong to. Another org's id answers 404.",
+      params: OrgParams,
+      response: { 200: Org, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req) => {
+    const ctx = orgContext(req);
+    authorize(ctx, "read", { type: "organization", id: ctx.org.id });
+    return orgOut(ctx.org);
+  });
+
+  r.patch("/v1/orgs/:orgId", {
+    config: { org: true },
+    schema: {
+      tags: ["orgs"],
+      summary: "Rename an organization",
+      description: "Needs `organization:update`. Audited as `organization.updated` with the before/after name.",
+      params: OrgParams,
+      body: Type.Object({ name: Type.Optional(OrgName) }, { additionalProperties: false }),
+      response: { 200: Org, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req) => {
+    const ctx = orgContext(req);
+    authorize(ctx, "update", { type: "organization", id: ctx.org.id });
+    return orgOut(await updateOrg(deps, ctx, req.body, requestMeta(req)));
+  });
+
+  r.delete("/v1/orgs/:orgId", {
+    config: { org: true },
+    schema: {
+      tags: ["orgs"],
+      summary: "Delete an organization",
+      description: "Needs `organization:delete` (in the presets: the top role only). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.",
+      params: OrgParams,
+      response: { 204: Type.Null({ description: "Deleted." }), ...errors(400, 401, 403, 404) },
+    },
+  }, async (req, reply) => {
+    const ctx = orgContext(req);
+    authorize(ctx, "delete", { type: "organization", id: ctx.org.id });
+    await deleteOrg(deps, ctx);
+    req.log.warn({ orgId: ctx.org.id, byUserId: ctx.member.userId }, "organization deleted");
+    return reply.code(204).send(null);
+  });
+
+  r.get("/v1/orgs/:orgId/policy", {
+    config: { org: true },
+    schema: {
+      tags: ["orgs"],
+      summary: "The org's policy",
+      description: "Roles with ranks and permissions, resources, dimensions and modules, for UIs that render the matrix; plus the roles the caller may assign.",
+      params: OrgParams,
+      response: {
+        200: Type.Object({
+          policy: Type.Unknown({ description: "The normalised policy (see @roster/policy `Policy`)." }),
+          viewer: Type.Object({ role: Type.String(), assignableRoles: Type.Array(Type.String()) }),
+        }),
+        ...errors(400, 401, 403, 404),
+      },
+    },
+  }, async (req) => {
+    const ctx = orgContext(req);
+    return { policy: ctx.policy, viewer: { role: ctx.member.role, assignableRoles: assignableRoles(ctx.policy, ctx.subject) } };
+  });
+}
