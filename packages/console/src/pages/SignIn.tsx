@@ -1,0 +1,108 @@
+import { useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { Anchor, Button, Group, PasswordInput, PinInput, Stack, Text, TextInput } from "@mantine/core";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { api, ok } from "../api/client";
+import { meKey } from "../session";
+import { errorMessage } from "../components/common";
+import { FormError, PublicFrame } from "../components/PublicFrame";
+import { hasApi } from "../api/features";
+
+/** Only same-site paths, so a crafted ?next= cannot send someone elsewhere after signing in. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+export function SignInPage() {
+  const [params] = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const [email, setEmail] = useState(params.get("email") ?? "");
+  const [password, setPassword] = useState("");
+  const [challenge, setChallenge] = useState<string | null>(null);
+
+  const done = async () => {
+    qc.clear();
+    await qc.invalidateQueries({ queryKey: meKey });
+    void navigate(next, { replace: true });
+  };
+
+  const signIn = useMutation({
+    mutationFn: async () => ok(await api.POST("/v1/auth/sign-in", { body: { email, password } })),
+    onSuccess: async (body) => {
+      // A second factor is due: the server answers a challenge instead of a session.
+      const pending = body as unknown as { mfaRequired?: boolean; challengeId?: string };
+      if (pending.mfaRequired && pending.challengeId) {
+        setChallenge(pending.challengeId);
+        return;
+      }
+      await done();
+    },
+  });
+
+  if (challenge) return <MfaChallenge challengeId={challenge} onDone={done} onCancel={() => setChallenge(null)} />;
+
+  return (
+    <PublicFrame title="Sign in to Roster" subtitle="Manage your team, roles and access.">
+      <form onSubmit={(e) => { e.preventDefault(); signIn.mutate(); }} noValidate>
+        <Stack>
+          <TextInput label="Email" type="email" autoComplete="username" required autoFocus value={email}
+            onChange={(e) => setEmail(e.currentTarget.value)} />
+          <PasswordInput label="Password" autoComplete="current-password" required value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)} />
+          <FormError>{signIn.error ? errorMessage(signIn.error) : null}</FormError>
+          <Button type="submit" loading={signIn.isPending} fullWidth>Sign in</Button>
+          {hasApi("passwordForgot") ? (
+            <Group justify="center">
+              <Anchor component={Link} to="/forgot-password" size="sm">Forgot your password?</Anchor>
+            </Group>
+          ) : null}
+        </Stack>
+      </form>
+    </PublicFrame>
+  );
+}
+
+function MfaChallenge({ challengeId, onDone, onCancel }: { challengeId: string; onDone: () => Promise<void>; onCancel: () => void }) {
+  const [code, setCode] = useState("");
+  const [recovery, setRecovery] = useState(false);
+  const verify = useMutation({
+    mutationFn: async (value: string) => {
+      const res = await fetch("/v1/auth/mfa/verify", {
+        method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ challengeId, code: value }),
+      });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+        throw new Error(body?.error?.message ?? "That code did not work.");
+      }
+    },
+    onSuccess: onDone,
+  });
+  return (
+    <PublicFrame title="Two-step verification" subtitle={recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}>
+      <form onSubmit={(e) => { e.preventDefault(); verify.mutate(code); }}>
+        <Stack>
+          {recovery ? (
+            <TextInput label="Recovery code" autoComplete="one-time-code" required autoFocus value={code} onChange={(e) => setCode(e.currentTarget.value)} />
+          ) : (
+            <Stack gap={4}>
+              <Text component="label" size="sm" fw={500} htmlFor="mfa-code">Authentication code</Text>
+              <PinInput id="mfa-code" length={6} type="number" oneTimeCode autoFocus value={code} aria-label="Authentication code"
+                onChange={setCode} onComplete={(v) => verify.mutate(v)} />
+            </Stack>
+          )}
+          <FormError>{verify.error ? errorMessage(verify.error) : null}</FormError>
+          <Button type="submit" loading={verify.isPending} fullWidth>Verify</Button>
+          <Group justify="space-between">
+            <Anchor component="button" type="button" size="sm" onClick={() => { setCode(""); setRecovery(!recovery); }}>
+              {recovery ? "Use an authenticator code" : "Use a recovery code"}
+            </Anchor>
+            <Anchor component="button" type="button" size="sm" onClick={onCancel}>Back</Anchor>
+          </Group>
+        </Stack>
+      </form>
+    </PublicFrame>
+  );
+}

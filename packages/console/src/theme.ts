@@ -1,0 +1,32 @@
+import { createTheme, DEFAULT_THEME, type CSSVariablesResolver } from "@mantine/core";
+
+export const theme = createTheme({
+  primaryColor: "indigo",
+  // Shade 7 keeps white button text above 4.5:1 in both schemes.
+  primaryShade: { light: 7, dark: 7 },
+  defaultRadius: "md",
+  fontFamily: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+  headings: { fontFamily: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" },
+  focusRing: "auto",
+  cursorType: "pointer",
+});
+
+const colorNames = Object.keys(DEFAULT_THEME.colors);
+
+/**
+ * Mantine's default dimmed grey and its "light" variant text (badges, chips, avatars) fall below 4.5:1;
+ * these darker (light scheme) and lighter (dark scheme) shades keep every label at AA contrast.
+ */
+export const cssVariablesResolver: CSSVariablesResolver = (t) => ({
+  variables: {},
+  light: {
+    "--mantine-color-dimmed": t.colors.gray[7] ?? "#495057",
+    "--mantine-color-error": t.colors.red[9] ?? "#c92a2a",
+    ...Object.fromEntries(colorNames.map((c) => [`--mantine-color-${c}-light-color`, `color-mix(in srgb, var(--mantine-color-${c}-9), black 35%)`])),
+  },
+  dark: {
+    "--mantine-color-dimmed": t.colors.dark[1] ?? "#b8b8b8",
+    "--mantine-color-error": t.colors.red[4] ?? "#ff8787",
+    ...Object.fromEntries(colorNames.map((c) => [`--mantine-color-${c}-light-color`, `var(--mantine-color-${c}-2)`])),
+  },
+});
