@@ -14,6 +14,7 @@ import { presets } from "@roster/policy";
 import { startScheduler } from "./jobs/scheduler.ts";
 import { jobs } from "./jobs/registry.ts";
 import { outboxWorker } from "./mail/worker.ts";
+import { backupTo, restoreFrom } from "./backup/backup.ts";
 
 const program = new Command().name("roster").description("Roster: team & access management server");
 const cliMeta = { ip: null, userAgent: "roster cli" };
@@ -100,6 +101,37 @@ program
       if (!user) throw new Error(`No user with email ${opts.email}.`);
       await deps.db.owner((db) => db.execute(sql`UPDATE users SET platform_role = ${opts.role === "none" ? null : opts.role}, updated_at = now() WHERE id = ${user.id}`));
       process.stdout.write(`${user.email} now has platform role ${opts.role}.\n`);
+    } finally {
+      await deps.db.close();
+    }
+  });
+
+program
+  .command("backup")
+  .description("Write a consistent snapshot of the whole database to a file (gzipped JSON lines; works while Roster runs)")
+  .requiredOption("--file <path>", "where to write the backup, e.g. roster-2026-11-23.jsonl.gz")
+  .action(async (opts: { file: string }) => {
+    const deps = await productionDeps();
+    try {
+      const counts = await backupTo(deps.db, opts.file);
+      const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+      process.stdout.write(`Backed up ${rows} rows from ${Object.keys(counts).length} tables to ${opts.file}.\n`);
+      process.stdout.write("Keep ROSTER_SECRET_KEY with it: MFA secrets in the backup are encrypted under that key.\n");
+    } finally {
+      await deps.db.close();
+    }
+  });
+
+program
+  .command("restore")
+  .description("Load a backup into a fresh database (the embedded one or DATABASE_URL), all or nothing")
+  .requiredOption("--file <path>", "a file written by `roster backup`")
+  .action(async (opts: { file: string }) => {
+    const deps = await productionDeps();
+    try {
+      const counts = await restoreFrom(deps.db, opts.file);
+      const rows = Object.values(counts).reduce((a, b) => a + b, 0);
+      process.stdout.write(`Restored ${rows} rows into ${Object.keys(counts).length} tables. Start Roster with the ROSTER_SECRET_KEY of the backed-up installation.\n`);
     } finally {
       await deps.db.close();
     }
