@@ -12,17 +12,20 @@ export function newTotpSecret(): string {
   return new Secret({ size: SECRET_BYTES }).base32;
 }
 
-function totp(secretBase32: string, label = "", issuer = ""): TOTP {
-  return new TOTP({ issuer, label, algorithm: "SHA1", digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, secret: Secret.fromBase32(secretBase32) });
+function totp(secretBase32: string, label = "", issuer = "", digits = TOTP_DIGITS): TOTP {
+  return new TOTP({ issuer, label, algorithm: "SHA1", digits, period: TOTP_PERIOD_SECONDS, secret: Secret.fromBase32(secretBase32) });
 }
 
 export function otpauthUrl(secretBase32: string, account: string, issuer: string): string {
   return totp(secretBase32, account, issuer).toString();
 }
 
-/** The code for the step containing `at`. */
-export function totpCode(secretBase32: string, at: Date): string {
-  return totp(secretBase32).generate({ timestamp: at.getTime() });
+/**
+ * The code for the step containing `at`. Sign-in always uses {@link TOTP_DIGITS}; `digits: 8` exists for the
+ * RFC 6238 Appendix B vectors, which are 8-digit.
+ */
+export function totpCode(secretBase32: string, at: Date, options: { digits?: 6 | 8 } = {}): string {
+  return totp(secretBase32, "", "", options.digits ?? TOTP_DIGITS).generate({ timestamp: at.getTime() });
 }
 
 /** The RFC 6238 time step (T) containing `at`. */
