@@ -15,6 +15,7 @@ import { mfaRoutes } from "./mfa/routes.ts";
 import { securityRoutes } from "./security/routes.ts";
 import { memberSessionRoutes } from "./security/member-sessions-routes.ts";
 import { apiKeyRoutes } from "./api-keys/routes.ts";
+import { auditRoutes } from "./audit/routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
 
 /** Every feature's routes, in one list: a new feature adds one line here. */
@@ -34,5 +35,6 @@ export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Pro
   await securityRoutes(app, deps);
   await memberSessionRoutes(app, deps);
   await apiKeyRoutes(app, deps);
+  await auditRoutes(app, deps);
   await consoleRoutes(app, deps);
 }
