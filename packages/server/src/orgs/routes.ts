@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { assignableRoles } from "@roster/policy";
 import type { AppDeps } from "../app.ts";
-import { errors, OrgParams, Timestamp } from "../http/schemas.ts";
+import { errors, Nullable, OrgParams, Timestamp } from "../http/schemas.ts";
 import { authorize, orgContext, requirePrincipal } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { createOrg, deleteOrg, updateOrg } from "./service.ts";
@@ -89,18 +89,34 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     schema: {
       tags: ["orgs"],
       summary: "The org's policy",
-      description: "Roles with ranks and permissions, resources, dimensions and modules, for UIs that render the matrix; plus the roles the caller may assign.",
+      description: "Roles with ranks and permissions, resources, dimensions and modules, for UIs that render the matrix; plus the roles the caller may assign and the caller as a policy subject, so host apps (through the SDK) can decide many records locally with the very engine Roster uses.",
       params: OrgParams,
       response: {
         200: Type.Object({
           policy: Type.Unknown({ description: "The normalised policy (see @roster/policy `Policy`)." }),
-          viewer: Type.Object({ role: Type.String(), assignableRoles: Type.Array(Type.String()) }),
+          viewer: Type.Object({
+            role: Type.String(),
+            assignableRoles: Type.Array(Type.String()),
+            subject: Type.Object({
+              role: Type.String(),
+              userId: Type.String(),
+              department: Nullable(Type.String()),
+              storeIds: Type.Array(Type.String()),
+              hiddenModules: Type.Array(Type.String()),
+              narrowTo: Type.Optional(Type.Array(Type.String(), { description: "Present for an API key narrowed to these permissions." })),
+            }, { description: "The caller as the policy engine sees it: pass it with `policy` to `can()`/`filterFor()` of @roster/policy (or the SDK) to decide locally." }),
+          }),
         }),
         ...errors(400, 401, 403, 404),
       },
     },
   }, async (req) => {
     const ctx = orgContext(req);
-    return { policy: ctx.policy, viewer: { role: ctx.member.role, assignableRoles: assignableRoles(ctx.policy, ctx.subject) } };
+    const s = ctx.subject;
+    const subject = {
+      role: s.role, userId: s.userId, department: s.department ?? null, storeIds: [...(s.storeIds ?? [])], hiddenModules: [...(s.hiddenModules ?? [])],
+      ...(s.narrowTo ? { narrowTo: [...s.narrowTo] } : {}),
+    };
+    return { policy: ctx.policy, viewer: { role: ctx.member.role, assignableRoles: assignableRoles(ctx.policy, ctx.subject), subject } };
   });
 }

@@ -1,0 +1,76 @@
+import type { Decision, Policy, ResourceRef, Subject } from "@roster/policy";
+import { Enforcer } from "./enforcer.ts";
+import { RosterError } from "./errors.ts";
+
+export interface RosterClientOptions {
+  /** Where Roster answers, e.g. `http://127.0.0.1:4000`. */
+  baseUrl: string;
+  /** An org API key (`rk_…`): acts as its member, with that member's current role. */
+  apiKey?: string;
+  /** Or a member's session token, when the host app acts for a signed-in person. */
+  sessionToken?: string;
+  /** How long an `enforcer()` may be reused before the policy and the member's role are fetched again (default 30 s). */
+  cacheTtlMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface OrgPolicy {
+  policy: Policy;
+  viewer: { role: string; assignableRoles: string[]; subject: Subject & { department: string | null; storeIds: string[]; hiddenModules: string[] } };
+}
+
+/** The host app's handle on Roster: remote decisions, and local ones through an `Enforcer`. */
+export class RosterClient {
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly ttl: number;
+  private readonly cache = new Map<string, { at: number; enforcer: Promise<Enforcer> }>();
+
+  constructor(private readonly options: RosterClientOptions) {
+    if (!options.apiKey && !options.sessionToken) throw new TypeError("RosterClient needs an apiKey or a sessionToken");
+    this.base = options.baseUrl.replace(/\/+$/, "");
+    this.fetchImpl = options.fetch ?? fetch;
+    this.ttl = options.cacheTtlMs ?? 30_000;
+  }
+
+  /** Asks Roster (`POST /v1/authorize`): always current, one round trip per decision. */
+  async authorize(orgId: string, action: string, resource: ResourceRef): Promise<Decision> {
+    return this.request<Decision>("POST", "/v1/authorize", { orgId, action, resource });
+  }
+
+  /** The org's policy and the caller as a policy subject (`GET /v1/orgs/{orgId}/policy`). */
+  async policy(orgId: string): Promise<OrgPolicy> {
+    return this.request<OrgPolicy>("GET", `/v1/orgs/${encodeURIComponent(orgId)}/policy`);
+  }
+
+  /**
+   * A local decision-maker for the caller in `orgId`, cached for `cacheTtlMs`: a role change or suspension
+   * reaches it within that time (use `authorize` where a decision must be current to the request).
+   */
+  async enforcer(orgId: string): Promise<Enforcer> {
+    const hit = this.cache.get(orgId);
+    if (hit && Date.now() - hit.at < this.ttl) return hit.enforcer;
+    const enforcer = this.policy(orgId).then((p) => new Enforcer(p.policy, p.viewer.subject));
+    this.cache.set(orgId, { at: Date.now(), enforcer });
+    enforcer.catch(() => this.cache.delete(orgId));
+    return enforcer;
+  }
+
+  /** Forgets cached enforcers (all orgs, or one), e.g. after the host app hears of a role change. */
+  invalidate(orgId?: string): void {
+    if (orgId === undefined) this.cache.clear();
+    else this.cache.delete(orgId);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const token = this.options.apiKey ?? this.options.sessionToken;
+    const headers: Record<string, string> = { authorization: `Bearer ${token ?? ""}`, accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await this.fetchImpl(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+    if (!res.ok) throw new RosterError(res.status, parsed, res.headers.get("x-request-id") ?? undefined);
+    return parsed as T;
+  }
+}

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AddressInfo } from "node:net";
+import { presets } from "@roster/policy";
+import { ForbiddenError, RosterClient, RosterError } from "../src/index.ts";
+import { addMember, bearer, createOrg, signUp, testApp, type TestApp } from "../../server/test/helpers.ts";
+
+let t: TestApp;
+let baseUrl: string;
+let orgId: string;
+let rep: { token: string; userId: string; memberId: string };
+let otherUserId: string;
+
+beforeAll(async () => {
+  t = await testApp();
+  await t.app.listen({ port: 0, host: "127.0.0.1" });
+  baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  const owner = await signUp(t.app, undefined, "Ada Admin");
+  orgId = (await createOrg(t.app, owner, "crm", "Pipeline Co")).id;
+  const r = await addMember(t, orgId, "sales_rep");
+  rep = { token: r.session.token, userId: r.userId, memberId: r.memberId };
+  otherUserId = (await addMember(t, orgId, "sales_rep")).userId;
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("@roster/sdk against a running Roster", () => {
+  it("local decisions of the enforcer equal the server's /v1/authorize for every action of every resource", async () => {
+    const client = new RosterClient({ baseUrl, sessionToken: rep.token });
+    const enforcer = await client.enforcer(orgId);
+    const resources = presets.crm.resources;
+    let compared = 0;
+    for (const [type, actions] of Object.entries(resources)) {
+      for (const action of actions) {
+        for (const ownerId of [undefined, rep.userId, otherUserId]) {
+          const resource = { type, ...(ownerId ? { ownerId } : {}) };
+          const local = enforcer.can(action, resource);
+          const remote = await client.authorize(orgId, action, resource);
+          expect({ action, resource, allowed: local.allowed }).toEqual({ action, resource, allowed: remote.allowed });
+          expect(local.requiredPermission).toBe(remote.requiredPermission);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(30);
+  });
+
+  it("turns 'view own leads' into a data filter and asserts with a 403-shaped error", async () => {
+    const enforcer = await new RosterClient({ baseUrl, sessionToken: rep.token }).enforcer(orgId);
+    expect(enforcer.filter("read", "lead")).toEqual({ kind: "own", ownerId: rep.userId });
+    expect(enforcer.can("update", { type: "lead", ownerId: rep.userId }).allowed).toBe(true);
+    expect(() => enforcer.assert("update", { type: "lead", ownerId: otherUserId })).toThrow(ForbiddenError);
+    try {
+      enforcer.assert("delete", { type: "lead", ownerId: rep.userId });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toMatchObject({ status: 403, type: "authorization_error", requiredPermission: "lead:delete" });
+    }
+  });
+
+  it("caches an enforcer for its TTL, and sees a role change once invalidated", async () => {
+    const client = new RosterClient({ baseUrl, sessionToken: rep.token, cacheTtlMs: 60_000 });
+    const first = await client.enforcer(orgId);
+    expect(await client.enforcer(orgId)).toBe(first);
+    expect(first.filter("read", "lead").kind).toBe("own");
+    await t.db.owner((db) => db.execute(`UPDATE members SET role = 'manager' WHERE id = '${rep.memberId}'`));
+    expect((await client.enforcer(orgId)).filter("read", "lead").kind).toBe("own"); // still cached
+    client.invalidate(orgId);
+    expect((await client.enforcer(orgId)).filter("read", "lead")).toEqual({ kind: "all" });
+    await t.db.owner((db) => db.execute(`UPDATE members SET role = 'sales_rep' WHERE id = '${rep.memberId}'`));
+  });
+
+  it("reports Roster's errors in the contract's shape: bad credentials, another org", async () => {
+    const bad = new RosterClient({ baseUrl, sessionToken: "rs_not-a-real-token" });
+    await expect(bad.policy(orgId)).rejects.toMatchObject({ status: 401, type: "authentication_error" });
+    const stranger = await signUp(t.app, undefined, "Stranger");
+    const err = await new RosterClient({ baseUrl, sessionToken: stranger.token }).enforcer(orgId).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RosterError);
+    expect(err).toMatchObject({ status: 404 });
+    // The failed fetch is not cached: the next call asks again.
+    const res = await t.app.inject({ method: "GET", url: `/v1/orgs/${orgId}/policy`, headers: bearer(stranger) });
+    expect(res.statusCode).toBe(404);
+  });
+
+  it("refuses to be built without credentials", () => {
+    expect(() => new RosterClient({ baseUrl })).toThrow(TypeError);
+  });
+});
