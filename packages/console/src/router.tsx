@@ -8,15 +8,26 @@ import { PlatformPage } from "./pages/Platform";
 import { AccountPage } from "./pages/Account";
 import { NotFoundPage } from "./pages/NotFound";
 import { OrgFrame } from "./pages/OrgFrame";
+import { AcceptInvitationPage } from "./pages/AcceptInvitation";
+import { ForgotPasswordPage } from "./pages/ForgotPassword";
+import { ResetPasswordPage } from "./pages/ResetPassword";
+import { MfaEnrollPage } from "./pages/MfaEnroll";
+import { InvitationsPage } from "./pages/Invitations";
+import { MailboxPage } from "./pages/Mailbox";
 
 export const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
+  { path: "/accept-invitation", element: <AcceptInvitationPage /> },
+  { path: "/forgot-password", element: <ForgotPasswordPage /> },
+  { path: "/reset-password", element: <ResetPasswordPage /> },
+  { path: "/mfa/enroll", element: <MfaEnrollPage /> },
   {
     element: <Shell />,
     children: [
       { index: true, element: <HomePage /> },
       { path: "account", element: <AccountPage /> },
       { path: "platform", element: <PlatformPage /> },
+      { path: "mailbox", element: <MailboxPage /> },
       {
         path: "orgs/:orgId",
         element: <OrgFrame />,
@@ -25,6 +36,7 @@ export const router = createBrowserRouter([
           { path: "team", element: <TeamPage /> },
           { path: "team/:memberId", element: <TeamPage /> },
           { path: "roles", element: <RolesPage /> },
+          { path: "invitations", element: <InvitationsPage /> },
         ],
       },
       { path: "*", element: <NotFoundPage /> },

@@ -2,16 +2,17 @@ import { useState, type ReactNode } from "react";
 import {
   ActionIcon, Badge, Button, Divider, Drawer, Group, Menu, Modal, MultiSelect, Select, Stack, TagsInput, Text, TextInput, Tooltip,
 } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { notifications } from "@mantine/notifications";
 import {
-  IconDots, IconKey, IconPlayerPause, IconPlayerPlay, IconRestore, IconTrash,
+  IconDeviceDesktop, IconDots, IconKey, IconLogout, IconPlayerPause, IconPlayerPlay, IconRestore, IconTrash,
 } from "@tabler/icons-react";
-import type { Decision } from "@roster/policy";
-import { call } from "../api/client";
+import { can, type Decision } from "@roster/policy";
+import { api, call, ok } from "../api/client";
 import type { Member } from "../api/types";
 import { hasApi } from "../api/features";
 import { roleTitle, type OrgView } from "../session";
-import { PersonAvatar, RelativeTime, StatusChip, utc } from "../components/common";
+import { errorMessage, PersonAvatar, RelativeTime, StatusChip, utc } from "../components/common";
 import { decide, hiddenFor, useMemberChange, useTopRoleCount } from "./member-actions";
 import { titleCase } from "./Team";
 
@@ -232,6 +233,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
         <Field label="Member since"><Text size="sm">{utc(member.createdAt)}</Text></Field>
         {member.secondaryEmail ? <Field label="Secondary email"><Text size="sm">{member.secondaryEmail}</Text></Field> : null}
         {member.removedAt ? <Field label="Removed"><RelativeTime iso={member.removedAt} /></Field> : null}
+        {member.removedAt ? <Field label="Restorable until"><Text size="sm">{utc(new Date(new Date(member.removedAt).getTime() + RESTORE_DAYS * 86_400_000).toISOString())}</Text></Field> : null}
       </Stack>
       {policy.dimensions.department ? (
         <ScopeEditor
@@ -290,6 +292,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
                 onClick={() => changes.restore.mutate(member)}>Restore</Button></Reasoned>
             ) : null}
           </Group>
+          {member.status !== "removed" ? <MemberSessions view={view} member={member} /> : null}
           {member.status !== "removed" && !hiddenFor(d.remove) ? (
             <>
               <Divider label="Danger zone" labelPosition="left" color="red" />
@@ -316,6 +319,72 @@ function ScopeEditor({ label, hint, decision, live, render }: { label: string; h
       <Text size="sm" fw={600}>{label}</Text>
       {hint ? <Text size="xs" c="dimmed">{hint}</Text> : null}
       <Reasoned decision={live ? decision : { ...decision, allowed: true }}>{render(!live || !decision.allowed)}</Reasoned>
+    </Stack>
+  );
+}
+
+/** How long a removed membership stays restorable (the contract's 30 days). */
+const RESTORE_DAYS = 30;
+
+/** The member's live sessions, and "end session" for all of them at once (the API signs a member out everywhere). */
+function MemberSessions({ view, member }: { view: OrgView; member: Member }) {
+  const qc = useQueryClient();
+  const top = useTopRoleCount(view);
+  const [confirming, setConfirming] = useState(false);
+  const canRead = hasApi("memberDetail") && can(view.policy, view.subject, "read", { type: "session" }).allowed;
+  const key = ["members", view.orgId, "sessions", member.id];
+  const sessions = useQuery({
+    queryKey: key,
+    enabled: canRead,
+    queryFn: async () => ok(await api.GET("/v1/orgs/{orgId}/members/{memberId}/sessions", { params: { path: { orgId: view.orgId, memberId: member.id } } })),
+  });
+  const end = useMutation({
+    mutationFn: async () => ok(await api.DELETE("/v1/orgs/{orgId}/members/{memberId}/sessions", { params: { path: { orgId: view.orgId, memberId: member.id } } })),
+    onSuccess: async (body) => {
+      setConfirming(false);
+      await qc.invalidateQueries({ queryKey: key });
+      notifications.show({ color: "green", message: `${member.name} was signed out (${body.sessionsEnded} ${body.sessionsEnded === 1 ? "session" : "sessions"} ended). API keys are not affected.` });
+    },
+    onError: (e) => notifications.show({ color: "red", title: "Not changed", message: errorMessage(e) }),
+  });
+  if (!canRead) return null;
+  const decision = decide(view, member, "revoke_sessions", { topRoleCount: top.data ?? 1 });
+  const list = sessions.data?.data ?? [];
+  return (
+    <Stack gap="xs" data-testid="member-sessions">
+      <Divider label="Active sessions" labelPosition="left" />
+      {sessions.error ? <Text size="sm" c="var(--mantine-color-error)">{errorMessage(sessions.error)}</Text>
+        : sessions.isPending ? <Text size="sm" c="dimmed">Loading…</Text>
+        : list.length === 0 ? <Text size="sm" c="dimmed">Not signed in anywhere.</Text>
+        : list.map((s) => (
+          <Group key={s.id} gap="sm" wrap="nowrap" align="flex-start">
+            <IconDeviceDesktop size={18} aria-hidden style={{ flexShrink: 0, marginTop: 2 }} />
+            <div style={{ minWidth: 0 }}>
+              <Text size="sm" truncate>{s.userAgent ?? "Unknown device"}</Text>
+              <Text size="xs" c="dimmed">
+                {s.ip ?? "unknown address"} · started <RelativeTime iso={s.createdAt} /> · last used <RelativeTime iso={s.lastSeenAt} />
+              </Text>
+            </div>
+          </Group>
+        ))}
+      {list.length > 0 && !hiddenFor(decision) ? (
+        <div>
+          <Reasoned decision={decision}>
+            <Button variant="default" size="xs" leftSection={<IconLogout size={14} />} disabled={!decision.allowed} onClick={() => setConfirming(true)}>
+              End {list.length === 1 ? "session" : `all ${list.length} sessions`}
+            </Button>
+          </Reasoned>
+        </div>
+      ) : null}
+      <Modal opened={confirming} onClose={() => setConfirming(false)} title={`Sign ${member.name} out everywhere?`} centered>
+        <Stack>
+          <Text size="sm">Every session of {member.name} ends at once; they can sign in again. Their API keys keep working.</Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setConfirming(false)}>Cancel</Button>
+            <Button color="red" loading={end.isPending} onClick={() => end.mutate()} data-autofocus>End sessions</Button>
+          </Group>
+        </Stack>
+      </Modal>
     </Stack>
   );
 }

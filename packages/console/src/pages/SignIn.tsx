@@ -68,16 +68,8 @@ function MfaChallenge({ challengeId, onDone, onCancel }: { challengeId: string; 
   const [code, setCode] = useState("");
   const [recovery, setRecovery] = useState(false);
   const verify = useMutation({
-    mutationFn: async (value: string) => {
-      const res = await fetch("/v1/auth/mfa/verify", {
-        method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ challengeId, code: value }),
-      });
-      if (!res.ok) {
-        const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
-        throw new Error(body?.error?.message ?? "That code did not work.");
-      }
-    },
+    mutationFn: async (value: string) => ok(await api.POST("/v1/auth/mfa/verify", { body: { challengeId, code: value.trim() } })),
+    onError: () => { if (!recovery) setCode(""); },
     onSuccess: onDone,
   });
   return (

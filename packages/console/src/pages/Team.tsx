@@ -18,6 +18,7 @@ import { useOrgView, type OrgView } from "../session";
 import { EmptyState, ErrorState, errorMessage, PageHeader, PersonAvatar, RelativeTime, StatusChip, TableSkeleton } from "../components/common";
 import { MemberActionsMenu, MemberPanel, RoleSelect } from "./MemberPanel";
 import { InviteDialog } from "./InviteDialog";
+import { TeamTabs } from "./Invitations";
 
 const PAGE_SIZE = 25;
 const features = tableFeatures({ rowSortingFeature });
@@ -152,6 +153,7 @@ function Team({ view }: { view: OrgView }) {
           </>
         }
       />
+      <TeamTabs orgId={view.orgId} />
       <Group mb="md" gap="sm" wrap="wrap">
         <TextInput
           ref={searchRef}
