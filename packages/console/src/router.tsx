@@ -14,6 +14,10 @@ import { ResetPasswordPage } from "./pages/ResetPassword";
 import { MfaEnrollPage } from "./pages/MfaEnroll";
 import { InvitationsPage } from "./pages/Invitations";
 import { MailboxPage } from "./pages/Mailbox";
+import { AuditPage } from "./pages/Audit";
+import { ReportsPage } from "./pages/Reports";
+import { SecurityPage } from "./pages/Security";
+import { ApiKeysPage } from "./pages/ApiKeys";
 
 export const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
@@ -37,6 +41,10 @@ export const router = createBrowserRouter([
           { path: "team/:memberId", element: <TeamPage /> },
           { path: "roles", element: <RolesPage /> },
           { path: "invitations", element: <InvitationsPage /> },
+          { path: "audit", element: <AuditPage /> },
+          { path: "reports", element: <ReportsPage /> },
+          { path: "security", element: <SecurityPage /> },
+          { path: "api-keys", element: <ApiKeysPage /> },
         ],
       },
       { path: "*", element: <NotFoundPage /> },

@@ -2654,6 +2654,321 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs/{orgId}/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit events
+         * @description The org's hash-chained audit log, newest first, with filters (action, actorId, targetId, entityType, from/to time range) and cursor pages (`nextCursor` is null on the last page). Needs `audit_log:read`; a department-scoped reader sees the events whose actor or target is one of their department's people or invitations.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Exact event name. */
+                    action?: string;
+                    actorId?: string;
+                    cursor?: string;
+                    entityType?: string;
+                    /** @description ISO 8601; events at or after. */
+                    from?: string;
+                    limit: number;
+                    targetId?: string;
+                    /** @description ISO 8601; events at or before. */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["AuditEvent"][];
+                            nextCursor: string | null;
+                            total?: number;
+                        };
+                    };
+                };
+                /** @description Malformed request: a field is missing or has the wrong shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid session or API key. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but the policy does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also answered for another org's ids). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected failure; no internals are exposed. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/audit-events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export audit events as CSV or JSONL
+         * @description Streams the org's events in seq order (oldest first), with the same filters as the list. `jsonl` has one event per line with exactly the hashed fields plus `prevHash` and `hash`, so `docs/audit/verify_audit.py` can re-verify it offline. In `csv`, cells a spreadsheet would run as a formula are prefixed with an apostrophe and `before`/`after` are JSON text. Needs `audit_log:export`.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Exact event name. */
+                    action?: string;
+                    actorId?: string;
+                    entityType?: string;
+                    format: "csv" | "jsonl";
+                    /** @description ISO 8601; events at or after. */
+                    from?: string;
+                    targetId?: string;
+                    /** @description ISO 8601; events at or before. */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file, streamed. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/x-ndjson": string;
+                        "text/csv": string;
+                    };
+                };
+                /** @description Malformed request: a field is missing or has the wrong shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid session or API key. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but the policy does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also answered for another org's ids). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected failure; no internals are exposed. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/audit-events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the audit chain
+         * @description Recomputes every hash and link of the org's chain, compares it with every signed checkpoint (which also catches the newest events being cut off) and with the head, and answers `{ok: true, lastSeq, lastHash}` or `{ok: false, brokenAtSeq, reason}` where reason is edited, missing, reordered, inserted, truncated or checkpoint_forged. Needs `audit_log:read`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            checkpoint: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                hash: string;
+                                keyId: string;
+                                seq: number;
+                            } | null;
+                            eventsVerified: number;
+                            lastHash: string;
+                            /** @description 0 for an empty chain. */
+                            lastSeq: number;
+                            /** @enum {boolean} */
+                            ok: true;
+                        } | {
+                            /** @description The first seq at which the stored chain differs from what was written. */
+                            brokenAtSeq: number;
+                            checkpoint: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                hash: string;
+                                keyId: string;
+                                seq: number;
+                            } | null;
+                            detail: string;
+                            eventsVerified: number;
+                            /** @enum {boolean} */
+                            ok: false;
+                            reason: "edited" | "missing" | "reordered" | "inserted" | "truncated" | "checkpoint_forged";
+                        };
+                    };
+                };
+                /** @description Malformed request: a field is missing or has the wrong shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid session or API key. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but the policy does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also answered for another org's ids). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected failure; no internals are exposed. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orgs/{orgId}/invitations": {
         parameters: {
             query?: never;
@@ -4108,7 +4423,7 @@ export interface paths {
         };
         /**
          * The org's policy
-         * @description Roles with ranks and permissions, resources, dimensions and modules, for UIs that render the matrix; plus the roles the caller may assign.
+         * @description Roles with ranks and permissions, resources, dimensions and modules, for UIs that render the matrix; plus the roles the caller may assign and the caller as a policy subject, so host apps (through the SDK) can decide many records locally with the very engine Roster uses.
          */
         get: {
             parameters: {
@@ -4133,6 +4448,16 @@ export interface paths {
                             viewer: {
                                 assignableRoles: string[];
                                 role: string;
+                                /** @description The caller as the policy engine sees it: pass it with `policy` to `can()`/`filterFor()` of @roster/policy (or the SDK) to decide locally. */
+                                subject: {
+                                    department: string | null;
+                                    hiddenModules: string[];
+                                    /** @description Present for an API key narrowed to these permissions. */
+                                    narrowTo?: string[];
+                                    role: string;
+                                    storeIds: string[];
+                                    userId: string;
+                                };
                             };
                         };
                     };
@@ -4490,6 +4815,33 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AuditEvent */
+        AuditEvent: {
+            /** @description Event name, e.g. `team.role_changed`; see the audit events in the integrator guide. */
+            action: string;
+            actorId: string | null;
+            after: {
+                [key: string]: unknown;
+            } | null;
+            before: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description team, auth, api_key, security, organization, member. */
+            entityType: string;
+            /** @description hex SHA-256(prevHash ‖ canonical(event)); docs/audit.md gives the canonical form. */
+            hash: string;
+            id: string;
+            ip: string | null;
+            orgId: string;
+            /** @description The hash of seq-1 (64 zeros for seq 1). */
+            prevHash: string;
+            /** @description Gapless per org, starting at 1. */
+            seq: number;
+            targetId: string | null;
+            userAgent: string | null;
+        };
         /** Error */
         Error: {
             error: {
