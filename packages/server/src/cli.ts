@@ -15,6 +15,7 @@ import { startScheduler } from "./jobs/scheduler.ts";
 import { jobs } from "./jobs/registry.ts";
 import { outboxWorker } from "./mail/worker.ts";
 import { backupTo, restoreFrom } from "./backup/backup.ts";
+import { registerAuditCommands } from "./audit/cli.ts";
 
 const program = new Command().name("roster").description("Roster: team & access management server");
 const cliMeta = { ip: null, userAgent: "roster cli" };
@@ -136,6 +137,8 @@ program
       await deps.db.close();
     }
   });
+
+registerAuditCommands(program, () => productionDeps());
 
 export { program };
 
