@@ -126,13 +126,14 @@ describe("PATCH", () => {
 });
 
 describe("last top role", () => {
-  it("the only owner can neither demote, deactivate nor remove themselves", async () => {
+  it("the only owner can neither demote, deactivate nor remove themselves (409 last_top_role)", async () => {
     const s = await signUp(t.app);
     const org = await createOrg(t.app, s, "saas");
     const me = `/v1/orgs/${org.id}/members/${org.memberId}`;
     for (const res of [await api(t).patch(s, me, { role: "admin" }), await api(t).patch(s, me, { status: "inactive" }), await api(t).del(s, me)]) {
-      expect(res.statusCode).toBe(403);
-      expect(json<ErrorJson>(res).error.type).toBe("authorization_error");
+      expect(res.statusCode).toBe(409);
+      expect(json<ErrorJson>(res).error).toMatchObject({ type: "conflict_error", code: "last_top_role" });
+      expect(json<ErrorJson>(res).error.message).toMatch(/last active owner.*Make another member owner first/);
     }
     expect(json<MemberJson>(await api(t).get(s, me))).toMatchObject({ role: "owner", status: "active" });
   });

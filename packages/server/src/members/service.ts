@@ -11,7 +11,7 @@ import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/pas
 import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
-import { assertAllowed, assertDepartment, assertKnownRole, assertModules, assertStores, sameSet } from "./rules.ts";
+import { assertAllowed, assertDepartment, assertKnownRole, assertModules, assertStores, roleTitle, sameSet } from "./rules.ts";
 
 /** Removed members can be restored for this long; the purge job deletes them after. */
 export const RESTORE_DAYS = 30;
@@ -59,6 +59,18 @@ function decide(ctx: OrgContext, target: MemberRow, action: MemberAction, opts: 
   assertAllowed(decideMemberAction(ctx.policy, ctx.subject, { role: target.role, userId: target.userId, department: target.department, status: target.status }, action, opts));
 }
 
+/**
+ * The last active holder of the top role acting on themselves: the policy refuses any self-demotion, but the
+ * reason that helps is the org's state (409 `last_top_role`), not a missing permission. Checked before the policy
+ * so the person learns what to do: promote someone else first.
+ */
+function keepLastTopRole(ctx: OrgContext, target: MemberRow, topRoleCount: number): void {
+  const top = ctx.policy.topRole;
+  if (target.userId !== ctx.member.userId || target.role !== top || target.status !== "active" || topRoleCount > 1) return;
+  const title = roleTitle(ctx.policy, top).toLowerCase();
+  throw new AppError("last_top_role", `You are the last active ${title} of this organization, and it must always keep one. Make another member ${title} first; they can then change or remove you.`);
+}
+
 function event(ctx: OrgContext, meta: RequestMeta, target: MemberRow, e: Omit<AuditInput, "actorId" | "targetId" | "entityType">): AuditInput {
   return { ...e, actorId: ctx.member.userId, targetId: target.id, entityType: "team", ip: meta.ip, userAgent: meta.userAgent };
 }
@@ -101,6 +113,7 @@ export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: s
     const events: AuditInput[] = [];
     const memberSet: Partial<MemberRow> = {};
     if (patch.role !== undefined && patch.role !== m.role) {
+      if (patch.role !== policy.topRole) keepLastTopRole(ctx, m, topRoleCount);
       decide(ctx, m, "change_role", { newRole: patch.role, topRoleCount });
       memberSet.role = patch.role;
       events.push(event(ctx, meta, m, { action: "team.role_changed", before: { role: m.role }, after: { role: patch.role } }));
@@ -129,6 +142,7 @@ export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: s
     let endSessions = false;
     if (patch.status !== undefined && patch.status !== m.status) {
       if (patch.status === "inactive") {
+        keepLastTopRole(ctx, m, topRoleCount);
         decide(ctx, m, "deactivate", { topRoleCount });
         endSessions = true;
       } else {
@@ -165,6 +179,7 @@ export async function removeMember(deps: AppDeps, outer: OrgContext, memberId: s
     const { target, topRoleCount, actor: ctx } = await lockForChange(tx, outer, memberId);
     const m = target.member;
     if (m.status === "removed") throw new AppError("conflict", "This member is already removed.");
+    keepLastTopRole(ctx, m, topRoleCount);
     decide(ctx, m, "remove", { topRoleCount });
     await tx.update(members).set({ status: "removed", removedAt: now, updatedAt: now }).where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
     const sessionsRevoked = await revokeUserSessions(tx, m.userId, now, "member_removed");
