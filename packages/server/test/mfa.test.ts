@@ -1,59 +1,7 @@
-import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, createOrg, engine, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
+import { base32Decode, base32Encode, codeAt, referenceTotp } from "./security.helpers.ts";
 import { matchTotp, newTotpSecret, otpauthUrl, timeStep, totpCode, TOTP_PERIOD_SECONDS } from "../src/mfa/totp.ts";
-
-/*
- * An independent RFC 6238 / RFC 4226 implementation, written from the RFCs with node:crypto only, so the
- * tests do not check the OTP library against itself.
- */
-const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-function base32Decode(input: string): Buffer {
-  const clean = input.replace(/=+$/, "").toUpperCase();
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const ch of clean) {
-    const idx = BASE32.indexOf(ch);
-    if (idx < 0) throw new Error(`not base32: ${ch}`);
-    value = (value << 5) | idx;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function base32Encode(data: Buffer): string {
-  let bits = 0;
-  let value = 0;
-  let out = "";
-  for (const byte of data) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
-
-function referenceTotp(key: Buffer, unixSeconds: number, digits = 6): string {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
-  return (binary % 10 ** digits).toString().padStart(digits, "0");
-}
-
-/** A code from the reference implementation for `at` shifted by `steps` time steps. */
-const codeAt = (secret: string, at: Date, steps = 0) => referenceTotp(base32Decode(secret), at.getTime() / 1000 + steps * TOTP_PERIOD_SECONDS);
 
 const RFC_SECRET_ASCII = "12345678901234567890";
 const RFC_VECTORS: Array<[number, string]> = [

@@ -119,8 +119,8 @@ export async function authenticate(deps: AppDeps, req: FastifyRequest): Promise<
       throw new AppError("csrf_token_invalid", "This change needs the x-csrf-token header from the sign-in response.");
     }
   }
+  // Also on routes where signing in is optional: a gated session must not act there as its user either.
   if (result.mfaEnrolmentDue && !MFA_ENROLMENT_ROUTES.has(routeKey)) {
-    if (mode === "optional") return;
     throw new AppError("mfa_enrollment_required", "Your organization requires two-factor authentication. Set up an authenticator app first (POST /v1/me/mfa/totp).");
   }
   const { id, email, name, platformRole } = result.user;
