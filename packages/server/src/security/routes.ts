@@ -23,11 +23,19 @@ const Security = Type.Object({
   invitationLifetimeHours: Type.Integer(),
 });
 
+/**
+ * A limit in whole units, or null for the installation default. Written as one `type: ["integer", "null"]`
+ * rather than a union: with the app's type coercion, a union would quietly turn 0 or false into null (the
+ * default) instead of refusing it.
+ */
+const LimitOrDefault = (range: { minimum: number; maximum: number; description: string }) =>
+  Type.Unsafe<number | null>({ type: ["integer", "null"], ...range });
+
 const SecurityPatch = Type.Object({
   requireMfa: Type.Optional(Type.Boolean()),
   allowedFactors: Type.Optional(Type.Array(Factor, { minItems: 1, maxItems: 4 })),
-  sessionIdleMinutes: Type.Optional(Nullable(Type.Integer({ minimum: 5, maximum: 30 * 24 * 60 }))),
-  sessionMaxHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365 * 24 }))),
+  sessionIdleMinutes: Type.Optional(LimitOrDefault({ minimum: 5, maximum: 30 * 24 * 60, description: "5 minutes to 30 days; null: the installation default." })),
+  sessionMaxHours: Type.Optional(LimitOrDefault({ minimum: 1, maximum: 365 * 24, description: "1 hour to 365 days; null: the installation default." })),
   suspendedMemberApiKeys: Type.Optional(SuspendedKeys),
   allowedEmailDomains: Type.Optional(Type.Array(Domain, { maxItems: 50 })),
   invitationLifetimeHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 24 })),
