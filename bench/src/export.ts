@@ -1,0 +1,152 @@
+// Member export at 100,000 members: peak memory of the process above idle while a client downloads the file
+// over HTTP (CSV and XLSX), plus time and rows per second. PostgreSQL when DATABASE_URL is set (a scratch
+// database is created and dropped), embedded PGlite otherwise (then the database lives in this process too).
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { request } from "node:http";
+import pg from "pg";
+import { sql } from "drizzle-orm";
+import { createApp } from "../../packages/server/src/app.ts";
+import { loadConfig } from "../../packages/server/src/config.ts";
+import { openDatabase, type Database } from "../../packages/server/src/db/database.ts";
+import { systemClock } from "../../packages/server/src/lib/clock.ts";
+import type { Mailer } from "../../packages/server/src/mail/mailer.ts";
+import type { Benchmark } from "./types.ts";
+
+const MEMBERS = 100_000;
+const TARGET_MB = 150;
+const MB = 1024 * 1024;
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+async function scratchDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) {
+    const db = await openDatabase({ dataDir: "memory://" });
+    return { db, drop: () => db.close() };
+  }
+  const name = `roster_bench_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ databaseUrl: url.toString() });
+  return {
+    db,
+    drop: async () => {
+      await db.close();
+      const a = new pg.Client({ connectionString: base });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+async function bulkMembers(db: Database, orgId: string, n: number): Promise<void> {
+  await db.owner(async (d) => {
+    await d.execute(sql`
+      INSERT INTO users (id, email, name, password_hash, last_login_at, created_at, updated_at)
+      SELECT 'usr_bench' || lpad(g::text, 7, '0'), 'bench.' || g || '@example.com', 'Bench Person ' || g, NULL,
+             now() - g * interval '1 minute', now(), now()
+      FROM generate_series(1, ${n}) AS g`);
+    await d.execute(sql`
+      INSERT INTO members (org_id, id, user_id, role, status, store_ids, created_at, updated_at)
+      SELECT ${orgId}, 'mem_bench' || lpad(g::text, 7, '0'), 'usr_bench' || lpad(g::text, 7, '0'),
+             CASE g % 3 WHEN 0 THEN 'staff' WHEN 1 THEN 'read_only' ELSE 'admin' END, 'active', ARRAY['retail'], now(), now()
+      FROM generate_series(1, ${n}) AS g`);
+    await d.execute(sql`ANALYZE users`);
+    await d.execute(sql`ANALYZE members`);
+  });
+}
+
+async function call(port: number, method: string, path: string, body?: object, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** Downloads the export, discarding the bytes as they arrive, while sampling the process's memory. */
+function download(port: number, path: string, token: string): Promise<{ bytes: number; ms: number; peakRss: number; peakHeap: number }> {
+  return new Promise((resolve, reject) => {
+    let peakRss = 0;
+    let peakHeap = 0;
+    const sample = () => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed + m.external + m.arrayBuffers);
+    };
+    const timer = setInterval(sample, 5);
+    const started = performance.now();
+    let bytes = 0;
+    const req = request({ host: "127.0.0.1", port, path, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`export answered ${res.statusCode}`));
+      res.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        sample();
+      });
+      res.on("end", () => {
+        clearInterval(timer);
+        sample();
+        resolve({ bytes, ms: performance.now() - started, peakRss, peakHeap });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export const exportBenchmark: Benchmark = {
+  name: "export",
+  description: `peak memory above idle while streaming a ${MEMBERS.toLocaleString("en")}-member export over HTTP (target < ${TARGET_MB} MB)`,
+  async run() {
+    const { db, drop } = await scratchDatabase();
+    const config = loadConfig({ ROSTER_SECRET_KEY: "22".repeat(32), ROSTER_DATA_DIR: "memory://", ROSTER_PUBLIC_URL: "http://127.0.0.1:4000" });
+    const mailer: Mailer = { send: async () => undefined };
+    const app = await createApp({ db, config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, clock: systemClock, mailer, logger: false });
+    try {
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const port = (app.server.address() as AddressInfo).port;
+      const signUp = await call(port, "POST", "/v1/auth/sign-up", { email: "bench-owner@example.com", name: "Bench Owner", password: "correct horse battery staple" });
+      const token = String(signUp.json.token);
+      const org = await call(port, "POST", "/v1/orgs", { name: "Bench Co", policy: "operations" }, token);
+      const orgId = String(org.json.id);
+      await bulkMembers(db, orgId, MEMBERS - 1);
+      console.log(`database: ${db.kind}${db.kind === "pglite" ? " (in this process: its memory counts too)" : ""}; ${MEMBERS.toLocaleString("en")} members`);
+      console.log("| format | size | time | rows/s | peak RSS above idle | peak JS heap+buffers above idle |");
+      console.log("|---|---|---|---|---|---|");
+      const results: Array<{ format: string; rssMb: number }> = [];
+      for (const format of ["csv", "xlsx"] as const) {
+        // Warm the code path once on a small page so that idle includes loaded modules, not the export itself.
+        await download(port, `/v1/orgs/${orgId}/members/export?format=${format}&role=owner`, token);
+        gc();
+        await new Promise((r) => setTimeout(r, 200));
+        gc();
+        const idle = process.memoryUsage();
+        const idleHeap = idle.heapUsed + idle.external + idle.arrayBuffers;
+        const r = await download(port, `/v1/orgs/${orgId}/members/export?format=${format}`, token);
+        const rssMb = (r.peakRss - idle.rss) / MB;
+        results.push({ format, rssMb });
+        console.log(
+          `| ${format} | ${(r.bytes / MB).toFixed(1)} MB | ${(r.ms / 1000).toFixed(1)} s | ${Math.round(MEMBERS / (r.ms / 1000)).toLocaleString("en")} | ` +
+            `${rssMb.toFixed(1)} MB | ${((r.peakHeap - idleHeap) / MB).toFixed(1)} MB |`,
+        );
+      }
+      for (const r of results) {
+        console.log(`${r.format}: ${r.rssMb < TARGET_MB ? "within" : "OVER"} the ${TARGET_MB} MB target (${r.rssMb.toFixed(1)} MB)`);
+      }
+    } finally {
+      await app.close();
+      await drop();
+    }
+  },
+};
