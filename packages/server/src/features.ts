@@ -16,6 +16,7 @@ import { securityRoutes } from "./security/routes.ts";
 import { memberSessionRoutes } from "./security/member-sessions-routes.ts";
 import { apiKeyRoutes } from "./api-keys/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { reportRoutes } from "./reports/routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
 
 /** Every feature's routes, in one list: a new feature adds one line here. */
@@ -36,5 +37,6 @@ export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Pro
   await memberSessionRoutes(app, deps);
   await apiKeyRoutes(app, deps);
   await auditRoutes(app, deps);
+  await reportRoutes(app, deps);
   await consoleRoutes(app, deps);
 }

@@ -40,7 +40,7 @@ const CheckpointInfo = Nullable(Type.Object({
   seq: Type.Integer(), hash: Type.String(), keyId: Type.String(), createdAt: Type.String({ format: "date-time" }),
 }, { description: "The newest checkpoint whose signature verifies; the chain is checked against every checkpoint." }));
 
-const VerifyResult = Type.Union([
+export const VerifyResult = Type.Union([
   Type.Object({
     ok: Type.Literal(true),
     lastSeq: Type.Integer({ description: "0 for an empty chain." }),

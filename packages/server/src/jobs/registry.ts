@@ -2,10 +2,12 @@ import type { Job } from "./scheduler.ts";
 import { purgeRemovedMembersJob } from "../members/purge.ts";
 import { mailCleanupJob } from "../mail/cleanup.ts";
 import { auditCheckpointJob } from "../audit/checkpoints.ts";
+import { complianceReportJob } from "../reports/job.ts";
 
 /** Every periodic job `roster start` runs. A feature adds its job with one line. */
 export const jobs: Job[] = [
   purgeRemovedMembersJob,
   mailCleanupJob,
   auditCheckpointJob,
+  complianceReportJob,
 ];
