@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { Type } from "@sinclair/typebox";
+import { Type, type TSchema } from "@sinclair/typebox";
 import type { AppDeps } from "../app.ts";
 import { errors, Nullable, OrgParams } from "../http/schemas.ts";
 import { authorize, orgContext, requireSession } from "../http/context.ts";
@@ -28,8 +28,11 @@ const Security = Type.Object({
  * rather than a union: with the app's type coercion, a union would quietly turn 0 or false into null (the
  * default) instead of refusing it.
  */
-const LimitOrDefault = (range: { minimum: number; maximum: number; description: string }) =>
-  Type.Unsafe<number | null>({ type: ["integer", "null"], ...range });
+const LimitOrDefault = (range: { minimum: number; maximum: number; description: string }) => {
+  const schema = { type: ["integer", "null"], ...range } as const;
+  // Plain JSON Schema: the type provider infers `number | null` from the literal `type` list.
+  return schema as TSchema & typeof schema;
+};
 
 const SecurityPatch = Type.Object({
   requireMfa: Type.Optional(Type.Boolean()),
