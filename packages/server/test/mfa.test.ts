@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, createOrg, engine, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
+import { addMember, bearer, createOrg, engine, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
 import { base32Decode, base32Encode, codeAt, referenceTotp } from "./security.helpers.ts";
 import { matchTotp, newTotpSecret, otpauthUrl, timeStep, totpCode, TOTP_PERIOD_SECONDS } from "../src/mfa/totp.ts";
 
@@ -274,6 +274,19 @@ describe("sign-in with a second factor", () => {
     const sixth = await verify(tries, codeAt(secret, t.clock.now()));
     expect(errorOf(sixth).code).toBe("mfa_challenge_invalid");
     expect((await verify("mc_unknown", "123456")).statusCode).toBe(401);
+  });
+
+  it("a member deactivated between password and code is refused at the code, like at sign-in", async () => {
+    const owner = await signUp(t.app);
+    const org = await createOrg(t.app, owner, "saas");
+    const member = await addMember(t, org.id, "member");
+    const { secret } = await enrol(member.session);
+    const challengeId = await challenge(member.session.user.email);
+    const off = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/members/${member.memberId}`, headers: bearer(owner), payload: { status: "inactive" } });
+    expect(off.statusCode).toBe(200);
+    const res = await verify(challengeId, codeAt(secret, t.clock.now()));
+    expect(res.statusCode).toBe(403);
+    expect(errorOf(res)).toMatchObject({ type: "authorization_error", code: "member_inactive" });
   });
 
   it("a wrong password never reaches the second step", async () => {

@@ -84,7 +84,7 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
         "Takes the `challengeId` from sign-in and a TOTP code or a recovery code. Each code works once. A challenge lasts 5 minutes and allows 5 tries; then sign in again. Answers the same session as sign-in.",
       security: [],
       body: Type.Object({ challengeId: Type.String({ minLength: 1, maxLength: 128 }), code: Code }, { additionalProperties: false }),
-      response: { 200: SessionGrant, ...errors(400, 401, 429) },
+      response: { 200: SessionGrant, ...errors(400, 401, 403, 429) },
     },
   }, async (req, reply) => {
     const { issued, user } = await completeChallenge(deps, req.body, requestMeta(req));

@@ -4,7 +4,7 @@ import QRCode from "qrcode";
 import type { AppDeps } from "../app.ts";
 import type { Database, Tx } from "../db/database.ts";
 import { rowsOf } from "../db/database.ts";
-import { users, type UserRow } from "../db/schema.ts";
+import { members, users, type UserRow } from "../db/schema.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { open, seal } from "../lib/crypto.ts";
@@ -246,6 +246,11 @@ export async function completeChallenge(
     // Another request completed this challenge a moment ago; rolling back keeps the code unspent here.
     if (consumed.length === 0) throw new AppError("mfa_challenge_invalid", "This sign-in step was already completed. Sign in again.");
     const [user] = await tx.select().from(users).where(eq(users.id, userId));
+    // Deactivated between the password and the code: the same answer sign-in gives (auth/service.ts).
+    const live = (await tx.select({ status: members.status }).from(members).where(eq(members.userId, userId))).filter((m) => m.status !== "removed");
+    if (!user?.platformRole && live.length > 0 && live.every((m) => m.status === "inactive")) {
+      throw new AppError("member_inactive", "Your account is deactivated. Ask an administrator to reactivate it.");
+    }
     const issued = await issueSession(tx, deps.config, userId, meta, now);
     await recordInUserOrgs(tx, userId, now, "active", {
       action: "auth.sign_in_succeeded", actorId: userId, targetId: userId, entityType: "auth", after: { sessionId: issued.session.id, secondFactor: used }, ...meta,
