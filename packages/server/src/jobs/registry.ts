@@ -1,6 +1,7 @@
 import type { Job } from "./scheduler.ts";
 import { purgeRemovedMembersJob } from "../members/purge.ts";
 import { mailCleanupJob } from "../mail/cleanup.ts";
+import { refreshStatisticsJob } from "../members/statistics.ts";
 import { auditCheckpointJob } from "../audit/checkpoints.ts";
 import { complianceReportJob } from "../reports/job.ts";
 
@@ -8,6 +9,7 @@ import { complianceReportJob } from "../reports/job.ts";
 export const jobs: Job[] = [
   purgeRemovedMembersJob,
   mailCleanupJob,
+  refreshStatisticsJob,
   auditCheckpointJob,
   complianceReportJob,
 ];
