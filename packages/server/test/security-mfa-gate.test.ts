@@ -6,7 +6,7 @@ import { newId } from "../src/lib/ids.ts";
 
 /**
  * Org-wide MFA: with requireMfa on, a member without a factor reaches only enrolment and sign-out (plus
- * GET /v1/me, which tells a client where to send them; docs/decisions/0003-mfa-gate-and-api-keys.md).
+ * GET /v1/me, which tells a client where to send them; docs/decisions/0004-mfa-api-keys-and-org-security.md).
  * The route list comes from the app's own OpenAPI document, so a route added later is covered automatically.
  */
 let t: TestApp;

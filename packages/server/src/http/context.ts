@@ -36,7 +36,7 @@ export interface ApiKeyPrincipal {
 }
 
 /**
- * With requireMfa on, a member without a factor reaches only these (docs/decisions/security-mfa-gate.md):
+ * With requireMfa on, a member without a factor reaches only these (docs/decisions/0004-mfa-api-keys-and-org-security.md):
  * who am I (the console needs it to send them to enrolment), enrolment itself, and signing out.
  */
 const MFA_ENROLMENT_ROUTES = new Set(["GET /v1/me", "POST /v1/me/mfa/totp", "POST /v1/me/mfa/totp/confirm", "DELETE /v1/me/mfa/totp", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);

@@ -3,7 +3,7 @@ import { rowsOf, type Tx } from "../db/database.ts";
 
 /**
  * True when the user is an active member of an org that requires MFA and has no confirmed factor yet. Such a
- * session reaches only enrolment (see docs/decisions/security-mfa-gate.md). The transaction must be bound to
+ * session reaches only enrolment (see docs/decisions/0004-mfa-api-keys-and-org-security.md). The transaction must be bound to
  * the user: row-level security shows their memberships and factor, and the orgs they belong to.
  */
 export async function mfaEnrolmentDue(tx: Tx, userId: string): Promise<boolean> {
