@@ -1,3 +1,4 @@
+import QRCode from "qrcode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, bearer, createOrg, engine, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
 import { base32Decode, base32Encode, codeAt, referenceTotp } from "./security.helpers.ts";
@@ -131,6 +132,9 @@ describe("enrolment", () => {
     const png = Buffer.from(e.qrCode.slice("data:image/png;base64,".length), "base64");
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     expect(png.length).toBeGreaterThan(500);
+    // The image encodes the URI itself (QR encoding is deterministic for the same content and options).
+    expect(e.qrCode).toBe(await QRCode.toDataURL(e.otpauthUrl, { errorCorrectionLevel: "M", margin: 2, width: 240 }));
+    expect(e.qrCode).not.toBe(await QRCode.toDataURL(e.secret, { errorCorrectionLevel: "M", margin: 2, width: 240 }));
     expect(await mfaStatus(s)).toEqual({ totp: "pending", recoveryCodesLeft: 0 });
     // Unconfirmed: sign-in still answers a session directly.
     expect(json<{ token?: string }>(await signIn(s.user.email)).token).toMatch(/^rs_/);
