@@ -39,6 +39,7 @@ export const API_PATHS: ReadonlySet<string> = new Set([
   "/v1/orgs/{orgId}/members/{memberId}/restore",
   "/v1/orgs/{orgId}/members/{memberId}/sessions",
   "/v1/orgs/{orgId}/policy",
+  "/v1/orgs/{orgId}/reports/compliance",
   "/v1/orgs/{orgId}/security",
   "/v1/platform/orgs"
 ]);

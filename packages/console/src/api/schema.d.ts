@@ -230,6 +230,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Authenticated, but the policy does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many attempts. */
                 429: {
                     headers: {
@@ -4517,6 +4526,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs/{orgId}/reports/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Monthly compliance report
+         * @description For a month (`YYYY-MM`, UTC): members as of the month's end with role and status, every role change, every deactivation, removal and invitation revocation, and a summary of failed sign-ins, all built from the audit chain. The cover carries the chain's verification result and the month's last `seq` and hash, so the report is itself evidence. A finished month's report is generated once and kept (a scheduled job keeps every finished month); the running month is built on demand. `format=xlsx` answers a workbook with one sheet per section. Needs `report:read`; a department-scoped reader gets their department's part.
+         */
+        get: {
+            parameters: {
+                query: {
+                    format: "json" | "xlsx";
+                    /** @description YYYY-MM */
+                    month: string;
+                };
+                header?: never;
+                path: {
+                    orgId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ComplianceReport"];
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    };
+                };
+                /** @description Malformed request: a field is missing or has the wrong shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid session or API key. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but the policy does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also answered for another org's ids). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but not acceptable. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected failure; no internals are exposed. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orgs/{orgId}/security": {
         parameters: {
             query?: never;
@@ -4632,7 +4741,9 @@ export interface paths {
                         allowedFactors?: "totp"[];
                         invitationLifetimeHours?: number;
                         requireMfa?: boolean;
+                        /** @description 5 minutes to 30 days; null: the installation default. */
                         sessionIdleMinutes?: number | null;
+                        /** @description 1 hour to 365 days; null: the installation default. */
                         sessionMaxHours?: number | null;
                         /** @description What a deactivated member's API keys do: keep working (default, integrations must not break) or pause until reactivation. */
                         suspendedMemberApiKeys?: "active" | "paused";
@@ -4841,6 +4952,108 @@ export interface components {
             seq: number;
             targetId: string | null;
             userAgent: string | null;
+        };
+        /** ComplianceReport */
+        ComplianceReport: {
+            accessRevocations: {
+                action: "team.deactivated" | "team.removed" | "team.invite_revoked";
+                actorId: string | null;
+                actorName: string | null;
+                at: string;
+                department: string | null;
+                detail: string;
+                seq: number;
+                subjectEmail: string | null;
+                subjectName: string | null;
+                targetId: string | null;
+            }[];
+            cover: {
+                eventsInMonth: number;
+                /** @description false while the month is still running. */
+                final: boolean;
+                generatedAt: string;
+                /** @description That event's hash: re-verify the chain up to it to check this report. */
+                lastHash: string;
+                /** @description The last event written before the month ended (0: none yet). */
+                lastSeq: number;
+                month: string;
+                orgId: string;
+                orgName: string;
+                periodEnd: string;
+                periodStart: string;
+                policy: string;
+                /** @description `organization`, or `department <name>` for a department-scoped reader. */
+                scope: string;
+                verification: {
+                    checkpoint: {
+                        /** Format: date-time */
+                        createdAt: string;
+                        hash: string;
+                        keyId: string;
+                        seq: number;
+                    } | null;
+                    eventsVerified: number;
+                    lastHash: string;
+                    /** @description 0 for an empty chain. */
+                    lastSeq: number;
+                    /** @enum {boolean} */
+                    ok: true;
+                } | {
+                    /** @description The first seq at which the stored chain differs from what was written. */
+                    brokenAtSeq: number;
+                    checkpoint: {
+                        /** Format: date-time */
+                        createdAt: string;
+                        hash: string;
+                        keyId: string;
+                        seq: number;
+                    } | null;
+                    detail: string;
+                    eventsVerified: number;
+                    /** @enum {boolean} */
+                    ok: false;
+                    reason: "edited" | "missing" | "reordered" | "inserted" | "truncated" | "checkpoint_forged";
+                };
+            };
+            /** @description Members as of the end of the month, with role and status. */
+            members: {
+                department: string | null;
+                email: string | null;
+                memberId: string;
+                name: string | null;
+                role: string | null;
+                status: "active" | "inactive" | "removed";
+                userId: string | null;
+            }[];
+            roleChanges: {
+                actorId: string | null;
+                actorName: string | null;
+                at: string;
+                department: string | null;
+                fromRole: string | null;
+                memberEmail: string | null;
+                memberId: string | null;
+                memberName: string | null;
+                seq: number;
+                toRole: string | null;
+            }[];
+            signInFailures: {
+                byReason: {
+                    [key: string]: number;
+                };
+                byUser: {
+                    count: number;
+                    department: string | null;
+                    email: string | null;
+                    lastAt: string;
+                    name: string | null;
+                    reasons: {
+                        [key: string]: number;
+                    };
+                    userId: string;
+                }[];
+                total: number;
+            };
         };
         /** Error */
         Error: {

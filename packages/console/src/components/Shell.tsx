@@ -11,7 +11,7 @@ import {
   IconBuildingSkyscraper, IconChevronDown, IconKey, IconListDetails, IconLogout, IconMail, IconMoon, IconReport,
   IconShieldLock, IconSun, IconTable, IconUserCircle, IconUsers, IconUserPlus,
 } from "@tabler/icons-react";
-import { can } from "@roster/policy";
+import { can, filterFor } from "@roster/policy";
 import { api, ok } from "../api/client";
 import { useMe, useOrgView, type OrgView } from "../session";
 import { errorMessage, PersonAvatar, TableSkeleton } from "./common";
@@ -25,6 +25,8 @@ interface NavItem {
 }
 
 const allowed = (v: OrgView, action: string, type: string) => can(v.policy, v.subject, action, { type }).allowed;
+/** Some grants are scoped (e.g. `audit_log:read@department`): the page shows whatever part the viewer may read. */
+const readsSome = (v: OrgView, type: string) => filterFor(v.policy, v.subject, "read", type).kind !== "none";
 
 const ORG_NAV: NavItem[] = [
   { to: "team", label: "Team", icon: <IconUsers size={18} />, show: (v) => allowed(v, "read", "member") },
@@ -32,8 +34,8 @@ const ORG_NAV: NavItem[] = [
   { to: "roles", label: "Roles & permissions", icon: <IconTable size={18} />, show: () => true },
   { to: "security", label: "Security", icon: <IconShieldLock size={18} />, show: (v) => hasApi("security") && allowed(v, "read", "security") },
   { to: "api-keys", label: "API keys", icon: <IconKey size={18} />, show: (v) => hasApi("apiKeys") && allowed(v, "read", "api_key") },
-  { to: "audit", label: "Audit log", icon: <IconListDetails size={18} />, show: (v) => hasApi("audit") && allowed(v, "read", "audit_log") },
-  { to: "reports", label: "Reports", icon: <IconReport size={18} />, show: (v) => hasApi("reports") && allowed(v, "read", "report") },
+  { to: "audit", label: "Audit log", icon: <IconListDetails size={18} />, show: (v) => hasApi("audit") && readsSome(v, "audit_log") },
+  { to: "reports", label: "Reports", icon: <IconReport size={18} />, show: (v) => hasApi("reports") && readsSome(v, "report") },
 ];
 
 function ColorSchemeToggle() {

@@ -2,6 +2,7 @@ import { useMemo, useState } from "react";
 import {
   ActionIcon, Alert, Badge, Button, Card, Code, CopyButton, Group, Menu, Modal, MultiSelect, Stack, Table, Text, TextInput, Tooltip, VisuallyHidden,
 } from "@mantine/core";
+import { useMediaQuery } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { IconAlertTriangle, IconCheck, IconCopy, IconDots, IconKey, IconPlus, IconRefresh, IconTrash } from "@tabler/icons-react";
@@ -123,6 +124,7 @@ function ApiKeys({ view }: { view: OrgView }) {
   const [minted, setMinted] = useState<{ key: MintedKey; rotated: boolean } | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const [rotating, setRotating] = useState<ApiKey | null>(null);
+  const phone = useMediaQuery("(max-width: 48em)", false, { getInitialValueInEffect: false });
 
   const policy = view.policy;
   const mine = (k: ApiKey) => k.memberId === view.membership.memberId;
@@ -171,6 +173,37 @@ function ApiKeys({ view }: { view: OrgView }) {
     </Tooltip>
   );
 
+  const nameCell = (k: ApiKey) => (
+    <Group gap={6} wrap="wrap">
+      <Text size="sm" fw={500}>{k.name}</Text>
+      {k.revokedAt ? <Badge color="red" variant="light" radius="sm" size="sm">Revoked</Badge> : null}
+      {k.permissions ? <Tooltip label={k.permissions.join(", ")}><Badge variant="default" radius="sm" size="sm" tt="none" tabIndex={0}>{k.permissions.length} permission{k.permissions.length === 1 ? "" : "s"}</Badge></Tooltip> : null}
+    </Group>
+  );
+  const actions = (k: ApiKey) => {
+    const rot = rotateDecision(k);
+    const rev = revokeDecision(k);
+    if (rot.allowed || rev.allowed) {
+      return (
+        <Menu position="bottom-end" withinPortal>
+          <Menu.Target>
+            <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${k.name}`}><IconDots size={18} /></ActionIcon>
+          </Menu.Target>
+          <Menu.Dropdown>
+            <Menu.Item leftSection={<IconRefresh size={16} />} disabled={!rot.allowed} onClick={() => setRotating(k)} maw={300}>
+              Rotate secret
+              {rot.allowed ? null : <Text size="xs" c="dimmed">{rot.reason}</Text>}
+            </Menu.Item>
+            <Menu.Divider />
+            <Menu.Item color="red" leftSection={<IconTrash size={16} />} disabled={!rev.allowed} onClick={() => setRevoking(k)}>Revoke</Menu.Item>
+          </Menu.Dropdown>
+        </Menu>
+      );
+    }
+    if (k.revokedAt) return <Text size="xs" c="dimmed" span>Revoked <RelativeTime iso={k.revokedAt} /></Text>;
+    return <Tooltip label={rev.reason}><Text size="xs" c="dimmed" tabIndex={0}>No actions</Text></Tooltip>;
+  };
+
   const rows = keys.data?.data ?? [];
   return (
     <>
@@ -182,8 +215,24 @@ function ApiKeys({ view }: { view: OrgView }) {
           </EmptyState>
         </Card>
       ) : (
-        <Card withBorder padding={0}>
-          <Table.ScrollContainer minWidth={720}>
+        phone ? (
+          <Stack gap="sm" aria-label="API keys" role="list">
+            {rows.map((k) => (
+              <Card key={k.id} withBorder padding="sm" data-testid="api-key-row" role="listitem" style={k.revokedAt ? { opacity: 0.75 } : undefined}>
+                <Group justify="space-between" wrap="nowrap" align="flex-start">
+                  <Stack gap={4} style={{ minWidth: 0 }}>
+                    {nameCell(k)}
+                    <Code w="fit-content">rk_{k.prefix}_…</Code>
+                    <Text size="xs" c="dimmed">{k.ownerName}{mine(k) ? " (you)" : ""}</Text>
+                    <Group gap={4}><Text size="xs" c="dimmed">Created</Text><RelativeTime iso={k.rotatedAt ?? k.createdAt} /><Text size="xs" c="dimmed">· last used</Text><RelativeTime iso={k.lastUsedAt} empty="never" /></Group>
+                  </Stack>
+                  {actions(k)}
+                </Group>
+              </Card>
+            ))}
+          </Stack>
+        ) : (
+          <Card withBorder padding={0}>
             <Table verticalSpacing="sm" aria-label="API keys" highlightOnHover>
               <Table.Thead>
                 <Table.Tr>
@@ -192,50 +241,20 @@ function ApiKeys({ view }: { view: OrgView }) {
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {rows.map((k) => {
-                  const rot = rotateDecision(k);
-                  const rev = revokeDecision(k);
-                  return (
-                    <Table.Tr key={k.id} data-testid="api-key-row" style={k.revokedAt ? { opacity: 0.75 } : undefined}>
-                      <Table.Td>
-                        <Group gap={6} wrap="nowrap">
-                          <Text size="sm" fw={500}>{k.name}</Text>
-                          {k.revokedAt ? <Badge color="red" variant="light" radius="sm" size="sm">Revoked</Badge> : null}
-                          {k.permissions ? <Tooltip label={k.permissions.join(", ")}><Badge variant="default" radius="sm" size="sm" tt="none" tabIndex={0}>{k.permissions.length} permission{k.permissions.length === 1 ? "" : "s"}</Badge></Tooltip> : null}
-                        </Group>
-                      </Table.Td>
-                      <Table.Td><Code>rk_{k.prefix}_…</Code></Table.Td>
-                      <Table.Td><Text size="sm">{k.ownerName}{mine(k) ? " (you)" : ""}</Text></Table.Td>
-                      <Table.Td><RelativeTime iso={k.rotatedAt ?? k.createdAt} />{k.rotatedAt ? <Text size="xs" c="dimmed">rotated</Text> : null}</Table.Td>
-                      <Table.Td><RelativeTime iso={k.lastUsedAt} empty="Never used" /></Table.Td>
-                      <Table.Td ta="right">
-                        {rot.allowed || rev.allowed ? (
-                          <Menu position="bottom-end" withinPortal>
-                            <Menu.Target>
-                              <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${k.name}`}><IconDots size={18} /></ActionIcon>
-                            </Menu.Target>
-                            <Menu.Dropdown>
-                              <Menu.Item leftSection={<IconRefresh size={16} />} disabled={!rot.allowed} onClick={() => setRotating(k)} maw={300}>
-                                Rotate secret
-                                {rot.allowed ? null : <Text size="xs" c="dimmed">{rot.reason}</Text>}
-                              </Menu.Item>
-                              <Menu.Divider />
-                              <Menu.Item color="red" leftSection={<IconTrash size={16} />} disabled={!rev.allowed} onClick={() => setRevoking(k)}>Revoke</Menu.Item>
-                            </Menu.Dropdown>
-                          </Menu>
-                        ) : k.revokedAt ? (
-                          <Text size="xs" c="dimmed"><RelativeTime iso={k.revokedAt} /></Text>
-                        ) : (
-                          <Tooltip label={rev.reason}><Text size="xs" c="dimmed" tabIndex={0}>No actions</Text></Tooltip>
-                        )}
-                      </Table.Td>
-                    </Table.Tr>
-                  );
-                })}
+                {rows.map((k) => (
+                  <Table.Tr key={k.id} data-testid="api-key-row" style={k.revokedAt ? { opacity: 0.75 } : undefined}>
+                    <Table.Td>{nameCell(k)}</Table.Td>
+                    <Table.Td><Code>rk_{k.prefix}_…</Code></Table.Td>
+                    <Table.Td><Text size="sm">{k.ownerName}{mine(k) ? " (you)" : ""}</Text></Table.Td>
+                    <Table.Td><RelativeTime iso={k.rotatedAt ?? k.createdAt} />{k.rotatedAt ? <Text size="xs" c="dimmed">rotated</Text> : null}</Table.Td>
+                    <Table.Td><RelativeTime iso={k.lastUsedAt} empty="Never used" /></Table.Td>
+                    <Table.Td ta="right">{actions(k)}</Table.Td>
+                  </Table.Tr>
+                ))}
               </Table.Tbody>
             </Table>
-          </Table.ScrollContainer>
-        </Card>
+          </Card>
+        )
       )}
 
       <CreateKeyModal view={view} opened={createOpen} onClose={() => setCreateOpen(false)} onMinted={(k) => { setCreateOpen(false); setMinted({ key: k, rotated: false }); }} />

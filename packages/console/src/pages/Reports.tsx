@@ -1,45 +1,50 @@
 import "@mantine/dates/styles.css";
 import { useSearchParams } from "react-router";
-import { Badge, Button, Card, Group, SimpleGrid, Stack, Table, Tabs, Text, Title } from "@mantine/core";
+import { Badge, Button, Card, Group, SimpleGrid, Stack, Table, Tabs, Text, Title, Tooltip } from "@mantine/core";
 import { MonthPickerInput } from "@mantine/dates";
 import { notifications } from "@mantine/notifications";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { IconDownload, IconRosetteDiscountCheck, IconShieldX } from "@tabler/icons-react";
 import { call, download } from "../api/client";
 import { hasApi } from "../api/features";
-import { useOrgView, type OrgView } from "../session";
+import { roleTitle, useOrgView, type OrgView } from "../session";
+import type { components } from "../api/schema";
 import { EmptyState, ErrorState, errorMessage, PageHeader, TableSkeleton, utc } from "../components/common";
 
 type Row = Record<string, unknown>;
 
-/**
- * The compliance report as `format=json` answers it. PRODUCT.md fixes its sections (member list, role changes,
- * access revocations); the cover carries the audit chain's verification for the period.
- */
-export interface ComplianceReport {
-  month: string;
-  generatedAt?: string;
-  org?: { id: string; name: string; policy?: string };
-  verification?: { ok: boolean; lastSeq?: number; brokenAtSeq?: number; reason?: string; lastHash?: string; eventsVerified?: number };
-  members?: Row[];
-  roleChanges?: Row[];
-  revocations?: Row[];
-  signInFailures?: Row[];
-  [section: string]: unknown;
+/** The compliance report as `format=json` answers it (its schema is in the server's OpenAPI document). */
+export type ComplianceReport = components["schemas"]["ComplianceReport"];
+
+const SECTIONS = [
+  { key: "members", title: "Members", empty: "Nobody was a member at the end of this month." },
+  { key: "roleChanges", title: "Role changes", empty: "No role changed this month." },
+  { key: "accessRevocations", title: "Access revocations", empty: "No access was revoked this month." },
+  { key: "signInFailures", title: "Sign-in failures", empty: "No failed sign-ins this month." },
+] as const;
+type SectionKey = (typeof SECTIONS)[number]["key"];
+
+/** Each section's rows, in the columns a reader wants (ids stay in the XLSX). */
+function sectionRows(report: ComplianceReport, key: SectionKey, roleName: (r: string | null) => string): Row[] {
+  switch (key) {
+    case "members":
+      return report.members.map((m) => ({ Name: m.name, Email: m.email, Role: roleName(m.role), Status: m.status, Department: m.department }));
+    case "roleChanges":
+      return report.roleChanges.map((c) => ({ When: c.at, Member: c.memberName ?? c.memberEmail, From: roleName(c.fromRole), To: roleName(c.toRole), By: c.actorName, "Event #": c.seq }));
+    case "accessRevocations":
+      return report.accessRevocations.map((r) => ({
+        When: r.at, What: r.action.replace("team.", "").replace("_", " "), Who: r.subjectName ?? r.subjectEmail, By: r.actorName, Detail: r.detail, "Event #": r.seq,
+      }));
+    case "signInFailures":
+      return report.signInFailures.byUser.map((u) => ({
+        Name: u.name, Email: u.email, Failures: u.count, Reasons: Object.entries(u.reasons).map(([k, n]) => `${k.replace(/_/g, " ")} ×${n}`).join(", "), Last: u.lastAt,
+      }));
+  }
 }
 
-const SECTIONS: Array<{ key: string; title: string; empty: string }> = [
-  { key: "members", title: "Members", empty: "Nobody was a member during this month." },
-  { key: "roleChanges", title: "Role changes", empty: "No role changed this month." },
-  { key: "revocations", title: "Access revocations", empty: "No access was revoked this month." },
-  { key: "signInFailures", title: "Sign-in failures", empty: "No failed sign-ins this month." },
-];
-
-const LABELS: Record<string, string> = {
-  name: "Name", email: "Email", role: "Role", status: "Status", lastLoginAt: "Last sign-in", createdAt: "Created", joinedAt: "Joined",
-  department: "Department", storeIds: "Stores", at: "When", actor: "By", actorName: "By", target: "Member", targetName: "Member",
-  from: "From", to: "To", fromRole: "From", toRole: "To", action: "Event", reason: "Reason", seq: "Event #", ip: "IP", removedAt: "Removed",
-};
+function sectionCount(report: ComplianceReport, key: SectionKey): number {
+  return key === "signInFailures" ? report.signInFailures.total : report[key].length;
+}
 
 export function currentMonth(now = new Date()): string {
   return now.toISOString().slice(0, 7);
@@ -50,25 +55,18 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 function cell(v: unknown): string {
   if (v === null || v === undefined || v === "") return "—";
   if (typeof v === "string") return ISO.test(v) ? utc(v) : v;
-  if (Array.isArray(v)) return v.length ? v.map(cell).join(", ") : "—";
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   return JSON.stringify(v);
 }
 
-function columnsOf(rows: Row[]): string[] {
-  const keys: string[] = [];
-  for (const r of rows.slice(0, 50)) for (const k of Object.keys(r)) if (!keys.includes(k) && !/Id$|^id$|hash/i.test(k)) keys.push(k);
-  return keys;
-}
-
 function SectionTable({ title, rows, empty }: { title: string; rows: Row[]; empty: string }) {
   if (rows.length === 0) return <EmptyState title={`No ${title.toLowerCase()}`}>{empty}</EmptyState>;
-  const cols = columnsOf(rows);
+  const cols = Object.keys(rows[0]!);
   return (
-    <Table.ScrollContainer minWidth={Math.max(480, cols.length * 130)}>
+    <Table.ScrollContainer minWidth={Math.max(520, cols.length * 120)} type="native">
       <Table verticalSpacing="xs" striped aria-label={title} data-testid={`report-${title}`}>
         <Table.Thead>
-          <Table.Tr>{cols.map((c) => <Table.Th key={c} scope="col">{LABELS[c] ?? c}</Table.Th>)}</Table.Tr>
+          <Table.Tr>{cols.map((c) => <Table.Th key={c} scope="col">{c}</Table.Th>)}</Table.Tr>
         </Table.Thead>
         <Table.Tbody>
           {rows.map((r, i) => (
@@ -80,33 +78,38 @@ function SectionTable({ title, rows, empty }: { title: string; rows: Row[]; empt
   );
 }
 
-function Cover({ report, view }: { report: ComplianceReport; view: OrgView }) {
-  const v = report.verification;
-  const count = (k: string) => (Array.isArray(report[k]) ? (report[k] as unknown[]).length : 0);
+function Cover({ report }: { report: ComplianceReport }) {
+  const c = report.cover;
+  const v = c.verification;
   return (
     <Card withBorder padding="lg" data-testid="report-cover">
       <Group justify="space-between" align="flex-start" wrap="wrap" gap="sm">
         <div>
-          <Text size="xs" tt="uppercase" fw={700} c="dimmed">Compliance report</Text>
-          <Title order={2} size="h3">{report.org?.name ?? view.membership.orgName} · {new Date(`${report.month}-01T00:00:00Z`).toLocaleDateString("en", { month: "long", year: "numeric", timeZone: "UTC" })}</Title>
-          {report.generatedAt ? <Text size="sm" c="dimmed">Generated {utc(report.generatedAt)}</Text> : null}
+          <Text size="xs" tt="uppercase" fw={700} c="dimmed">Compliance report{c.final ? "" : " · month in progress"}</Text>
+          <Title order={2} size="h3">{c.orgName} · {new Date(`${c.month}-01T00:00:00Z`).toLocaleDateString("en", { month: "long", year: "numeric", timeZone: "UTC" })}</Title>
+          <Text size="sm" c="dimmed">
+            Generated {utc(c.generatedAt)} · {c.eventsInMonth} events this month · through event #{c.lastSeq}
+            {c.scope !== "organization" ? ` · ${c.scope}` : ""}
+          </Text>
         </div>
-        {v ? (
-          v.ok ? (
-            <Badge color="green" variant="light" size="lg" radius="sm" leftSection={<IconRosetteDiscountCheck size={16} />} data-testid="report-verification">
-              Audit chain verified{v.lastSeq !== undefined ? ` through #${v.lastSeq}` : ""}
+        {v.ok ? (
+          <Tooltip label={`Every event recomputes to its hash. Last hash of the period: ${c.lastHash.slice(0, 16)}…`} multiline maw={320}>
+            <Badge color="green" variant="light" size="lg" radius="sm" leftSection={<IconRosetteDiscountCheck size={16} />} data-testid="report-verification" tabIndex={0}>
+              Audit chain verified · {v.lastSeq} events
             </Badge>
-          ) : (
-            <Badge color="red" variant="filled" size="lg" radius="sm" leftSection={<IconShieldX size={16} />} data-testid="report-verification">
-              Audit chain broken at #{v.brokenAtSeq}{v.reason ? ` (${v.reason})` : ""}
+          </Tooltip>
+        ) : (
+          <Tooltip label={v.detail} multiline maw={320}>
+            <Badge color="red" variant="filled" size="lg" radius="sm" leftSection={<IconShieldX size={16} />} data-testid="report-verification" tabIndex={0}>
+              Audit chain broken at #{v.brokenAtSeq} ({v.reason})
             </Badge>
-          )
-        ) : null}
+          </Tooltip>
+        )}
       </Group>
       <SimpleGrid cols={{ base: 2, sm: 4 }} mt="md" spacing="sm">
         {SECTIONS.map((s) => (
           <Card key={s.key} withBorder padding="sm" radius="md">
-            <Text size="xl" fw={700}>{count(s.key)}</Text>
+            <Text size="xl" fw={700}>{sectionCount(report, s.key)}</Text>
             <Text size="xs" c="dimmed">{s.title}</Text>
           </Card>
         ))}
@@ -145,7 +148,7 @@ function Reports({ view }: { view: OrgView }) {
       notifications.show({ color: "red", title: "Download failed", message: errorMessage(e) });
     }
   };
-  const sections = SECTIONS.filter((s) => Array.isArray(report.data?.[s.key]));
+  const roleName = (r: string | null) => (r ? roleTitle(view.policy, r) : "—");
   return (
     <>
       <PageHeader title="Compliance reports" description="Who had access, what changed and what was revoked, month by month, with the audit chain's verification on the cover."
@@ -156,15 +159,15 @@ function Reports({ view }: { view: OrgView }) {
       </Group>
       {report.error ? <ErrorState error={report.error} onRetry={() => void report.refetch()} /> : !report.data ? <TableSkeleton /> : (
         <Stack gap="md" style={{ opacity: report.isPlaceholderData ? 0.6 : 1 }} aria-busy={report.isFetching || undefined}>
-          <Cover report={report.data} view={view} />
+          <Cover report={report.data} />
           <Card withBorder padding={0}>
-            <Tabs defaultValue={sections[0]?.key ?? "members"} keepMounted={false}>
+            <Tabs defaultValue="members" keepMounted={false}>
               <Tabs.List px="sm">
-                {sections.map((s) => <Tabs.Tab key={s.key} value={s.key}>{s.title}</Tabs.Tab>)}
+                {SECTIONS.map((s) => <Tabs.Tab key={s.key} value={s.key}>{s.title} ({sectionCount(report.data, s.key)})</Tabs.Tab>)}
               </Tabs.List>
-              {sections.map((s) => (
+              {SECTIONS.map((s) => (
                 <Tabs.Panel key={s.key} value={s.key} p="sm">
-                  <SectionTable title={s.title} rows={report.data[s.key] as Row[]} empty={s.empty} />
+                  <SectionTable title={s.title} rows={sectionRows(report.data, s.key, roleName)} empty={s.empty} />
                 </Tabs.Panel>
               ))}
             </Tabs>

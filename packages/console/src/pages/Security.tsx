@@ -100,6 +100,7 @@ function Security({ view }: { view: OrgView }) {
                 <NumberInput
                   label="Idle timeout (minutes)"
                   description="Empty: the installation's default."
+                  placeholder="Installation default"
                   min={5} max={30 * 24 * 60} allowDecimal={false} allowNegative={false} miw={200}
                   value={draft.sessionIdleMinutes ?? ""}
                   onChange={(v) => set("sessionIdleMinutes", v === "" ? null : Number(v))}
@@ -107,6 +108,7 @@ function Security({ view }: { view: OrgView }) {
                 <NumberInput
                   label="Maximum lifetime (hours)"
                   description="Empty: the installation's default."
+                  placeholder="Installation default"
                   min={1} max={365 * 24} allowDecimal={false} allowNegative={false} miw={200}
                   value={draft.sessionMaxHours ?? ""}
                   onChange={(v) => set("sessionMaxHours", v === "" ? null : Number(v))}
@@ -138,7 +140,7 @@ function Security({ view }: { view: OrgView }) {
                 <NumberInput
                   label="Invitation lifetime (hours)"
                   description="How long an invitation link works. 72 is three days; 168 is a week."
-                  min={1} max={30 * 24} allowDecimal={false} allowNegative={false} maw={280}
+                  min={1} max={30 * 24} allowDecimal={false} allowNegative={false} maw={480}
                   value={draft.invitationLifetimeHours}
                   onChange={(v) => set("invitationLifetimeHours", v === "" ? settings.data!.invitationLifetimeHours : Number(v))}
                 />
