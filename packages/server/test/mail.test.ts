@@ -1,5 +1,6 @@
 // Real email: an SMTP server (smtp-server) on 127.0.0.1, the app configured with SMTP_URL pointing at it, the
 // outbox worker delivering with nodemailer. Counts deliveries per Message-ID (the outbox idempotency key).
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,8 @@ import { smtpMailer } from "../src/mail/transport.ts";
 import { outboxWorker, type OutboxWorker } from "../src/mail/worker.ts";
 import type { Mailer } from "../src/mail/mailer.ts";
 import { sealPayload } from "../src/mail/outbox.ts";
-import { createOrg, engine, freshDatabase, json, signUp, testConfig, uniqueEmail, type Session } from "./helpers.ts";
+import { bearer, createOrg, engine, freshDatabase, json, signUp, testApp, testConfig, uniqueEmail, type Session } from "./helpers.ts";
+import { api, deliverMail } from "./members.helpers.ts";
 
 interface Received {
   messageId: string;
@@ -267,6 +269,116 @@ describe(`restart in the middle of sending 100 emails (${engine})`, () => {
       expect(await outboxStatus(db)).toEqual({ sent: N });
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe(`\`roster start\` stopped with SIGTERM in the middle of 100 emails, then started again (${engine})`, () => {
+  const N = 100;
+  const root = join(import.meta.dirname, "..", "..", "..");
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let dataDir: string;
+  let fresh: Awaited<ReturnType<typeof freshDatabase>> | null = null;
+  beforeAll(async () => {
+    smtp = await startSmtp({ delayMs: 40 });
+    dataDir = await mkdtemp(join(tmpdir(), "roster-restart-"));
+    if (engine === "postgres") fresh = await freshDatabase();
+  });
+  afterAll(async () => {
+    await smtp.close();
+    await rm(dataDir, { recursive: true, force: true });
+    await fresh?.close();
+  });
+
+  async function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, PORT: String(port), HOST: "127.0.0.1", ROSTER_DATA_DIR: dataDir, ROSTER_DEMO: "false", LOG_LEVEL: "warn",
+      SMTP_URL: smtp.url, ROSTER_SECRET_KEY: "33".repeat(32), ROSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    };
+    if (fresh?.url) env.DATABASE_URL = fresh.url;
+    else delete env.DATABASE_URL;
+    const child = spawn(process.execPath, [join(root, "bin", "roster.mjs"), "start"], { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    await until(() => out.includes("Roster is running at") || child.exitCode !== null, 60_000, "the server to start");
+    if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
+    return { child, output: () => out };
+  }
+
+  const stopServer = async (child: ChildProcess) => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  };
+
+  it("delivers each of the 100 messages exactly once", { timeout: 180_000 }, async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = `http://127.0.0.1:${port}`;
+    const first = await startServer(port);
+    let emails: string[] = [];
+    try {
+      const post = async (path: string, body: object, token?: string) => {
+        const res = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+        if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+        return (await res.json()) as Record<string, unknown>;
+      };
+      const token = String((await post("/v1/auth/sign-up", { email: uniqueEmail("restart-owner"), name: "Restart Owner", password: "correct horse battery staple" })).token);
+      const orgId = String((await post("/v1/orgs", { name: "Restart Co", policy: "saas" }, token)).id);
+      emails = Array.from({ length: N }, (_, i) => `restart${i}.${Date.now().toString(36)}@example.com`);
+      for (const email of emails) await post(`/v1/orgs/${orgId}/invitations`, { email }, token);
+      await until(() => smtp.received.length >= 20, 60_000, "the first server to be sending");
+    } finally {
+      await stopServer(first.child);
+    }
+    const atRestart = smtp.received.length;
+    expect(atRestart, "the restart must fall in the middle of the batch").toBeLessThan(N);
+    expect(first.output()).not.toMatch(/"level":(50|60)/);
+
+    const second = await startServer(port);
+    try {
+      await until(() => new Set(smtp.received.map((r) => r.messageId)).size >= N, 90_000, "all 100 messages");
+      // A little longer: a duplicate would arrive now if anything were sent twice.
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      await stopServer(second.child);
+    }
+    const counts = smtp.counts();
+    expect(counts.size).toBe(N);
+    expect([...counts.entries()].filter(([, c]) => c !== 1)).toEqual([]);
+    expect(new Set(smtp.received.flatMap((r) => r.to))).toEqual(new Set(emails));
+  });
+});
+
+describe("dev mailbox (no SMTP_URL)", () => {
+  it("shows each person their own mail and the invitations they sent; reset links only to their recipient", async () => {
+    const t = await testApp();
+    try {
+      const admin = await signUp(t.app, uniqueEmail("mbx-admin"), "Mailbox Admin");
+      const org = await createOrg(t.app, admin, "saas", "Mailbox Co");
+      const invitee = uniqueEmail("mbx-invitee");
+      expect((await api(t).post(admin, `/v1/orgs/${org.id}/invitations`, { email: invitee })).statusCode).toBe(201);
+      const other = await signUp(t.app, uniqueEmail("mbx-other"));
+      await t.app.inject({ method: "POST", url: "/v1/auth/password/forgot", payload: { email: other.user.email } });
+      await deliverMail(t);
+
+      const mine = json<{ data: Array<{ kind: string; to: string; subject: string; text: string; html: string; status: string }> }>(
+        await t.app.inject({ url: "/v1/dev/mailbox", headers: bearer(admin) }),
+      ).data;
+      expect(mine.map((m) => [m.kind, m.to])).toEqual([["invitation", invitee]]);
+      expect(mine[0]).toMatchObject({ subject: "Mailbox Admin invited you to Mailbox Co", status: "sent" });
+      expect(mine[0]!.text).toContain("/accept-invitation?token=ri_");
+      expect(mine[0]!.html).toContain("<a href=");
+
+      const theirs = json<{ data: Array<{ kind: string; to: string }> }>(await t.app.inject({ url: "/v1/dev/mailbox", headers: bearer(other) })).data;
+      expect(theirs.map((m) => [m.kind, m.to])).toEqual([["password_reset", other.user.email]]);
+      // The admin cannot read someone else's reset link, even by asking for their address.
+      const probe = json<{ data: unknown[] }>(await t.app.inject({ url: `/v1/dev/mailbox?to=${encodeURIComponent(other.user.email)}`, headers: bearer(admin) })).data;
+      expect(probe).toEqual([]);
+      expect((await t.app.inject({ url: "/v1/dev/mailbox" })).statusCode).toBe(401);
+    } finally {
+      await t.close();
     }
   });
 });
