@@ -1,9 +1,10 @@
 // `npm run bench [-- <filter>...] [--time=<ms>]`: runs the registered benchmarks whose name contains a filter.
 import { policyBenchmark } from "./policy.ts";
 import { exportBenchmark } from "./export.ts";
+import { securityBenchmark } from "./security.ts";
 import type { Benchmark } from "./types.ts";
 
-const BENCHMARKS: readonly Benchmark[] = [policyBenchmark, exportBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [policyBenchmark, exportBenchmark, securityBenchmark];
 
 const args = process.argv.slice(2);
 const timeArg = args.find((a) => a.startsWith("--time="));
