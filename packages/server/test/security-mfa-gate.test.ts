@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, bearer, createOrg, GOOD_PASSWORD, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import { addMember, bearer, createOrg, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
+import { deliverMail, lastMailTo, tokenIn } from "./members.helpers.ts";
 import { codeAt, enrolTotp } from "./security.helpers.ts";
 import { members } from "../src/db/schema.ts";
 import { newId } from "../src/lib/ids.ts";
@@ -97,6 +98,25 @@ describe("requireMfa", () => {
     // Enrolled: the same session reaches the rest at once.
     expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(gated) })).statusCode).toBe(200);
     expect((await t.app.inject({ url: "/v1/me/sessions", headers: bearer(gated) })).statusCode).toBe(200);
+  });
+
+  it("a new invitee joins, and must enrol before anything else (seed 004: before finishing onboarding)", async () => {
+    const owner = await signUp(t.app);
+    const org = await createOrg(t.app, owner, "operations");
+    await enrolTotp(t, owner);
+    await setSecurity(owner, org.id, { requireMfa: true });
+    const email = uniqueEmail("invitee");
+    const invited = await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/invitations`, headers: bearer(owner), payload: { email, role: "staff" } });
+    expect(invited.statusCode).toBe(201);
+    await deliverMail(t);
+    const accept = await t.app.inject({ method: "POST", url: `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`, payload: { name: "New Person", password: GOOD_PASSWORD } });
+    expect(accept.statusCode).toBe(200);
+    const session = json<Session>(accept);
+    const res = await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(session) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json<ErrorBody>().error.code).toBe("mfa_enrollment_required");
+    await enrolTotp(t, session);
+    expect((await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(session) })).statusCode).toBe(200);
   });
 
   it("sign-out stays open to a gated session", async () => {
