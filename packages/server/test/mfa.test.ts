@@ -176,6 +176,18 @@ describe("enrolment", () => {
     expect(events.data[0]).toMatchObject({ action: "auth.mfa_enrolled", actorId: s.user.id, targetId: s.user.id });
   });
 
+  it(`20 concurrent confirmations with one code: exactly one turns the factor on (${engine})`, async () => {
+    const s = await signUp(t.app);
+    const { secret } = await startEnrolment(s);
+    const code = codeAt(secret, t.clock.now());
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code } })),
+    );
+    expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
+    expect(results.every((r) => [200, 409, 422, 429].includes(r.statusCode))).toBe(true);
+    expect(await mfaStatus(s)).toEqual({ totp: "enrolled", recoveryCodesLeft: 10 });
+  });
+
   it("a second enrolment while one is confirmed answers 409", async () => {
     const { session } = await enrol();
     const res = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp", headers: bearer(session) });
@@ -314,6 +326,16 @@ describe("recovery codes", () => {
     const reused = await verify(await challenge(session.user.email), recoveryCodes[0]!);
     expect(reused.statusCode).toBe(401);
     expect(errorOf(reused).code).toBe("invalid_mfa_code");
+  });
+
+  it(`20 concurrent sign-ins with one recovery code: exactly one is accepted (${engine})`, async () => {
+    const { session, recoveryCodes } = await enrol();
+    const challenges: string[] = [];
+    for (let i = 0; i < 20; i++) challenges.push(await challenge(session.user.email));
+    const results = await Promise.all(challenges.map((c) => verify(c, recoveryCodes[0]!)));
+    expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
+    expect(results.every((r) => [200, 401, 429].includes(r.statusCode))).toBe(true);
+    expect((await mfaStatus(session)).recoveryCodesLeft).toBe(9);
   });
 
   it("a made-up recovery code is refused", async () => {
