@@ -29,7 +29,12 @@ const CODE_LIMIT = { max: 10, windowSeconds: 15 * 60 };
 const sealContext = (f: Pick<MfaFactorRow, "id" | "userId">) => `mfa_factors:${f.id}:${f.userId}`;
 
 function secretOf(deps: AppDeps, factor: MfaFactorRow): string {
-  return open(deps.config.secretKey, factor.secretSealed, sealContext(factor));
+  try {
+    return open(deps.config.secretKey, factor.secretSealed, sealContext(factor));
+  } catch (cause) {
+    // A 500 for the user; for the operator's log, the likely reason (docs/operator-guide.md, "Secrets").
+    throw new Error(`TOTP factor ${factor.id} cannot be opened (was ROSTER_SECRET_KEY changed, or the row altered?)`, { cause });
+  }
 }
 
 // Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is unambiguous.
