@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,8 +37,19 @@ export async function ensureBuilt(): Promise<void> {
   const index = join(CONSOLE_DIST, "index.html");
   const src = fileURLToPath(new URL("../src", import.meta.url));
   if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(src)) return;
+  // Build aside, then add the new hashed assets and swap index.html in with a rename: a browser test running at the
+  // same time against dist/ keeps finding every file its pages reference.
   const { build } = await import("vite");
-  await build({ configFile: fileURLToPath(new URL("../vite.config.ts", import.meta.url)), logLevel: "warn" });
+  const tmp = mkdtempSync(join(tmpdir(), "roster-console-"));
+  try {
+    await build({ configFile: fileURLToPath(new URL("../vite.config.ts", import.meta.url)), logLevel: "warn", build: { outDir: tmp, emptyOutDir: true } });
+    mkdirSync(CONSOLE_DIST, { recursive: true });
+    cpSync(tmp, CONSOLE_DIST, { recursive: true, filter: (from) => from !== join(tmp, "index.html") });
+    copyFileSync(join(tmp, "index.html"), `${index}.${process.pid}`);
+    renameSync(`${index}.${process.pid}`, index);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -210,4 +222,49 @@ export async function screenshotAll(browser: Browser, server: Server, from: Page
   }
   shots.push(...saved);
   return saved;
+}
+
+/**
+ * Saves the page as it is now (no reload, so one-time states such as freshly shown recovery codes can be
+ * captured) at 1280×800 and 375×812, light and dark, by resizing and switching the colour scheme in place.
+ */
+export async function screenshotInPlace(page: Page, name: string): Promise<string[]> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const original = page.viewportSize() ?? DESKTOP;
+  const saved: string[] = [];
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [label, viewport] of [["1280x800", DESKTOP], ["375x812", PHONE]] as const) {
+      await page.setViewportSize(viewport);
+      await page.waitForTimeout(150);
+      const file = join(SCREENSHOT_DIR, `${name}-${label}-${scheme}.png`);
+      await page.screenshot({ path: file, fullPage: false });
+      saved.push(relative(repoRoot, file));
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(original);
+  shots.push(...saved);
+  return saved;
+}
+
+/**
+ * One page's checks: no script errors, axe with 0 serious/critical findings in light and in dark, and the four
+ * screenshots. `inPlace` keeps the current page (for states a reload would lose) instead of re-opening the URL.
+ */
+export async function checkPage(browser: Browser, server: Server, page: Page, name: string, opts: { path?: string; ready?: (p: Page) => Promise<void>; inPlace?: boolean } = {}): Promise<{ violations: AxeViolation[]; errors: string[]; files: string[] }> {
+  const errors: string[] = [];
+  const onError = (e: Error) => errors.push(e.message);
+  page.on("pageerror", onError);
+  if (opts.path) await page.goto(opts.path);
+  if (opts.ready) await opts.ready(page);
+  await settle(page);
+  const violations = (await seriousViolations(page)).map((v) => ({ ...v, help: `${v.help} (light)` }));
+  await page.emulateMedia({ colorScheme: "dark" });
+  await settle(page);
+  violations.push(...(await seriousViolations(page)).map((v) => ({ ...v, help: `${v.help} (dark)` })));
+  await page.emulateMedia({ colorScheme: "light" });
+  const files = opts.inPlace ? await screenshotInPlace(page, name) : await screenshotAll(browser, server, page, name, opts.ready);
+  page.off("pageerror", onError);
+  return { violations, errors, files };
 }

@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from "react";
 import { Link, useLocation, useSearchParams } from "react-router";
 import {
-  Badge, Button, Card, Group, Modal, SegmentedControl, Stack, Table, Text, Tooltip, UnstyledButton, VisuallyHidden,
+  Badge, Button, Card, Group, Modal, SegmentedControl, Select, Stack, Table, Text, Tooltip, UnstyledButton, VisuallyHidden,
 } from "@mantine/core";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
@@ -76,6 +76,11 @@ function Invitations({ view }: { view: OrgView }) {
     setParams(next, { replace: true });
   };
 
+  const filterBy = (v: string) => {
+    setCursorStack([]);
+    setQuery({ status: v === "all" ? null : v, cursor: null });
+  };
+
   const query = { status, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) };
   const list = useQuery({
     queryKey: ["invitations", view.orgId, query],
@@ -119,9 +124,9 @@ function Invitations({ view }: { view: OrgView }) {
       />
       <TeamTabs orgId={view.orgId} />
       <Group mb="md">
-        <SegmentedControl aria-label="Filter by status" value={status} data={FILTERS} size="sm"
-          onChange={(v) => { setCursorStack([]); setQuery({ status: v === "all" ? null : v, cursor: null }); }}
-          styles={{ root: { maxWidth: "100%", overflowX: "auto" } }} />
+        <SegmentedControl aria-label="Filter by status" value={status} data={FILTERS} size="sm" visibleFrom="sm" onChange={filterBy} />
+        <Select aria-label="Filter by status" value={status} data={FILTERS} allowDeselect={false} hiddenFrom="sm" w="100%"
+          onChange={(v) => v && filterBy(v)} />
       </Group>
       {list.error ? (
         <ErrorState error={list.error} onRetry={() => void list.refetch()} />
@@ -136,8 +141,8 @@ function Invitations({ view }: { view: OrgView }) {
         </Card>
       ) : (
         <Card withBorder padding={0}>
-          <Table.ScrollContainer minWidth={760}>
-            <Table className="roster-table" verticalSpacing="sm" aria-label="Invitations">
+          <Table.ScrollContainer minWidth={900}>
+            <Table className="roster-table" verticalSpacing="sm" aria-label="Invitations" style={{ whiteSpace: "nowrap" }}>
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>Email</Table.Th>

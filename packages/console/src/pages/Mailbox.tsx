@@ -21,7 +21,7 @@ export function linksOf(text: string): string[] {
 function MailLink({ href }: { href: string }) {
   const local = href.startsWith(window.location.origin);
   return (
-    <Anchor href={href} {...(local ? {} : { target: "_blank", rel: "noopener noreferrer" })} style={{ wordBreak: "break-all" }}>
+    <Anchor href={href} underline="always" {...(local ? {} : { target: "_blank", rel: "noopener noreferrer" })} style={{ wordBreak: "break-all" }}>
       {href}
     </Anchor>
   );
@@ -119,7 +119,7 @@ function MailItem({ mail }: { mail: Mail }) {
               ))}
             </Group>
           ) : null}
-          <Card withBorder padding="sm" bg="var(--mantine-color-default-hover)">
+          <Card withBorder padding="sm">
             <MailBody text={mail.text} />
           </Card>
           <Text size="xs" c="dimmed">Delivery: {mail.status}</Text>

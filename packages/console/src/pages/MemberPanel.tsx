@@ -221,7 +221,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
           <Text fw={600} truncate>{member.name}</Text>
           <Text size="sm" c="dimmed" truncate>{member.email}</Text>
         </div>
-        <div style={{ marginLeft: "auto" }}><StatusChip status={member.status} /></div>
+        <div style={{ marginLeft: "auto", flexShrink: 0 }}><StatusChip status={member.status} /></div>
       </Group>
       <Divider />
       <Stack gap="xs">
@@ -297,7 +297,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
             <>
               <Divider label="Danger zone" labelPosition="left" color="red" />
               <Reasoned decision={d.remove}>
-                <Button color="red" variant="outline" leftSection={<IconTrash size={16} />} disabled={!d.remove.allowed} onClick={() => setConfirm("remove")}>{removeLabel}</Button>
+                <Button color="red" variant="light" leftSection={<IconTrash size={16} />} disabled={!d.remove.allowed} onClick={() => setConfirm("remove")}>{removeLabel}</Button>
               </Reasoned>
             </>
           ) : null}

@@ -113,7 +113,9 @@ function Team({ view }: { view: OrgView }) {
   const canExport = hasApi("memberExport") && can(policy, view.subject, "export", { type: "member" }).allowed;
   const exportAs = async (format: "csv" | "xlsx") => {
     try {
-      await download(`/v1/orgs/${view.orgId}/members/export?format=${format}`, `members.${format}`);
+      // The export takes the list's filters, so the file holds the rows the table is showing (every page of them).
+      const filters = new URLSearchParams({ format, ...(q ? { q } : {}), ...(role ? { role } : {}), ...(status ? { status } : {}), ...(department ? { department } : {}) });
+      await download(`/v1/orgs/${view.orgId}/members/export?${filters.toString()}`, `members.${format}`);
       notifications.show({ color: "green", message: `Members exported as ${format.toUpperCase()}.` });
     } catch (e) {
       notifications.show({ color: "red", title: "Export failed", message: errorMessage(e) });
