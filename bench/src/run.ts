@@ -1,5 +1,6 @@
 // `npm run bench [-- <filter>...] [--time=<ms>]`: runs the registered benchmarks whose name contains a filter.
 import { policyBenchmark } from "./policy.ts";
+import { auditBenchmark } from "./audit.ts";
 import { exportBenchmark } from "./export.ts";
 import { securityBenchmark } from "./security.ts";
 import type { Benchmark } from "./types.ts";
