@@ -5,7 +5,7 @@ import { exportBenchmark } from "./export.ts";
 import { securityBenchmark } from "./security.ts";
 import type { Benchmark } from "./types.ts";
 
-const BENCHMARKS: readonly Benchmark[] = [policyBenchmark, exportBenchmark, securityBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [policyBenchmark, exportBenchmark, securityBenchmark, auditBenchmark];
 
 const args = process.argv.slice(2);
 const timeArg = args.find((a) => a.startsWith("--time="));
