@@ -27,14 +27,15 @@ export const cssVariablesResolver: CSSVariablesResolver = (t) => ({
   variables: {},
   light: {
     "--mantine-color-dimmed": t.colors.gray[7] ?? "#495057",
-    // Placeholders drawn as elements (date pickers, selects rendered as buttons) are text to axe: keep them at 4.5:1.
-    "--mantine-color-placeholder": t.colors.gray[7] ?? "#495057",
+    // Placeholders drawn as elements (date pickers, selects rendered as buttons) are text to axe: keep them at 4.5:1
+    // (#6b7280 on white 4.8:1, #a3a3a3 on the dark input 5.4:1) yet lighter than entered values.
+    "--mantine-color-placeholder": "#6b7280",
     "--mantine-color-error": t.colors.red[9] ?? "#c92a2a",
     ...Object.fromEntries(colorNames.map((c) => [`--mantine-color-${c}-light-color`, `color-mix(in srgb, var(--mantine-color-${c}-9), black 35%)`])),
   },
   dark: {
     "--mantine-color-dimmed": t.colors.dark[1] ?? "#b8b8b8",
-    "--mantine-color-placeholder": t.colors.dark[2] ?? "#828282",
+    "--mantine-color-placeholder": "#a3a3a3",
     "--mantine-color-error": t.colors.red[4] ?? "#ff8787",
     ...Object.fromEntries(colorNames.map((c) => [`--mantine-color-${c}-light-color`, `var(--mantine-color-${c}-2)`])),
   },

@@ -5,10 +5,11 @@ import {
   Badge, Box, Button, Card, Code, Collapse, Group, Menu, Select, SimpleGrid, Stack, Table, Text, Tooltip, UnstyledButton,
 } from "@mantine/core";
 import { DatePickerInput, type DatesRangeValue } from "@mantine/dates";
+import { useMediaQuery } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import {
-  IconChevronDown, IconChevronRight, IconDownload, IconFilterOff, IconRosetteDiscountCheck, IconShieldX, IconTarget,
+  IconChevronDown, IconChevronRight, IconDownload, IconFilter, IconFilterOff, IconRosetteDiscountCheck, IconShieldX, IconTarget,
 } from "@tabler/icons-react";
 import { can } from "@roster/policy";
 import { api, call, download, ok } from "../api/client";
@@ -75,6 +76,11 @@ function useNames(view: OrgView): Names {
 const str = (v: unknown): string =>
   v === null || v === undefined ? "none" : Array.isArray(v) ? (v.length ? v.map(str).join(", ") : "none") : typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v);
 
+const SETTING_NAMES: Record<string, string> = {
+  requireMfa: "require MFA", allowedFactors: "allowed factors", sessionIdleMinutes: "idle timeout", sessionMaxHours: "session lifetime",
+  suspendedMemberApiKeys: "keys of deactivated members", allowedEmailDomains: "allowed email domains", invitationLifetimeHours: "invitation lifetime",
+};
+
 /** The event as a sentence ("Olivia Owner changed Sam Staff's role from Staff to Admin"). */
 export function describe(e: AuditEvent, names: Names, roleName: (r: string) => string = (r) => r): string {
   const actor = e.actorId ? names.get(e.actorId) ?? "A former member" : "Roster";
@@ -104,7 +110,7 @@ export function describe(e: AuditEvent, names: Names, roleName: (r: string) => s
     case "api_key.created": return `${actor} created the API key “${str(a.name)}”`;
     case "api_key.rotated": return `${actor} rotated an API key`;
     case "api_key.revoked": return `${actor} revoked the API key “${str(b.name)}”`;
-    case "security.updated": return `${actor} changed security settings: ${Object.keys(a).join(", ") || "none"}`;
+    case "security.updated": return `${actor} changed security settings: ${Object.keys(a).map((k) => SETTING_NAMES[k] ?? k).join(", ") || "none"}`;
     case "organization.updated": return `${actor} updated the organization`;
     case "organization.created": return `${actor} created the organization`;
     default: return `${actor}: ${e.action}${e.targetId ? ` on ${target}` : ""}`;
@@ -151,11 +157,11 @@ function VerifyBadge({ orgId }: { orgId: string }) {
     staleTime: 30_000,
     queryFn: () => call<VerifyResult>("GET", `/v1/orgs/${orgId}/audit-events/verify`),
   });
-  if (verify.isPending) return <Badge variant="light" color="gray" size="lg" radius="sm" data-testid="audit-verify">Verifying chain…</Badge>;
+  if (verify.isPending) return <Badge variant="light" color="gray" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} data-testid="audit-verify">Verifying chain…</Badge>;
   if (verify.error) {
     return (
       <Tooltip label={errorMessage(verify.error)}>
-        <Badge variant="light" color="gray" size="lg" radius="sm" tabIndex={0} data-testid="audit-verify">Chain not checked</Badge>
+        <Badge variant="light" color="gray" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} tabIndex={0} data-testid="audit-verify">Chain not checked</Badge>
       </Tooltip>
     );
   }
@@ -164,7 +170,7 @@ function VerifyBadge({ orgId }: { orgId: string }) {
     const since = r.checkpoint ? `, signed checkpoint at #${r.checkpoint.seq} (${utc(r.checkpoint.createdAt)})` : "";
     return (
       <Tooltip label={`All ${r.eventsVerified} events recompute to their hashes${since}. Head: ${r.lastHash.slice(0, 16)}…`} multiline maw={320}>
-        <Badge variant="light" color="green" size="lg" radius="sm" leftSection={<IconRosetteDiscountCheck size={16} />} tabIndex={0} data-testid="audit-verify">
+        <Badge variant="light" color="green" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} leftSection={<IconRosetteDiscountCheck size={16} />} tabIndex={0} data-testid="audit-verify">
           Chain verified · {r.lastSeq} events
         </Badge>
       </Tooltip>
@@ -172,7 +178,7 @@ function VerifyBadge({ orgId }: { orgId: string }) {
   }
   return (
     <Tooltip label={`${r.reason}: ${r.detail}`} multiline maw={320}>
-      <Badge variant="filled" color="red" size="lg" radius="sm" leftSection={<IconShieldX size={16} />} tabIndex={0} data-testid="audit-verify">
+      <Badge variant="filled" color="red" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} leftSection={<IconShieldX size={16} />} tabIndex={0} data-testid="audit-verify">
         Chain broken at #{r.brokenAtSeq}
       </Badge>
     </Tooltip>
@@ -273,6 +279,10 @@ function Audit({ view }: { view: OrgView }) {
     setParams(next, { replace: true });
   };
 
+  const clearAll = () => update({ action: null, actorId: null, targetId: null, entityType: null, from: null, to: null });
+  const phone = useMediaQuery("(max-width: 48em)", false, { getInitialValueInEffect: false });
+  const [filtersOpen, setFiltersOpen] = useState(false);
+
   const events = useInfiniteQuery({
     queryKey: ["audit", view.orgId, "events", query.toString()],
     initialPageParam: null as string | null,
@@ -339,26 +349,35 @@ function Audit({ view }: { view: OrgView }) {
           {exportMenu}
         </>
       } />
-      <Card withBorder mb="md" padding="sm">
-        <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }} spacing="sm" verticalSpacing="xs">
-          <Select label="Action" placeholder="Any action" data={[...AUDIT_ACTIONS]} value={filters.action} onChange={(v) => update({ action: v })} searchable clearable />
-          <Select label="Actor" placeholder="Anyone" data={people} value={filters.actorId} onChange={(v) => update({ actorId: v })} searchable clearable />
-          <Select label="Target" placeholder="Anything" data={targets} value={filters.targetId} onChange={(v) => update({ targetId: v })} searchable clearable />
-          <Select label="Entity type" placeholder="Any type" data={ENTITY_TYPES} value={filters.entityType} onChange={(v) => update({ entityType: v })} clearable />
-          <DatePickerInput type="range" label="Date range (UTC)" placeholder="Any time" value={range} clearable allowSingleDateInRange
-            valueFormat="MMM D, YYYY" maxDate={new Date()}
-            onChange={([from, to]) => update({ from: toIso(from, false), to: toIso(to ?? from, true) })} />
-          <Group align="flex-end">
-            <Button variant="subtle" leftSection={<IconFilterOff size={16} />} disabled={active === 0} onClick={() => update({ action: null, actorId: null, targetId: null, entityType: null, from: null, to: null })}>
-              Clear filters{active ? ` (${active})` : ""}
-            </Button>
-          </Group>
-        </SimpleGrid>
-      </Card>
+      {phone ? (
+        <Button variant="default" fullWidth mb="sm" leftSection={<IconFilter size={16} />} onClick={() => setFiltersOpen((o) => !o)} aria-expanded={filtersOpen} aria-controls="audit-filters">
+          {filtersOpen ? "Hide filters" : "Filters"}{active ? ` (${active})` : ""}
+        </Button>
+      ) : null}
+      <Collapse expanded={!phone || filtersOpen} id="audit-filters">
+        <Card withBorder mb="md" padding="sm">
+          <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }} spacing="sm" verticalSpacing="xs">
+            <Select label="Action" placeholder="Any action" data={[...AUDIT_ACTIONS]} value={filters.action} onChange={(v) => update({ action: v })} searchable clearable />
+            <Select label="Actor" placeholder="Anyone" data={people} value={filters.actorId} onChange={(v) => update({ actorId: v })} searchable clearable />
+            <Select label="Target" placeholder="Anything" data={targets} value={filters.targetId} onChange={(v) => update({ targetId: v })} searchable clearable />
+            <Select label="Entity type" placeholder="Any type" data={ENTITY_TYPES} value={filters.entityType} onChange={(v) => update({ entityType: v })} clearable />
+            <DatePickerInput type="range" label="Date range (UTC)" placeholder="Any time" value={range} clearable allowSingleDateInRange
+              valueFormat="MMM D, YYYY" maxDate={new Date()}
+              onChange={([from, to]) => update({ from: toIso(from, false), to: toIso(to ?? from, true) })} />
+            <Group align="flex-end">
+              {active ? (
+                <Button variant="subtle" leftSection={<IconFilterOff size={16} />} onClick={clearAll}>
+                  Clear filters ({active})
+                </Button>
+              ) : null}
+            </Group>
+          </SimpleGrid>
+        </Card>
+      </Collapse>
       {events.error ? <ErrorState error={events.error} onRetry={() => void events.refetch()} /> : events.isPending ? <TableSkeleton /> : all.length === 0 ? (
         <Card withBorder>
           <EmptyState title={active ? "No events match these filters" : "No events yet"}
-            action={active ? <Button variant="light" onClick={() => update({ action: null, actorId: null, targetId: null, entityType: null, from: null, to: null })}>Clear filters</Button> : undefined}>
+            action={active ? <Button variant="light" onClick={clearAll}>Clear filters</Button> : undefined}>
             {active ? "Try a wider date range or another action." : "Changes to members, invitations, keys and settings will appear here."}
           </EmptyState>
         </Card>

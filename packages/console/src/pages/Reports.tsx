@@ -28,7 +28,7 @@ type SectionKey = (typeof SECTIONS)[number]["key"];
 function sectionRows(report: ComplianceReport, key: SectionKey, roleName: (r: string | null) => string): Row[] {
   switch (key) {
     case "members":
-      return report.members.map((m) => ({ Name: m.name, Email: m.email, Role: roleName(m.role), Status: m.status, Department: m.department }));
+      return report.members.map((m) => ({ Name: m.name, Email: m.email, Role: roleName(m.role), Status: m.status[0]!.toUpperCase() + m.status.slice(1), Department: m.department }));
     case "roleChanges":
       return report.roleChanges.map((c) => ({ When: c.at, Member: c.memberName ?? c.memberEmail, From: roleName(c.fromRole), To: roleName(c.toRole), By: c.actorName, "Event #": c.seq }));
     case "accessRevocations":
@@ -94,13 +94,13 @@ function Cover({ report }: { report: ComplianceReport }) {
         </div>
         {v.ok ? (
           <Tooltip label={`Every event recomputes to its hash. Last hash of the period: ${c.lastHash.slice(0, 16)}…`} multiline maw={320}>
-            <Badge color="green" variant="light" size="lg" radius="sm" leftSection={<IconRosetteDiscountCheck size={16} />} data-testid="report-verification" tabIndex={0}>
+            <Badge color="green" variant="light" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} leftSection={<IconRosetteDiscountCheck size={16} />} data-testid="report-verification" tabIndex={0}>
               Audit chain verified · {v.lastSeq} events
             </Badge>
           </Tooltip>
         ) : (
           <Tooltip label={v.detail} multiline maw={320}>
-            <Badge color="red" variant="filled" size="lg" radius="sm" leftSection={<IconShieldX size={16} />} data-testid="report-verification" tabIndex={0}>
+            <Badge color="red" variant="filled" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} leftSection={<IconShieldX size={16} />} data-testid="report-verification" tabIndex={0}>
               Audit chain broken at #{v.brokenAtSeq} ({v.reason})
             </Badge>
           </Tooltip>
