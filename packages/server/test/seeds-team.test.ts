@@ -562,6 +562,9 @@ describe("seed 004 (operations): invite/resend/revoke, role ladder, removal, las
       expect(json<ErrorJson>(next).error.type).toBe("authentication_error");
     }
     expect((await api(t).get(key, path(""))).statusCode).toBe(401);
+    const notice = (await deliverMail(t)).find((x) => x.to === m.session.user.email);
+    expect(notice?.subject).toBe("You were removed from Peptide Clients");
+    expect(notice?.text).toContain("restore it within 30 days");
     const ev = (await eventsOf(t, orgId)).find((e) => e.action === "team.removed" && e.targetId === m.memberId)!;
     expect(ev.after).toMatchObject({ status: "removed", sessionsRevoked: 2, apiKeysRevoked: 1 });
   });
