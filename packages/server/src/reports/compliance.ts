@@ -151,10 +151,16 @@ interface MemberState {
  * member rows only filling in what the chain never recorded, such as members created before it existed), the
  * month's role changes, revocations and failed sign-ins, and the chain's verification and month-end head.
  */
-export async function buildComplianceReport(deps: Pick<AppDeps, "db" | "config" | "clock">, orgId: string, month: string): Promise<ComplianceReport> {
+export async function buildComplianceReport(
+  deps: Pick<AppDeps, "db" | "config" | "clock">,
+  orgId: string,
+  month: string,
+  /** A verification of the whole chain made just now (the job verifies once for all the months it fills in). */
+  verified?: VerifyResult,
+): Promise<ComplianceReport> {
   const { start, end } = monthBounds(month);
   const now = deps.clock.now();
-  const verification = await verifyOrg(deps, orgId);
+  const verification = verified ?? (await verifyOrg(deps, orgId));
   return deps.db.tx({ orgId }, async (tx) => {
     const [org] = await tx.select().from(organizations).where(eq(organizations.id, orgId));
     if (!org) throw new Error(`org ${orgId} not found`);

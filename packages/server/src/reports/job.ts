@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { AppDeps } from "../app.ts";
 import { organizations } from "../db/schema.ts";
 import type { Job } from "../jobs/scheduler.ts";
-import { allOrgIds } from "../audit/checkpoints.ts";
+import { allOrgIds, verifyOrg } from "../audit/checkpoints.ts";
 import { buildComplianceReport, monthBounds, monthOf, storeReport } from "./compliance.ts";
 import { complianceReports } from "./tables.ts";
 
@@ -33,9 +33,12 @@ export async function keepMonthlyReports(deps: Pick<AppDeps, "db" | "config" | "
       const rows = await tx.select({ month: complianceReports.month }).from(complianceReports).where(eq(complianceReports.orgId, orgId));
       return { created: org?.createdAt ?? now, have: new Set(rows.map((r) => r.month)) };
     });
-    for (const month of finishedMonths(created, now)) {
-      if (have.has(month)) continue;
-      await storeReport(deps, await buildComplianceReport(deps, orgId, month));
+    const missing = finishedMonths(created, now).filter((m) => !have.has(m));
+    if (missing.length === 0) continue;
+    // One verification of the whole chain serves every month filled in now.
+    const verification = await verifyOrg(deps, orgId);
+    for (const month of missing) {
+      await storeReport(deps, await buildComplianceReport(deps, orgId, month, verification));
       kept++;
     }
   }
