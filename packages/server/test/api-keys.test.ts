@@ -181,6 +181,9 @@ describe("what a key may do", () => {
     const malformed = await mint(org.id, admin.session, { name: "x", permissions: ["member:read", "DROP TABLE"] });
     expect(malformed.statusCode).toBe(422);
     expect(errorOf(malformed)).toMatchObject({ code: "invalid_value", param: "permissions.1" });
+    const twoScopes = await mint(org.id, admin.session, { name: "x", permissions: ["member:read", "member:read@department"] });
+    expect(twoScopes.statusCode).toBe(422);
+    expect(errorOf(twoScopes)).toMatchObject({ code: "invalid_value", param: "permissions.1" });
     for (const body of [{}, { name: "" }, { name: "   " }, { name: "x".repeat(101) }, { name: "x", permissions: [1] }]) {
       const res = await mint(org.id, admin.session, body);
       expect(res.statusCode, JSON.stringify(body)).toBe(400);

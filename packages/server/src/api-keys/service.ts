@@ -82,10 +82,16 @@ export async function authenticateApiKey(deps: AppDeps, token: string): Promise<
  */
 function checkPermissions(ctx: OrgContext, requested: readonly string[]): string[] {
   const out = [...new Set(requested)];
+  const seen = new Map<string, string>();
   out.forEach((permission, i) => {
     const m = PERMISSION_FORMAT.exec(permission);
     if (!m) throw invalid(`permissions.${i}`, `"${permission}" is not a permission: use "resource:action", optionally with @own, @store or @department.`);
     const [, resource = "", action = ""] = m;
+    // The policy engine reads one grant under two scopes as ambiguous and a key with it would fail closed on
+    // every request: refuse it here instead of minting a key that can do nothing.
+    const other = seen.get(`${resource}:${action}`);
+    if (other !== undefined) throw invalid(`permissions.${i}`, `"${permission}" and "${other}" name the same permission twice with different scopes; keep one.`);
+    seen.set(`${resource}:${action}`, permission);
     if (!ctx.policy.resources[resource]?.includes(action)) {
       throw invalid(`permissions.${i}`, `"${resource}:${action}" is not a permission of the ${ctx.policy.title} policy.`);
     }
