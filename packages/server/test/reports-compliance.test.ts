@@ -147,6 +147,16 @@ describe(`compliance report (${engine})`, () => {
     expect(wb.getWorksheet("Access revocations")!.rowCount).toBe(1 + 3);
   });
 
+  it("kept reports cannot be changed or removed by the application role, nor read from another org", async () => {
+    const fail = (p: Promise<unknown>) => p.then(() => "ok", (e: Error & { cause?: Error }) => String(e.cause?.message ?? e.message));
+    expect(await fail(t.db.tx({ orgId }, (tx) => tx.execute(sql`UPDATE compliance_reports SET last_seq = 0 WHERE org_id = ${orgId}`)))).toMatch(/permission denied/);
+    expect(await fail(t.db.tx({ orgId }, (tx) => tx.execute(sql`DELETE FROM compliance_reports WHERE org_id = ${orgId}`)))).toMatch(/permission denied/);
+    const other = await signUp(t.app);
+    const otherOrg = (await createOrg(t.app, other, "saas")).id;
+    const seen = await t.db.tx({ orgId: otherOrg }, (tx) => tx.execute(sql`SELECT month FROM compliance_reports WHERE org_id = ${orgId}`));
+    expect(rowsOf(seen)).toEqual([]);
+  });
+
   it("needs report:read, refuses future or malformed months, and shows a broken chain on its cover", async () => {
     const plain = await signInAgain(t, "bob.report@example.com", "a long enough passphrase");
     const denied = await report("2026-02", plain);
