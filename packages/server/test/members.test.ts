@@ -248,3 +248,43 @@ describe("admin password reset", () => {
     expect(JSON.stringify(ev[0])).not.toMatch(/rp_/);
   });
 });
+
+describe("bad input", () => {
+  it("answers 4xx with the error shape, never 500, across members, invitations, password reset and the mailbox", async () => {
+    const s = await signUp(t.app);
+    const org = await createOrg(t.app, s, "departments");
+    const o = `/v1/orgs/${org.id}`;
+    const b64 = (v: string) => Buffer.from(v).toString("base64url");
+    const NUL = encodeURIComponent("a\u0000b");
+    const requests = [
+      api(t).get(s, `${o}/members?cursor=%7B%7D`),
+      api(t).get(s, `${o}/members?cursor=${b64(JSON.stringify({ v: 5, id: 1 }))}`),
+      api(t).get(s, `${o}/members?q=${NUL}`),
+      api(t).get(s, `${o}/members?store=${NUL}`),
+      api(t).get(s, `${o}/members/export?format=pdf`),
+      api(t).get(s, `${o}/members/export?q=${NUL}`),
+      api(t).patch(s, `${o}/members/${org.memberId}`, { name: "a\u0000b" }),
+      api(t).patch(s, `${o}/members/${org.memberId}`, { department: "moon" }),
+      api(t).get(s, `${o}/members/${encodeURIComponent("mem_../../x")}`),
+      api(t).get(s, `${o}/invitations?cursor=${b64("99999999999999999999.abc")}`),
+      api(t).get(s, `${o}/invitations?cursor=${b64("not a cursor")}`),
+      api(t).post(s, `${o}/invitations`, { email: "jöhn@example.com" }),
+      api(t).post(s, `${o}/invitations`, { email: `${"a".repeat(250)}@example.com` }),
+      api(t).post(s, `${o}/invitations`, { email: "a@example.com", department: "a\u0000b" }),
+      api(t).post(s, `${o}/invitations`, { email: "a@example.com", storeIds: ["retail"] }),
+      api(t).get(null, `/v1/invitations/${encodeURIComponent("ri_\u0000")}`),
+      api(t).post(null, `/v1/invitations/ri_${"a".repeat(43)}/accept`, { name: "a\u0000b", password: "a long enough passphrase" }),
+      api(t).post(null, "/v1/auth/password/forgot", { email: "a\u0000@example.com" }),
+      api(t).post(null, "/v1/auth/password/forgot", {}),
+      api(t).post(null, "/v1/auth/password/reset", { token: "rp_x", password: "x".repeat(600) }),
+      api(t).get(s, `/v1/dev/mailbox?to=${NUL}`),
+    ];
+    for (const res of await Promise.all(requests)) {
+      expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode, res.body).toBeLessThan(500);
+      const err = json<ErrorJson>(res).error;
+      expect(err.type).toMatch(/^(invalid_request_error|not_found_error|authorization_error)$/);
+      expect(err.message.length).toBeGreaterThan(0);
+    }
+  });
+});

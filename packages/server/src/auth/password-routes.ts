@@ -6,6 +6,7 @@ import { errors } from "../http/schemas.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { completePasswordReset, requestPasswordReset } from "./password-reset.ts";
 import { PASSWORD_MAX } from "./passwords.ts";
+import { NO_CONTROL_CHARS } from "../members/rules.ts";
 
 const FORGOT_ANSWER = { message: "If an account exists for this email, we sent a link to reset its password." } as const;
 
@@ -19,7 +20,7 @@ export async function passwordRoutes(app: FastifyInstance, deps: AppDeps): Promi
       summary: "Ask for a password reset email",
       description: "Always answers 202 with the same body, whether or not the email has an account. When it has, a single-use link valid for 60 minutes is emailed (`{ROSTER_PUBLIC_URL}/reset-password?token=…`). Throttled per caller address (429) and per account (silently).",
       security: [],
-      body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }) }, { additionalProperties: false }),
+      body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254, pattern: NO_CONTROL_CHARS }) }, { additionalProperties: false }),
       response: { 202: Type.Object({ message: Type.String() }), ...errors(400, 429) },
     },
   }, async (req, reply) => {

@@ -8,6 +8,7 @@ import { requestMeta } from "../http/request-meta.ts";
 import { grantSession } from "../auth/routes.ts";
 import { PASSWORD_MAX } from "../auth/passwords.ts";
 import { Member, memberOut } from "../members/shape.ts";
+import { NO_CONTROL_CHARS } from "../members/rules.ts";
 import { acceptInvitation, createInvitation, listInvitations, lookupInvitation, resendInvitation, revokeInvitation, statusOf } from "./service.ts";
 import type { InvitationRow } from "./tables.ts";
 
@@ -39,7 +40,7 @@ const invitationOut = (row: InvitationRow & { inviterName?: string | null }, now
 
 const InvitationParams = Type.Object({ orgId: Id, invitationId: Id });
 const TokenParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) });
-const Dimension = Type.String({ minLength: 1, maxLength: 64 });
+const Dimension = Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL_CHARS });
 
 export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -53,7 +54,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       params: OrgParams,
       querystring: Type.Object({
         status: Type.Optional(Type.Union([InvitationStatus, Type.Literal("all")], { description: "Default: all." })),
-        cursor: Type.Optional(Type.String({ maxLength: 200 })),
+        cursor: Type.Optional(Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS })),
         limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
       }, { additionalProperties: false }),
       response: { 200: page(Invitation), ...errors(400, 401, 403, 404) },
@@ -72,7 +73,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       params: OrgParams,
       body: Type.Object({
         email: Email,
-        role: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        role: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL_CHARS })),
         secondaryEmail: Type.Optional(Nullable(Email)),
         department: Type.Optional(Nullable(Dimension)),
         storeIds: Type.Optional(Type.Array(Dimension, { maxItems: 200 })),
@@ -137,7 +138,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       security: [],
       params: TokenParams,
       body: Type.Optional(Type.Object({
-        name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL_CHARS })),
         password: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 })),
       }, { additionalProperties: false })),
       response: { 200: Type.Object({ ...SessionGrant.properties, member: Member }), ...errors(400, 401, 403, 404, 409, 422, 429) },

@@ -173,6 +173,7 @@ export async function listInvitations(deps: AppDeps, ctx: OrgContext, q: Invitat
     const m = /^(\d+)\.([A-Za-z0-9_]+)$/.exec(Buffer.from(q.cursor, "base64url").toString("utf8"));
     if (!m) throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
     const at = new Date(Number(m[1]));
+    if (Number.isNaN(at.getTime())) throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
     pageWhere = and(where, or(lt(invitations.createdAt, at), and(eq(invitations.createdAt, at), lt(invitations.id, m[2]!))));
   }
   return deps.db.tx(scopeOf(ctx), async (tx) => {

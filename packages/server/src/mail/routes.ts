@@ -7,6 +7,7 @@ import { errors, Nullable, Timestamp } from "../http/schemas.ts";
 import { requirePrincipal } from "../http/context.ts";
 import { bindOutboxScope, openPayload } from "./outbox.ts";
 import { outbox } from "./tables.ts";
+import { NO_CONTROL_CHARS } from "../members/rules.ts";
 
 const MailItem = Type.Object({
   id: Type.String({ description: "Also the Message-ID's local part and the delivery's idempotency key." }),
@@ -34,7 +35,7 @@ export async function devMailboxRoutes(app: FastifyInstance, deps: AppDeps): Pro
       summary: "Dev mailbox",
       description: "Only without SMTP_URL. The messages the signed-in user may read: those addressed to their own email, and the invitations they sent (so an admin can pass a link on while no mail server is configured). Password-reset links are shown to their recipient only. Newest first, at most `limit`.",
       querystring: Type.Object({
-        to: Type.Optional(Type.String({ maxLength: 254, description: "Only messages to this address." })),
+        to: Type.Optional(Type.String({ maxLength: 254, pattern: NO_CONTROL_CHARS, description: "Only messages to this address." })),
         limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ data: Type.Array(MailItem), nextCursor: Type.Null() }), ...errors(400, 401) },

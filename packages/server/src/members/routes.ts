@@ -9,24 +9,25 @@ import { authorize, orgContext, type OrgContext } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { Member, memberOut } from "./shape.ts";
 import { listMembers } from "./queries.ts";
+import { NO_CONTROL_CHARS } from "./rules.ts";
 import { getMember, removeMember, restoreMember, sendMemberPasswordReset, updateMember } from "./service.ts";
 import { csvExport, xlsxExport } from "./export.ts";
 
 const Status = Type.Union([Type.Literal("active"), Type.Literal("inactive"), Type.Literal("removed"), Type.Literal("all")], { description: "Default: active and inactive." });
 
 export const MemberListQuery = Type.Object({
-  role: Type.Optional(Type.String({ maxLength: 64 })),
+  role: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
   status: Type.Optional(Status),
-  department: Type.Optional(Type.String({ maxLength: 64 })),
-  store: Type.Optional(Type.String({ maxLength: 64 })),
-  q: Type.Optional(Type.String({ maxLength: 200, description: "Matches name or email." })),
+  department: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
+  store: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
+  q: Type.Optional(Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS, description: "Matches name or email." })),
   sort: Type.Optional(Type.String({ maxLength: 20, description: "name, email, role, status, lastLoginAt, createdAt; prefix - for descending." })),
-  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  cursor: Type.Optional(Type.String({ maxLength: 500, pattern: NO_CONTROL_CHARS })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
 }, { additionalProperties: false });
 
 const MemberParams = Type.Object({ orgId: Id, memberId: Id });
-const Dimension = Type.String({ minLength: 1, maxLength: 64 });
+const Dimension = Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL_CHARS });
 
 /**
  * What part of the member list the caller may read, from the policy: everything, or their department only.
@@ -72,11 +73,11 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       params: OrgParams,
       querystring: Type.Object({
         format: Type.Union([Type.Literal("csv"), Type.Literal("xlsx")], { default: "csv" }),
-        role: Type.Optional(Type.String({ maxLength: 64 })),
+        role: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
         status: Type.Optional(Status),
-        department: Type.Optional(Type.String({ maxLength: 64 })),
-        store: Type.Optional(Type.String({ maxLength: 64 })),
-        q: Type.Optional(Type.String({ maxLength: 200 })),
+        department: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
+        store: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
+        q: Type.Optional(Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS })),
       }, { additionalProperties: false }),
       response: {
         200: Type.Unsafe<Readable>({
@@ -125,9 +126,9 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       description: "Any of role, status (active | inactive), name, department, storeIds, hiddenModules, each decided by the policy (rank rules, department jurisdiction, role granting) and recorded as its own audit event with before/after: `team.role_changed`, `team.deactivated` / `team.reactivated`, `team.name_changed`, `team.department_changed`, `team.store_access_changed`, `team.module_visibility_changed`. All or nothing. Deactivation ends the member's sessions at once; a role change applies on the member's next request. The last active top-role member cannot be demoted or deactivated (409 `last_top_role`). `secondaryEmail` cannot be changed (422).",
       params: MemberParams,
       body: Type.Object({
-        role: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        role: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL_CHARS })),
         status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("inactive"), Type.Literal("removed")])),
-        name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL_CHARS })),
         department: Type.Optional(Nullable(Dimension)),
         storeIds: Type.Optional(Type.Array(Dimension, { maxItems: 200 })),
         hiddenModules: Type.Optional(Type.Array(Dimension, { maxItems: 100 })),

@@ -20,6 +20,12 @@ export function assertAllowed(d: Decision): void {
   }
 }
 
+/**
+ * For free-text inputs stored or searched in PostgreSQL: text columns cannot hold NUL, and no name, filter or
+ * address needs control characters. Answers 400 instead of a database error.
+ */
+export const NO_CONTROL_CHARS = "^[^\\u0000-\\u001f\\u007f]*$";
+
 export function assertKnownRole(policy: Policy, role: string): void {
   if (!policy.roles.some((r) => r.name === role)) {
     throw new AppError("unknown_role", `"${role}" is not a role of the ${policy.title} policy. Roles: ${policy.roles.map((r) => r.name).join(", ")}.`, { param: "role" });
