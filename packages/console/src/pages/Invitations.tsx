@@ -163,8 +163,9 @@ function Invitations({ view }: { view: OrgView }) {
                         <Text size="xs" c="dimmed">{[inv.department, ...inv.storeIds].filter(Boolean).join(" · ")}</Text>
                       ) : null}
                     </Table.Td>
-                    <Table.Td><Badge variant="default" radius="sm" tt="none" fw={500}>{roleTitle(view.policy, inv.role)}</Badge></Table.Td>
-                    <Table.Td><StatusChip status={inv.status} /></Table.Td>
+                    {/* Badges ellipsize by default; in a table they should set the column's width instead. */}
+                    <Table.Td><div style={{ width: "max-content" }}><Badge variant="default" radius="sm" tt="none" fw={500}>{roleTitle(view.policy, inv.role)}</Badge></div></Table.Td>
+                    <Table.Td><div style={{ width: "max-content" }}><StatusChip status={inv.status} /></div></Table.Td>
                     <Table.Td><RelativeTime iso={inv.sentAt} /></Table.Td>
                     <Table.Td><ExpiryCell inv={inv} /></Table.Td>
                     <Table.Td><Text size="sm">{inv.invitedByName ?? <Text span size="sm" c="dimmed">Former member</Text>}</Text></Table.Td>
