@@ -94,7 +94,7 @@ async function fetchBatch(db: Database, orgId: string, afterSeq: number, limit: 
   return rowsOf<StoredRow>(res).map((r) => toRow(orgId, r));
 }
 
-const hashOk = (r: Row, seq: number) => r.exactTime && chainHash(r.prevHash, { ...r.event, seq }) === r.hash;
+const hashOk = (r: Row, seq: number) => r.exactTime && chainHash(r.prevHash, seq === r.event.seq ? r.event : { ...r.event, seq }) === r.hash;
 
 interface LoadedCheckpoint extends CheckpointInfo {
   valid: boolean;
