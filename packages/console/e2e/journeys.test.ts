@@ -399,6 +399,30 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     await ctx.close();
   });
 
+  it("an address that already has an account signs in as it and accepts with one click", async () => {
+    const existing = await signUp(server, "Eve Existing", "existing");
+    await apiCall(server, "POST", `/v1/orgs/${orgId}/invitations`, owner.token, { email: existing.email, role: "read_only" });
+    const link = await mailboxLink(owner.token, existing.email, "/accept-invitation");
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    await page.goto(link.replace(/^https?:\/\/[^/]+/, ""));
+    await page.getByLabel("Your name").fill("Someone Else");
+    await page.locator("input[autocomplete=new-password]").fill("another passphrase 2026");
+    await page.getByRole("button", { name: "Create account and join" }).click();
+    // The server will not create a second account for the address: the page offers signing in as it instead.
+    await page.getByRole("link", { name: `Sign in as ${existing.email}` }).click();
+    await page.waitForURL((u) => u.pathname === "/sign-in");
+    expect(await page.getByLabel("Email").inputValue()).toBe(existing.email);
+    await page.locator("input[autocomplete=current-password]").fill(existing.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((u) => u.pathname === "/accept-invitation");
+    await page.getByRole("button", { name: "Accept invitation" }).click();
+    await page.waitForURL((u) => u.pathname.startsWith(`/orgs/${orgId}`));
+    const joined = await memberByEmail(owner.token, orgId, existing.email);
+    expect(joined).toMatchObject({ role: "read_only", status: "active" });
+    await ctx.close();
+  });
+
   it("accept invitation (a replaced link says so), forgot password → emailed link → new password → sign in", async () => {
     const guestCtx = await newContext(browser, server);
     const guest = await guestCtx.newPage();
