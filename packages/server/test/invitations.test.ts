@@ -46,6 +46,18 @@ describe("create", () => {
     expect(ev).toMatchObject({ action: "team.invited", actorId: owner.user.id, after: { email, role: "staff", storeIds: ["retail"] } });
   });
 
+  it("follows the org's invitationLifetimeHours setting (72 h default in saas, changed to 24 h)", async () => {
+    const s = await signUp(t.app, uniqueEmail("lifetime"), "Lifetime Owner");
+    const org = (await createOrg(t.app, s, "saas")).id;
+    const first = json<InvitationJson>(await api(t).post(s, `/v1/orgs/${org}/invitations`, { email: uniqueEmail() }));
+    expect(new Date(first.expiresAt).getTime() - new Date(first.createdAt).getTime()).toBe(72 * 3_600_000);
+    expect((await api(t).patch(s, `/v1/orgs/${org}/security`, { invitationLifetimeHours: 24 })).statusCode).toBe(200);
+    const second = json<InvitationJson>(await api(t).post(s, `/v1/orgs/${org}/invitations`, { email: uniqueEmail() }));
+    expect(new Date(second.expiresAt).getTime() - new Date(second.createdAt).getTime()).toBe(24 * 3_600_000);
+    await deliverMail(t);
+    expect(lastMailTo(t, second.email).text).toContain("expires in 1 day");
+  });
+
   it("defaults the role to the policy's lowest", async () => {
     const res = await invite({ email: uniqueEmail() });
     expect(json<InvitationJson>(res).role).toBe("read_only");

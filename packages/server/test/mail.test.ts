@@ -280,7 +280,9 @@ describe(`\`roster start\` stopped with SIGTERM in the middle of 100 emails, the
   let dataDir: string;
   let fresh: Awaited<ReturnType<typeof freshDatabase>> | null = null;
   beforeAll(async () => {
-    smtp = await startSmtp({ delayMs: 40 });
+    // Slow enough (100 messages take at least 15 s) that the restart lands mid-way even when creating the
+    // invitations is slow on a busy machine.
+    smtp = await startSmtp({ delayMs: 150 });
     dataDir = await mkdtemp(join(tmpdir(), "roster-restart-"));
     if (engine === "postgres") fresh = await freshDatabase();
   });
@@ -313,7 +315,7 @@ describe(`\`roster start\` stopped with SIGTERM in the middle of 100 emails, the
     await exited;
   };
 
-  it("delivers each of the 100 messages exactly once", { timeout: 180_000 }, async () => {
+  it("delivers each of the 100 messages exactly once", { timeout: 240_000 }, async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const base = `http://127.0.0.1:${port}`;
     const first = await startServer(port);
