@@ -5,6 +5,7 @@ import {
 } from "@mantine/core";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
+import { useMediaQuery } from "@mantine/hooks";
 import { IconChevronLeft, IconChevronRight, IconMailForward, IconUserPlus, IconX } from "@tabler/icons-react";
 import { can } from "@roster/policy";
 import { api, ok } from "../api/client";
@@ -62,6 +63,8 @@ function Invitations({ view }: { view: OrgView }) {
   const [inviteOpen, setInviteOpen] = useState(false);
   const [revoking, setRevoking] = useState<Invitation | null>(null);
   const qc = useQueryClient();
+  // Phones get one card per invitation instead of a table that scrolls sideways.
+  const phone = useMediaQuery("(max-width: 48em)", false, { getInitialValueInEffect: false });
   const allowed = (action: string) => can(view.policy, view.subject, action, { type: "invitation" }).allowed;
   const canInvite = allowed("create");
   const canResend = allowed("resend");
@@ -115,6 +118,30 @@ function Invitations({ view }: { view: OrgView }) {
   });
 
   const rows = list.data?.data ?? [];
+  const pager = list.data ? (
+    <Group gap="xs">
+      <Button variant="default" size="xs" leftSection={<IconChevronLeft size={14} />} disabled={!cursor}
+        onClick={() => { const prev = cursorStack.slice(0, -1); setQuery({ cursor: cursorStack[cursorStack.length - 1] || null }); setCursorStack(prev); }}>
+        Previous
+      </Button>
+      <Button variant="default" size="xs" rightSection={<IconChevronRight size={14} />} disabled={!list.data?.nextCursor}
+        onClick={() => { setCursorStack([...cursorStack, cursor ?? ""]); setQuery({ cursor: list.data?.nextCursor }); }}>
+        Next
+      </Button>
+    </Group>
+  ) : null;
+  const actionsFor = (inv: Invitation) => (
+    <>
+      {canResend && (inv.status === "pending" || inv.status === "expired") ? (
+        <Button size="compact-sm" variant="default" leftSection={<IconMailForward size={14} />} aria-label={`Resend the invitation for ${inv.email}`}
+          loading={resend.isPending && resend.variables.id === inv.id} onClick={() => resend.mutate(inv)}>Resend</Button>
+      ) : null}
+      {canRevoke && inv.status === "pending" ? (
+        <Button size="compact-sm" variant="default" color="red" leftSection={<IconX size={14} />} aria-label={`Revoke the invitation for ${inv.email}`}
+          onClick={() => setRevoking(inv)}>Revoke</Button>
+      ) : null}
+    </>
+  );
   return (
     <>
       <PageHeader
@@ -139,6 +166,32 @@ function Invitations({ view }: { view: OrgView }) {
             {status === "all" ? "Invitations you send appear here, with their status, until long after they are used." : "Choose another status to see the rest of the history."}
           </EmptyState>
         </Card>
+      ) : phone ? (
+        <Stack gap="xs" style={{ opacity: list.isPlaceholderData ? 0.6 : 1 }}>
+          {rows.map((inv) => (
+            <Card key={inv.id} withBorder padding="sm" data-testid="invitation-row" data-status={inv.status}>
+              <Stack gap={6}>
+                <Group justify="space-between" wrap="nowrap" gap="xs">
+                  <Text size="sm" fw={500} truncate c={inv.status === "pending" ? undefined : "dimmed"}>{inv.email}</Text>
+                  <div style={{ flexShrink: 0 }}><StatusChip status={inv.status} /></div>
+                </Group>
+                <Group gap="xs">
+                  <Badge variant="default" radius="sm" tt="none" fw={500}>{roleTitle(view.policy, inv.role)}</Badge>
+                  <Text size="xs" c="dimmed">by {inv.invitedByName ?? "a former member"}</Text>
+                </Group>
+                <Group gap="xs">
+                  <Text size="sm" c="dimmed">Sent <RelativeTime iso={inv.sentAt} /></Text>
+                  <ExpiryCell inv={inv} />
+                </Group>
+                <Group gap={6}>{actionsFor(inv)}</Group>
+              </Stack>
+            </Card>
+          ))}
+          <Group justify="space-between">
+            <Text size="sm" c="dimmed">Showing {rows.length} of {list.data.total ?? "?"}</Text>
+            {pager}
+          </Group>
+        </Stack>
       ) : (
         <Card withBorder padding={0}>
           <Table.ScrollContainer minWidth={900}>
@@ -170,16 +223,7 @@ function Invitations({ view }: { view: OrgView }) {
                     <Table.Td><ExpiryCell inv={inv} /></Table.Td>
                     <Table.Td><Text size="sm">{inv.invitedByName ?? <Text span size="sm" c="dimmed">Former member</Text>}</Text></Table.Td>
                     <Table.Td>
-                      <Group gap={6} justify="flex-end" wrap="nowrap">
-                        {canResend && (inv.status === "pending" || inv.status === "expired") ? (
-                          <Button size="compact-sm" variant="default" leftSection={<IconMailForward size={14} />} aria-label={`Resend the invitation for ${inv.email}`}
-                            loading={resend.isPending && resend.variables.id === inv.id} onClick={() => resend.mutate(inv)}>Resend</Button>
-                        ) : null}
-                        {canRevoke && inv.status === "pending" ? (
-                          <Button size="compact-sm" variant="default" color="red" leftSection={<IconX size={14} />} aria-label={`Revoke the invitation for ${inv.email}`}
-                            onClick={() => setRevoking(inv)}>Revoke</Button>
-                        ) : null}
-                      </Group>
+                      <Group gap={6} justify="flex-end" wrap="nowrap">{actionsFor(inv)}</Group>
                     </Table.Td>
                   </Table.Tr>
                 ))}
@@ -188,16 +232,7 @@ function Invitations({ view }: { view: OrgView }) {
           </Table.ScrollContainer>
           <Group justify="space-between" p="sm" style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
             <Text size="sm" c="dimmed">Showing {rows.length} of {list.data.total ?? "?"}</Text>
-            <Group gap="xs">
-              <Button variant="default" size="xs" leftSection={<IconChevronLeft size={14} />} disabled={!cursor}
-                onClick={() => { const prev = cursorStack.slice(0, -1); setQuery({ cursor: cursorStack[cursorStack.length - 1] || null }); setCursorStack(prev); }}>
-                Previous
-              </Button>
-              <Button variant="default" size="xs" rightSection={<IconChevronRight size={14} />} disabled={!list.data.nextCursor}
-                onClick={() => { setCursorStack([...cursorStack, cursor ?? ""]); setQuery({ cursor: list.data.nextCursor }); }}>
-                Next
-              </Button>
-            </Group>
+            {pager}
           </Group>
         </Card>
       )}
