@@ -457,4 +457,39 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     await guest.waitForURL((u) => u.pathname.startsWith(`/orgs/${orgId}`));
     await guestCtx.close();
   });
+
+  it("account: set up two-step verification from the account page, see it on, turn it off with the password", async () => {
+    const person = await signUp(server, "Ada Account", "account");
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    await signIn(page, person, "/account");
+    await page.getByTestId("mfa-status").waitFor();
+    expect(await page.getByTestId("mfa-status").textContent()).toBe("Off");
+    await page.getByRole("link", { name: "Set up" }).click();
+    await page.waitForURL((u) => u.pathname === "/mfa/enroll");
+    await page.getByTestId("mfa-secret").waitFor();
+    const secret = (await page.getByTestId("mfa-secret").textContent())!.trim();
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    // A wrong code is refused and says so.
+    await page.getByLabel("6-digit code").first().click();
+    await page.keyboard.type(totp.generate() === "000000" ? "111111" : "000000");
+    await page.getByRole("alert").waitFor();
+    await page.getByLabel("6-digit code").first().click();
+    await page.keyboard.type(totp.generate());
+    await poll(() => page.getByTestId("recovery-codes").locator("li").count()).toBe(10);
+    await page.getByLabel("I saved these codes somewhere safe").check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.waitForURL((u) => u.pathname === "/account");
+    await poll(() => page.getByTestId("mfa-status").textContent()).toBe("On: authenticator app");
+    const r = await checkPage(browser, server, page, "account-security", { ready: (p) => p.getByTestId("mfa-status").waitFor() });
+    expect(r.violations).toEqual([]);
+    expect(r.errors).toEqual([]);
+    await page.getByRole("button", { name: "Turn off" }).click();
+    const dialog = page.getByRole("dialog", { name: "Turn off two-step verification?" });
+    await dialog.getByLabel("Current password").fill(person.password);
+    await dialog.getByRole("button", { name: "Turn off" }).click();
+    await poll(() => page.getByTestId("mfa-status").textContent()).toBe("Off");
+    expect((await apiCall<{ totp: string }>(server, "GET", "/v1/me/mfa", (await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, { email: person.email, password: person.password })).token)).totp).toBe("none");
+    await ctx.close();
+  });
 });
