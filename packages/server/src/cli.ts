@@ -15,6 +15,7 @@ import { startScheduler } from "./jobs/scheduler.ts";
 import { jobs } from "./jobs/registry.ts";
 import { outboxWorker } from "./mail/worker.ts";
 import { backupTo, restoreFrom } from "./backup/backup.ts";
+import { resealSecrets } from "./ops/reseal.ts";
 import { registerAuditCommands } from "./audit/cli.ts";
 
 const program = new Command().name("roster").description("Roster: team & access management server");
@@ -133,6 +134,19 @@ program
       const counts = await restoreFrom(deps.db, opts.file);
       const rows = Object.values(counts).reduce((a, b) => a + b, 0);
       process.stdout.write(`Restored ${rows} rows into ${Object.keys(counts).length} tables. Start Roster with the ROSTER_SECRET_KEY of the backed-up installation.\n`);
+    } finally {
+      await deps.db.close();
+    }
+  });
+
+program
+  .command("reseal-secrets")
+  .description("After rotating ROSTER_SECRET_KEY (old key in ROSTER_SECRET_KEY_PREVIOUS): re-encrypt every stored secret under the new key")
+  .action(async () => {
+    const deps = await productionDeps();
+    try {
+      const r = await resealSecrets(deps.db, deps.config);
+      process.stdout.write(`Re-sealed ${r.factors} TOTP secrets and ${r.mails} queued emails under the current key. ROSTER_SECRET_KEY_PREVIOUS can now be removed (sessions signed in before the rotation then sign in again).\n`);
     } finally {
       await deps.db.close();
     }

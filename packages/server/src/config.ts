@@ -11,6 +11,8 @@ export interface Config {
   smtpUrl: string | undefined;
   /** 32 bytes: encrypts secrets at rest and keys the CSRF HMAC. */
   secretKey: Buffer;
+  /** Keys in use before a rotation (ROSTER_SECRET_KEY_PREVIOUS): still open old secrets until `roster reseal-secrets`. */
+  previousSecretKeys: Buffer[];
   allowSignUp: boolean;
   demo: boolean;
   logLevel: string;
@@ -34,13 +36,20 @@ const int = (v: string | undefined, dflt: number) => {
 };
 
 /** Reads ROSTER_SECRET_KEY (64 hex chars or 32 bytes base64), or on the embedded default creates one in the data dir. */
+function parseSecretKey(raw: string, name: string): Buffer {
+  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, "hex") : Buffer.from(raw, "base64");
+  if (key.length !== 32) throw new Error(`${name} must be 32 bytes (64 hex characters or base64).`);
+  return key;
+}
+
+/** ROSTER_SECRET_KEY_PREVIOUS: comma-separated keys that were ROSTER_SECRET_KEY before a rotation. */
+function loadPreviousKeys(env: NodeJS.ProcessEnv): Buffer[] {
+  return (env.ROSTER_SECRET_KEY_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean).map((k) => parseSecretKey(k, "ROSTER_SECRET_KEY_PREVIOUS"));
+}
+
 function loadSecretKey(env: NodeJS.ProcessEnv, dataDir: string, embedded: boolean): Buffer {
   const raw = env.ROSTER_SECRET_KEY;
-  if (raw) {
-    const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, "hex") : Buffer.from(raw, "base64");
-    if (key.length !== 32) throw new Error("ROSTER_SECRET_KEY must be 32 bytes (64 hex characters or base64).");
-    return key;
-  }
+  if (raw) return parseSecretKey(raw, "ROSTER_SECRET_KEY");
   if (!embedded) throw new Error("ROSTER_SECRET_KEY is required when DATABASE_URL is set.");
   const file = join(dataDir, "secret.key");
   if (existsSync(file)) return Buffer.from(readFileSync(file, "utf8").trim(), "hex");
@@ -64,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     smtpUrl: env.SMTP_URL || undefined,
     secretKey: loadSecretKey(env, dataDir, !databaseUrl),
+    previousSecretKeys: loadPreviousKeys(env),
     allowSignUp: bool(env.ROSTER_ALLOW_SIGN_UP, true),
     demo: bool(env.ROSTER_DEMO, false),
     logLevel: env.LOG_LEVEL || "info",
@@ -85,3 +95,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
   };
 }
+
+/** Keys that may open a sealed secret: the current one first, then those of before a rotation. */
+export const openingKeys = (config: Pick<Config, "secretKey" | "previousSecretKeys">): Buffer[] => [config.secretKey, ...config.previousSecretKeys];

@@ -3,7 +3,7 @@ import type { Database, Tx } from "../db/database.ts";
 import { sessions, users, type SessionRow, type UserRow } from "../db/schema.ts";
 import { newId } from "../lib/ids.ts";
 import { hashToken, hmac, newToken } from "../lib/tokens.ts";
-import type { Config } from "../config.ts";
+import { openingKeys, type Config } from "../config.ts";
 import type { RequestMeta } from "../audit/record.ts";
 import { mfaEnrolmentDue } from "../mfa/gate.ts";
 
@@ -19,8 +19,13 @@ export interface IssuedSession {
   csrfToken: string;
 }
 
-export function csrfFor(config: Config, sessionId: string): string {
+export function csrfFor(config: Pick<Config, "secretKey">, sessionId: string): string {
   return hmac(config.secretKey, `csrf:${sessionId}`);
+}
+
+/** CSRF tokens handed out before a key rotation stay valid for their session. */
+export function csrfCandidates(config: Pick<Config, "secretKey" | "previousSecretKeys">, sessionId: string): string[] {
+  return openingKeys(config).map((secretKey) => csrfFor({ secretKey }, sessionId));
 }
 
 /** Starts a session: a new random token every time, stored only as its hash. */

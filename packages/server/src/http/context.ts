@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { can, getPreset, type Policy, type ResourceRef, type Subject } from "@roster/policy";
 import type { AppDeps } from "../app.ts";
 import { members, organizations, type MemberRow, type OrgRow, type UserRow } from "../db/schema.ts";
-import { checkSession, csrfFor, CSRF_COOKIE, revokeSession, SESSION_COOKIE, SESSION_TOKEN_PREFIX } from "../auth/sessions.ts";
+import { checkSession, csrfCandidates, CSRF_COOKIE, revokeSession, SESSION_COOKIE, SESSION_TOKEN_PREFIX } from "../auth/sessions.ts";
 import { authenticateApiKey, looksLikeApiKey } from "../api-keys/service.ts";
 import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
 import { AppError, notFound } from "./errors.ts";
@@ -113,9 +113,10 @@ export async function authenticate(deps: AppDeps, req: FastifyRequest): Promise<
   }
   if (presented.via === "cookie" && !SAFE_METHODS.has(req.method)) {
     const sent = req.headers["x-csrf-token"];
-    const expected = csrfFor(deps.config, result.session.id);
+    const expected = csrfCandidates(deps.config, result.session.id);
     const fromCookie = req.cookies[CSRF_COOKIE];
-    if (typeof sent !== "string" || !safeEqual(sent, expected) || (fromCookie !== undefined && !safeEqual(fromCookie, expected))) {
+    const matches = (v: string) => expected.some((e) => safeEqual(v, e));
+    if (typeof sent !== "string" || !matches(sent) || (fromCookie !== undefined && !matches(fromCookie))) {
       throw new AppError("csrf_token_invalid", "This change needs the x-csrf-token header from the sign-in response.");
     }
   }

@@ -29,8 +29,22 @@ export function seal(secretKey: Buffer, plaintext: string, associatedData: strin
   return [VERSION, iv.toString("base64url"), cipher.getAuthTag().toString("base64url"), ciphertext.toString("base64url")].join(".");
 }
 
-/** Opens a value sealed by {@link seal}; throws when the key, the associated data or any byte differs. */
-export function open(secretKey: Buffer, sealed: string, associatedData: string): string {
+/**
+ * Opens a value sealed by {@link seal}; throws when no key fits, the associated data or any byte differs.
+ * Several keys: the current one first, then those of before a rotation.
+ */
+export function open(secretKey: Buffer | readonly Buffer[], sealed: string, associatedData: string): string {
+  if (!Buffer.isBuffer(secretKey)) {
+    const keys = secretKey;
+    for (let i = 0; i < keys.length; i++) {
+      try {
+        return open(keys[i]!, sealed, associatedData);
+      } catch (err) {
+        if (i === keys.length - 1) throw err;
+      }
+    }
+    throw new Error("no key to open a sealed value with");
+  }
   const parts = sealed.split(".");
   if (parts.length !== 4 || parts[0] !== VERSION) throw new Error("sealed value has an unknown format");
   const [, iv, tag, ciphertext] = parts as [string, string, string, string];

@@ -12,7 +12,7 @@ export function sealPayload(secretKey: Buffer, id: string, content: MailContent)
   return seal(secretKey, JSON.stringify(content), aad(id));
 }
 
-export function openPayload(secretKey: Buffer, row: Pick<OutboxRow, "id" | "payload">): MailContent | null {
+export function openPayload(secretKey: Buffer | readonly Buffer[], row: Pick<OutboxRow, "id" | "payload">): MailContent | null {
   if (row.payload === null) return null;
   return JSON.parse(open(secretKey, row.payload, aad(row.id))) as MailContent;
 }

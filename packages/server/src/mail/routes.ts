@@ -1,3 +1,4 @@
+import { openingKeys } from "../config.ts";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
@@ -50,7 +51,7 @@ export async function devMailboxRoutes(app: FastifyInstance, deps: AppDeps): Pro
       return tx.select().from(outbox).where(and(mine, to)).orderBy(desc(outbox.createdAt), desc(outbox.id)).limit(req.query.limit);
     });
     const data = rows.flatMap((row) => {
-      const content = openPayload(deps.config.secretKey, row);
+      const content = openPayload(openingKeys(deps.config), row);
       return content ? [{ id: row.id, kind: row.kind, to: row.toAddress, ...content, status: row.status, createdAt: row.createdAt, sentAt: row.sentAt }] : [];
     });
     return { data, nextCursor: null };

@@ -1,3 +1,4 @@
+import { openingKeys } from "../config.ts";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { and, eq, inArray, sql } from "drizzle-orm";
@@ -83,7 +84,7 @@ export function outboxWorker(deps: AppDeps, opts: OutboxWorkerOptions = {}): Out
   async function deliver(m: Claimed): Promise<boolean> {
     let content;
     try {
-      content = openPayload(deps.config.secretKey, { id: m.id, payload: m.payload });
+      content = openPayload(openingKeys(deps.config), { id: m.id, payload: m.payload });
     } catch (err) {
       opts.log?.error({ err, id: m.id }, "outbox message cannot be opened (was ROSTER_SECRET_KEY changed?)");
       await inScope((tx) =>

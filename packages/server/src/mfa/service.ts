@@ -1,5 +1,6 @@
+import { openingKeys } from "../config.ts";
 import { randomBytes } from "node:crypto";
-import { and, eq, gt, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import QRCode from "qrcode";
 import type { AppDeps } from "../app.ts";
 import type { Database, Tx } from "../db/database.ts";
@@ -26,11 +27,11 @@ const CHALLENGE_PREFIX = "mc";
 const CODE_LIMIT = { max: 10, windowSeconds: 15 * 60 };
 
 /** Binds a sealed seed to its factor and user: a ciphertext moved to another row does not open. */
-const sealContext = (f: Pick<MfaFactorRow, "id" | "userId">) => `mfa_factors:${f.id}:${f.userId}`;
+export const sealContext = (f: Pick<MfaFactorRow, "id" | "userId">) => `mfa_factors:${f.id}:${f.userId}`;
 
 function secretOf(deps: AppDeps, factor: MfaFactorRow): string {
   try {
-    return open(deps.config.secretKey, factor.secretSealed, sealContext(factor));
+    return open(openingKeys(deps.config), factor.secretSealed, sealContext(factor));
   } catch (cause) {
     // A 500 for the user; for the operator's log, the likely reason (docs/operator-guide.md, "Secrets").
     throw new Error(`TOTP factor ${factor.id} cannot be opened (was ROSTER_SECRET_KEY changed, or the row altered?)`, { cause });
@@ -50,6 +51,7 @@ function newRecoveryCode(): string {
 const normalizeRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s-]/g, "");
 /** Keyed with the installation key: 50-bit codes are out of reach of an offline guess without it. */
 const recoveryHash = (deps: AppDeps, code: string) => hmac(deps.config.secretKey, `mfa-recovery:${normalizeRecoveryCode(code)}`);
+const recoveryHashes = (deps: AppDeps, code: string) => openingKeys(deps.config).map((k) => hmac(k, `mfa-recovery:${normalizeRecoveryCode(code)}`));
 
 async function factorOf(tx: Tx, userId: string, lock = false): Promise<MfaFactorRow | undefined> {
   const q = tx.select().from(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.kind, "totp")));
@@ -83,7 +85,8 @@ async function acceptRecoveryCode(deps: AppDeps, tx: Tx, userId: string, code: s
   const used = await tx
     .update(mfaRecoveryCodes)
     .set({ usedAt: now })
-    .where(and(eq(mfaRecoveryCodes.userId, userId), eq(mfaRecoveryCodes.codeHash, recoveryHash(deps, code)), isNull(mfaRecoveryCodes.usedAt)))
+    // Codes issued before a key rotation were hashed under a previous key: any listed key may match.
+    .where(and(eq(mfaRecoveryCodes.userId, userId), inArray(mfaRecoveryCodes.codeHash, recoveryHashes(deps, code)), isNull(mfaRecoveryCodes.usedAt)))
     .returning({ factorId: mfaRecoveryCodes.factorId });
   return used.length === 1;
 }
