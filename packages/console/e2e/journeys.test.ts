@@ -399,6 +399,28 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     await ctx.close();
   });
 
+  it("member panel: a removed member shows until when it can be restored, and Restore brings it back; Send password reset mails a link", async () => {
+    const gone = await signUp(server, "Rex Removed", "removed");
+    const goneId = await addMember(server, orgId, gone, "read_only");
+    await apiCall(server, "DELETE", `/v1/orgs/${orgId}/members/${goneId}`, owner.token);
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    await signIn(page, owner, `/orgs/${orgId}/team?status=removed`);
+    await row(page, gone.email).locator("td").first().click();
+    const panel = page.getByRole("dialog", { name: gone.name });
+    await panel.getByText("Restorable until").waitFor();
+    await panel.getByRole("button", { name: "Restore" }).click();
+    await page.getByText(`${gone.name} was restored.`).waitFor();
+    await poll(async () => (await memberByEmail(owner.token, orgId, gone.email))?.status).toBe("active");
+
+    await page.goto(`/orgs/${orgId}/team/${goneId}`);
+    await panel.getByRole("button", { name: "Send password reset" }).click();
+    await page.getByText(`A password reset link was emailed to ${gone.email}.`).waitFor();
+    const goneToken = (await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, { email: gone.email, password: gone.password })).token;
+    expect(await mailboxLink(goneToken, gone.email, "/reset-password")).toMatch(/\/reset-password\?token=/);
+    await ctx.close();
+  });
+
   it("an address that already has an account signs in as it and accepts with one click", async () => {
     const existing = await signUp(server, "Eve Existing", "existing");
     await apiCall(server, "POST", `/v1/orgs/${orgId}/invitations`, owner.token, { email: existing.email, role: "read_only" });
