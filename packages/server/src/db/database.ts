@@ -52,9 +52,9 @@ export interface DatabaseOptions {
 }
 
 async function bindScope(tx: Tx, scope: Scope): Promise<void> {
-  await tx.execute(sql`SET LOCAL ROLE roster_app`);
+  // One round trip: set_config('role', …, true) is SET LOCAL ROLE, so the role and the scope arrive together.
   await tx.execute(
-    sql`SELECT set_config('roster.org_id', ${scope.orgId ?? ""}, true), set_config('roster.user_id', ${scope.userId ?? ""}, true), set_config('roster.platform', ${scope.platform ? "on" : ""}, true)`,
+    sql`SELECT set_config('role', 'roster_app', true), set_config('roster.org_id', ${scope.orgId ?? ""}, true), set_config('roster.user_id', ${scope.userId ?? ""}, true), set_config('roster.platform', ${scope.platform ? "on" : ""}, true)`,
   );
 }
 
