@@ -9,6 +9,7 @@ import type { Clock } from "./lib/clock.ts";
 import type { Mailer } from "./mail/mailer.ts";
 import { newId } from "./lib/ids.ts";
 import { AppError } from "./http/errors.ts";
+import { findNul } from "./http/nul.ts";
 import { ErrorBody } from "./http/schemas.ts";
 import { authenticate, bindOrg } from "./http/context.ts";
 import { registerFeatures } from "./features.ts";
@@ -74,6 +75,11 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook("onRequest", async (req, reply) => {
     void reply.header("x-request-id", req.id);
     await authenticate(deps, req);
+  });
+  // Before any handler can hand it to the database (which would fail with a 500): a clear 400 naming the field.
+  app.addHook("preValidation", async (req) => {
+    const param = findNul(req.params) ?? findNul(req.query) ?? findNul(req.body);
+    if (param !== null) throw new AppError("validation_failed", `\`${param}\` contains a NUL character, which cannot be stored.`, { param });
   });
   app.addHook("preHandler", async (req) => bindOrg(deps, req));
   app.decorateRequest("principal", null);

@@ -34,6 +34,20 @@ describe("error contract", () => {
     expect(expectError(extra, 400, "invalid_request_error").param).toBe("role");
   });
 
+  it("400 naming the field for a NUL character anywhere (body, nested, query, path), never a database 500", async () => {
+    const signUpNul = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email: "nul@example.com", name: "A\u0000B", password: "long enough pw" } });
+    expect(expectError(signUpNul, 400, "invalid_request_error", "validation_failed").param).toBe("name");
+    const signInNul = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: "a\u0000@example.com", password: "long enough pw" } });
+    expect(expectError(signInNul, 400, "invalid_request_error", "validation_failed").param).toBe("email");
+    const org = await createOrg(t.app, owner, "crm");
+    const nested = await t.app.inject({ method: "POST", url: "/v1/authorize", headers: bearer(owner), payload: { orgId: org.id, action: "read", resource: { type: "lead", ownerId: "x\u0000" } } });
+    expect(expectError(nested, 400, "invalid_request_error", "validation_failed").param).toBe("resource.ownerId");
+    const query = await t.app.inject({ method: "GET", url: `/v1/orgs/${org.id}/members?q=a%00b`, headers: bearer(owner) });
+    expect(expectError(query, 400, "invalid_request_error").param).toBe("q");
+    const path = await t.app.inject({ method: "GET", url: `/v1/orgs/${org.id}%00`, headers: bearer(owner) });
+    expect(path.statusCode).toBeLessThan(500);
+  });
+
   it("400 for malformed JSON, 415 for another media type", async () => {
     const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", headers: { "content-type": "application/json" }, payload: "{not json" });
     expectError(res, 400, "invalid_request_error", "invalid_json");
