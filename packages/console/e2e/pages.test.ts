@@ -241,7 +241,7 @@ async function checkInPlace(page: Page, name: string) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [label, viewport] of [["1280x800", DESKTOP], ["375x812", PHONE]] as const) {
       await page.setViewportSize(viewport);
-      await page.waitForTimeout(150);
+      await page.waitForTimeout(400);
       await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${label}-${scheme}.png`) });
     }
   }

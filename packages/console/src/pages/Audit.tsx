@@ -224,8 +224,8 @@ function EventRow({ event, names, roleName, onTarget }: { event: AuditEvent; nam
             <Text size="xs"><Text span c="dimmed" size="xs">Entity: </Text>{event.entityType}</Text>
             <Text size="xs"><Text span c="dimmed" size="xs">IP: </Text>{event.ip ?? "—"}</Text>
             <Text size="xs" truncate><Text span c="dimmed" size="xs">Client: </Text>{event.userAgent ?? "—"}</Text>
-            <Text size="xs" ff="monospace" truncate><Text span c="dimmed" size="xs" ff="body">Hash: </Text>{event.hash}</Text>
-            <Text size="xs" ff="monospace" truncate><Text span c="dimmed" size="xs" ff="body">Previous: </Text>{event.prevHash}</Text>
+            <Text size="xs" ff="monospace" truncate><Text span c="dimmed" size="xs" ff="text">Hash: </Text>{event.hash}</Text>
+            <Text size="xs" ff="monospace" truncate><Text span c="dimmed" size="xs" ff="text">Previous: </Text>{event.prevHash}</Text>
           </SimpleGrid>
           {event.targetId ? (
             <Group>
