@@ -241,7 +241,9 @@ async function checkInPlace(page: Page, name: string) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [label, viewport] of [["1280x800", DESKTOP], ["375x812", PHONE]] as const) {
       await page.setViewportSize(viewport);
-      await page.waitForTimeout(400);
+      await page.waitForTimeout(100);
+      // Resizing starts CSS transitions (the navigation sliding in or out): save the page once they end.
+      await page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))).then(() => true)");
       await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${label}-${scheme}.png`) });
     }
   }

@@ -1,4 +1,4 @@
-import { useEffect, type ReactNode } from "react";
+import { useEffect, useMemo, type ReactNode } from "react";
 import { Link, NavLink as RouterNavLink, Navigate, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import {
   ActionIcon, AppShell, Box, Burger, Group, Menu, NavLink, ScrollArea, Text, Tooltip, UnstyledButton,
@@ -13,7 +13,7 @@ import {
 } from "@tabler/icons-react";
 import { can, filterFor } from "@roster/policy";
 import { api, ok } from "../api/client";
-import { useMe, useOrgView, type OrgView } from "../session";
+import { useMe, useOrgView, usePolicy, type OrgView } from "../session";
 import { errorMessage, PersonAvatar, TableSkeleton } from "./common";
 import { hasApi } from "../api/features";
 
@@ -52,7 +52,7 @@ function ColorSchemeToggle() {
 }
 
 function OrgSwitcher() {
-  const { orgId } = useParams();
+  const { orgId } = useNavOrg();
   const me = useMe();
   const navigate = useNavigate();
   const memberships = me.data?.memberships ?? [];
@@ -123,10 +123,26 @@ function UserMenu() {
   );
 }
 
-function NavSection({ onNavigate }: { onNavigate: () => void }) {
-  const { orgId } = useParams();
+/** The org in the URL, or on org-less pages (account, mailbox) the viewer's first active org, so its navigation stays. */
+function useNavOrg(): { orgId: string | undefined; view: OrgView | undefined } {
+  const params = useParams();
   const me = useMe();
-  const { view } = useOrgView();
+  const inUrl = useOrgView();
+  const orgId = params.orgId ?? me.data?.memberships.find((m) => m.status === "active")?.orgId;
+  const policy = usePolicy(params.orgId ? undefined : orgId);
+  const view = useMemo((): OrgView | undefined => {
+    if (params.orgId) return inUrl.view;
+    const m = me.data?.memberships.find((x) => x.orgId === orgId);
+    if (!me.data || !m || !policy.data || !orgId) return undefined;
+    const subject = { role: m.role, userId: me.data.user.id, department: m.department, storeIds: m.storeIds };
+    return { orgId, membership: m, me: me.data, policy: policy.data.policy, assignableRoles: policy.data.assignableRoles, subject };
+  }, [params.orgId, inUrl.view, me.data, policy.data, orgId]);
+  return { orgId, view };
+}
+
+function NavSection({ onNavigate }: { onNavigate: () => void }) {
+  const me = useMe();
+  const { orgId, view } = useNavOrg();
   const location = useLocation();
   const items = view ? ORG_NAV.filter((i) => i.show(view)) : [];
   const global: Array<{ to: string; label: string; icon: ReactNode }> = [];

@@ -1,6 +1,7 @@
 import { Fragment } from "react";
 import { Badge, Card, Group, Stack, Table, Text, Tooltip } from "@mantine/core";
 import { IconCheck, IconX } from "@tabler/icons-react";
+import { useMediaQuery } from "@mantine/hooks";
 import { permissionMatrix, type MatrixCell } from "@roster/policy";
 import { useOrgView } from "../session";
 import { PageHeader } from "../components/common";
@@ -25,6 +26,7 @@ function Cell({ cell, role, label }: { cell: MatrixCell; role: string; label: st
 /** The org's matrix as a ✓/✗ table, computed by the policy engine from the policy the server serves. */
 export function RolesPage() {
   const { view } = useOrgView();
+  const phone = useMediaQuery("(max-width: 48em)", false, { getInitialValueInEffect: false });
   if (!view) return null;
   const policy = view.policy;
   const matrix = permissionMatrix(policy);
@@ -35,12 +37,12 @@ export function RolesPage() {
       <Stack gap="md">
         <Group gap="sm" align="stretch" wrap="wrap">
           {roles.map((r) => (
-            <Card key={r.name} withBorder padding="sm" style={{ flex: "1 1 200px" }}>
+            <Card key={r.name} withBorder padding="sm" style={{ flex: phone ? "1 1 140px" : "1 1 200px" }}>
               <Group gap={6} justify="space-between">
                 <Text fw={600}>{r.title}</Text>
                 {r.name === view.membership.role ? <Badge size="sm" variant="light">Your role</Badge> : null}
               </Group>
-              <Text size="sm" c="dimmed" mt={4}>{r.description}</Text>
+              <Text size="sm" c="dimmed" mt={4} lineClamp={phone ? 2 : undefined} title={phone ? r.description : undefined}>{r.description}</Text>
             </Card>
           ))}
         </Group>
