@@ -29,14 +29,24 @@ export interface ChainedEvent {
  * A property test checks that this equals canonicalize() of the whole object.
  */
 export function canonicalEvent(e: ChainedEvent): string {
+  if (!Number.isSafeInteger(e.seq)) throw new Error("event seq must be a safe integer");
+  const [head, tail] = canonicalAround(e);
+  return `${head}${e.seq}${tail}`;
+}
+
+/**
+ * canonical(event) cut where its `seq` goes: `head + seq + tail`. The appender hands both halves to the
+ * database, which places the seq it allocates under the head-row lock and hashes there, in one statement.
+ */
+export function canonicalAround(e: Omit<ChainedEvent, "seq">): [string, string] {
   const str = (v: string | null) => (v === null ? "null" : JSON.stringify(v));
   const obj = (v: Record<string, unknown> | null) => (v === null ? "null" : canonicalJson(v));
-  if (!Number.isSafeInteger(e.seq)) throw new Error("event seq must be a safe integer");
-  return (
+  return [
     `{"action":${JSON.stringify(e.action)},"actorId":${str(e.actorId)},"after":${obj(e.after)},"before":${obj(e.before)}` +
-    `,"createdAt":${JSON.stringify(e.createdAt)},"entityType":${JSON.stringify(e.entityType)},"id":${JSON.stringify(e.id)}` +
-    `,"ip":${str(e.ip)},"orgId":${JSON.stringify(e.orgId)},"seq":${e.seq},"targetId":${str(e.targetId)},"userAgent":${str(e.userAgent)}}`
-  );
+      `,"createdAt":${JSON.stringify(e.createdAt)},"entityType":${JSON.stringify(e.entityType)},"id":${JSON.stringify(e.id)}` +
+      `,"ip":${str(e.ip)},"orgId":${JSON.stringify(e.orgId)},"seq":`,
+    `,"targetId":${str(e.targetId)},"userAgent":${str(e.userAgent)}}`,
+  ];
 }
 
 /**

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { rowsOf, type Tx } from "../db/database.ts";
 import { auditHeads } from "../db/schema.ts";
 import { newId } from "../lib/ids.ts";
-import { chainHash, GENESIS_HASH, storable, type ChainedEvent } from "./chain.ts";
+import { canonicalAround, chainHash, GENESIS_HASH, storable, type ChainedEvent } from "./chain.ts";
 
 export const AUDIT_ACTIONS = [
   "team.invited", "team.invite_resent", "team.invite_accepted", "team.invite_revoked", "team.role_changed",
@@ -48,15 +48,8 @@ const optional = (v: string | null | undefined): string | null => {
  * until the caller's transaction ends, which is what makes seq gapless.
  */
 export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput): Promise<ChainedEvent & { hash: string }> {
-  const heads = rowsOf<{ last_seq: string | number; last_hash: string }>(
-    await tx.execute(sql`SELECT last_seq, last_hash FROM audit_heads WHERE org_id = ${orgId} FOR UPDATE`),
-  );
-  const head = heads[0];
-  if (!head) throw new Error(`audit chain for org ${orgId} is not started`);
-  const lastSeq = Number(head.last_seq);
-  const event: ChainedEvent = {
+  const event: Omit<ChainedEvent, "seq"> = {
     orgId,
-    seq: lastSeq + 1,
     id: newId("evt"),
     action: input.action,
     actorId: optional(input.actorId),
@@ -68,18 +61,32 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
     userAgent: optional(input.userAgent),
     createdAt: at.toISOString(),
   };
-  const hash = chainHash(head.last_hash, event);
+  const [head, tail] = canonicalAround(event);
   const json = (v: Record<string, unknown> | null) => (v === null ? null : JSON.stringify(v));
-  // One round trip for the row and the head: the lock is held until commit, so fewer trips mean more appends/s.
-  await tx.execute(sql`
-    WITH appended AS (
+  // One statement, one round trip: lock the head, take the next seq, hash
+  // SHA-256(prevHash ‖ canonical) in the database (UTF-8, as chainHash does), append, move the head.
+  const rows = rowsOf<{ seq: string | number; hash: string; prev_hash: string }>(await tx.execute(sql`
+    WITH head AS (
+      SELECT last_seq + 1 AS seq, last_hash FROM audit_heads WHERE org_id = ${orgId} FOR UPDATE
+    ), next AS (
+      SELECT seq, last_hash AS prev_hash,
+             encode(sha256(convert_to(last_hash || ${head}::text || seq::text || ${tail}::text, 'UTF8')), 'hex') AS hash
+      FROM head
+    ), appended AS (
       INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
-      VALUES (${orgId}, ${event.seq}, ${event.id}, ${event.action}, ${event.actorId}, ${event.targetId}, ${event.entityType},
-              ${json(event.before)}::jsonb, ${json(event.after)}::jsonb, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz,
-              ${head.last_hash}, ${hash})
-      RETURNING seq
+      SELECT ${orgId}, seq, ${event.id}, ${event.action}, ${event.actorId}, ${event.targetId}, ${event.entityType},
+             ${json(event.before)}::jsonb, ${json(event.after)}::jsonb, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz,
+             prev_hash, hash
+      FROM next
+      RETURNING seq, hash, prev_hash
     )
-    UPDATE audit_heads SET last_seq = (SELECT seq FROM appended), last_hash = ${hash}
-    WHERE org_id = ${orgId} AND last_seq = ${lastSeq}`);
-  return { ...event, hash };
+    UPDATE audit_heads SET last_seq = appended.seq, last_hash = appended.hash
+    FROM appended WHERE audit_heads.org_id = ${orgId}
+    RETURNING appended.seq, appended.hash, appended.prev_hash`));
+  const row = rows[0];
+  if (!row) throw new Error(`audit chain for org ${orgId} is not started`);
+  const appended = { ...event, seq: Number(row.seq) };
+  // The database hashed what this process would have: a mismatch means the two disagree on the canonical bytes.
+  if (chainHash(row.prev_hash, appended) !== row.hash) throw new Error("audit hash computed by the database differs from the canonical form");
+  return { ...appended, hash: row.hash };
 }
