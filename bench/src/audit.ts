@@ -5,7 +5,17 @@ import { performance } from "node:perf_hooks";
 import { availableParallelism, loadavg } from "node:os";
 import pg from "pg";
 import { sql } from "drizzle-orm";
-import { openDatabase, rowsOf, type Database } from "../../packages/server/src/db/database.ts";
+import { rowsOf, type Database } from "../../packages/server/src/db/database.ts";
+import { scratchDatabase } from "../../packages/server/src/db/scratch.ts";
+
+async function withDatabase<T>(base: string, fn: (db: Database, url: string) => Promise<T>): Promise<T> {
+  const scratch = await scratchDatabase(base, { prefix: "roster_bench", poolSize: 24 });
+  try {
+    return await fn(scratch.db, scratch.url!);
+  } finally {
+    await scratch.drop();
+  }
+}
 import { record, startChain } from "../../packages/server/src/audit/record.ts";
 import { chainHash, GENESIS_HASH, type ChainedEvent } from "../../packages/server/src/audit/chain.ts";
 import { verifyChain } from "../../packages/server/src/audit/verify.ts";
@@ -23,25 +33,6 @@ const APPEND_TARGET = 1000;
 const VERIFY_TARGET_S = 3.5;
 const MILLION = 1_000_000;
 
-async function withDatabase<T>(base: string, fn: (db: Database, url: string) => Promise<T>): Promise<T> {
-  const name = `roster_bench_${randomBytes(5).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), poolSize: 24 });
-  try {
-    return await fn(db, url.toString());
-  } finally {
-    await db.close();
-    const a = new pg.Client({ connectionString: base });
-    await a.connect();
-    await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await a.end();
-  }
-}
 
 async function makeOrg(db: Database, i: number): Promise<string> {
   const orgId = `org_bench_${i}_${randomBytes(4).toString("hex")}`;

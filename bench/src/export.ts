@@ -3,14 +3,13 @@
 // database is created and dropped), embedded PGlite otherwise (then the database lives in this process too).
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { request } from "node:http";
-import pg from "pg";
 import { sql } from "drizzle-orm";
 import { createApp } from "../../packages/server/src/app.ts";
 import { loadConfig } from "../../packages/server/src/config.ts";
-import { openDatabase, type Database } from "../../packages/server/src/db/database.ts";
+import type { Database } from "../../packages/server/src/db/database.ts";
+import { scratchDatabase } from "../../packages/server/src/db/scratch.ts";
 import { systemClock } from "../../packages/server/src/lib/clock.ts";
 import type { Mailer } from "../../packages/server/src/mail/mailer.ts";
 import type { Benchmark } from "./types.ts";
@@ -23,31 +22,6 @@ const MB = 1024 * 1024;
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-async function scratchDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) {
-    const db = await openDatabase({ dataDir: "memory://" });
-    return { db, drop: () => db.close() };
-  }
-  const name = `roster_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString() });
-  return {
-    db,
-    drop: async () => {
-      await db.close();
-      const a = new pg.Client({ connectionString: base });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
 
 async function bulkMembers(db: Database, orgId: string, n: number): Promise<void> {
   await db.owner(async (d) => {
@@ -120,7 +94,7 @@ export const exportBenchmark: Benchmark = {
   name: "export",
   description: `peak memory above idle while streaming a ${MEMBERS.toLocaleString("en")}-member export over HTTP (target < ${TARGET_MB} MB)`,
   async run() {
-    const { db, drop } = await scratchDatabase();
+    const { db, drop } = await scratchDatabase(process.env.DATABASE_URL, { prefix: "roster_bench" });
     const config = loadConfig({ ROSTER_SECRET_KEY: "22".repeat(32), ROSTER_DATA_DIR: "memory://", ROSTER_PUBLIC_URL: "http://127.0.0.1:4000" });
     const mailer: Mailer = { send: async () => undefined };
     const app = await createApp({ db, config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, clock: systemClock, mailer, logger: false });

@@ -2,43 +2,16 @@
 // session token, a session in an org that requires MFA (the gate query runs), and an API key. In-process
 // (app.inject) against PGlite, or PostgreSQL when DATABASE_URL is set (a scratch database is created and
 // dropped). Also the TOTP check itself (otpauth, ±1 step) in codes per second.
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "../../packages/server/src/app.ts";
 import { loadConfig } from "../../packages/server/src/config.ts";
-import { openDatabase, type Database } from "../../packages/server/src/db/database.ts";
+import { scratchDatabase } from "../../packages/server/src/db/scratch.ts";
 import { systemClock } from "../../packages/server/src/lib/clock.ts";
 import type { Mailer } from "../../packages/server/src/mail/mailer.ts";
 import { matchTotp, newTotpSecret, totpCode } from "../../packages/server/src/mfa/totp.ts";
 import { formatRate, measure, sink } from "./measure.ts";
 import type { Benchmark } from "./types.ts";
 
-async function scratchDatabase(): Promise<{ db: Database; drop: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) {
-    const db = await openDatabase({ dataDir: "memory://" });
-    return { db, drop: () => db.close() };
-  }
-  const name = `roster_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString() });
-  return {
-    db,
-    drop: async () => {
-      await db.close();
-      const a = new pg.Client({ connectionString: base });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
 
 async function post(app: FastifyInstance, url: string, payload: object, token?: string): Promise<Record<string, unknown>> {
   const res = await app.inject({ method: "POST", url, payload: payload as Record<string, unknown>, headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -83,7 +56,7 @@ export const securityBenchmark: Benchmark = {
     const rates = await measure([{ name: "matchTotp", batch: 100, fn: () => { for (let i = 0; i < 100; i++) sink.value += matchTotp(secret, code, now) ?? 0; } }], timeMs);
     console.log(`TOTP check (otpauth, window ±1): ${formatRate(rates.get("matchTotp") ?? 0)}`);
 
-    const { db, drop } = await scratchDatabase();
+    const { db, drop } = await scratchDatabase(process.env.DATABASE_URL, { prefix: "roster_bench" });
     const config = loadConfig({ ROSTER_SECRET_KEY: "33".repeat(32), ROSTER_DATA_DIR: "memory://", ROSTER_PUBLIC_URL: "http://127.0.0.1:4000" });
     const mailer: Mailer = { send: async () => undefined };
     const app = await createApp({ db, config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, clock: systemClock, mailer, logger: false });

@@ -1,9 +1,8 @@
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { createApp, type AppDeps } from "../src/app.ts";
 import { loadConfig, type Config } from "../src/config.ts";
-import { openDatabase, type Database } from "../src/db/database.ts";
+import type { Database } from "../src/db/database.ts";
+import { scratchDatabase } from "../src/db/scratch.ts";
 import { FakeClock } from "../src/lib/clock.ts";
 import type { Mailer, OutgoingMail } from "../src/mail/mailer.ts";
 
@@ -14,30 +13,8 @@ export const engine = process.env.DATABASE_URL ? "postgres" : "pglite";
  * PostgreSQL server named by DATABASE_URL (dropped again by `close`).
  */
 export async function freshDatabase(): Promise<{ db: Database; close: () => Promise<void>; url?: string }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) {
-    const db = await openDatabase({ dataDir: "memory://" });
-    return { db, close: () => db.close() };
-  }
-  const name = `roster_t_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), poolSize: 25 });
-  return {
-    db,
-    url: url.toString(),
-    close: async () => {
-      await db.close();
-      const a = new pg.Client({ connectionString: base });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+  const { db, url, drop } = await scratchDatabase(process.env.DATABASE_URL, { prefix: "roster_t", poolSize: 25 });
+  return { db, close: drop, ...(url ? { url } : {}) };
 }
 
 export class MemoryMailer implements Mailer {

@@ -1,0 +1,44 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { openDatabase, type Database } from "./database.ts";
+
+export interface ScratchDatabase {
+  db: Database;
+  /** The new database's URL (PostgreSQL only). */
+  url?: string;
+  /** Closes it and, on PostgreSQL, drops the database. */
+  drop: () => Promise<void>;
+}
+
+/**
+ * A freshly migrated, throw-away database for tests and benchmarks: in-memory PGlite without `baseUrl`,
+ * else a new database on the PostgreSQL server `baseUrl` names, dropped again by `drop`.
+ */
+export async function scratchDatabase(baseUrl: string | undefined, options: { prefix: string; poolSize?: number }): Promise<ScratchDatabase> {
+  if (!baseUrl) {
+    const db = await openDatabase({ dataDir: "memory://" });
+    return { db, drop: () => db.close() };
+  }
+  const name = `${options.prefix}_${randomBytes(6).toString("hex")}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: baseUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ databaseUrl: url.toString(), ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+  return {
+    db,
+    url: url.toString(),
+    drop: async () => {
+      await db.close();
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
