@@ -17,7 +17,7 @@ async function withDatabase<T>(base: string, fn: (db: Database, url: string) => 
   }
 }
 import { record, startChain } from "../../packages/server/src/audit/record.ts";
-import { chainHash, GENESIS_HASH, type ChainedEvent } from "../../packages/server/src/audit/chain.ts";
+import { canonicalJson, chainHash, GENESIS_HASH, type ChainedEvent } from "../../packages/server/src/audit/chain.ts";
 import { verifyChain } from "../../packages/server/src/audit/verify.ts";
 import { loadSigningKey } from "../../packages/server/src/audit/signing.ts";
 import { formatRate } from "./measure.ts";
@@ -99,13 +99,13 @@ async function fillChain(db: Database, url: string, orgId: string, count: number
       const e: ChainedEvent = { orgId, seq, id: `evt_bench${String(seq).padStart(17, "0")}`, ...s, createdAt: new Date(t0 + seq * 10).toISOString() };
       const hash = chainHash(prev, e);
       cols.seq!.push(seq); cols.id!.push(e.id); cols.action!.push(e.action); cols.actor!.push(e.actorId); cols.target!.push(e.targetId);
-      cols.entity!.push(e.entityType); cols.before!.push(JSON.stringify(e.before)); cols.after!.push(JSON.stringify(e.after)); cols.ip!.push(e.ip);
+      cols.entity!.push(e.entityType); cols.before!.push(canonicalJson(e.before)); cols.after!.push(canonicalJson(e.after)); cols.ip!.push(e.ip);
       cols.ua!.push(e.userAgent); cols.at!.push(e.createdAt); cols.prev!.push(prev); cols.hash!.push(hash);
       prev = hash;
     }
     await client.query(
       `INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
-       SELECT $1, seq, id, action, actor, target, entity, before::jsonb, after::jsonb, ip, ua, at::timestamptz, prev, hash
+       SELECT $1, seq, id, action, actor, target, entity, before, after, ip, ua, at::timestamptz, prev, hash
        FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
          AS t(seq, id, action, actor, target, entity, before, after, ip, ua, at, prev, hash)`,
       [orgId, cols.seq, cols.id, cols.action, cols.actor, cols.target, cols.entity, cols.before, cols.after, cols.ip, cols.ua, cols.at, cols.prev, cols.hash],
@@ -189,7 +189,13 @@ async function runAuditBenchmark({ timeMs }: BenchOptions): Promise<void> {
     const s = (performance.now() - t) / 1000;
     const cpuS = cpuSeconds(cpu);
     if (!v.ok || v.eventsVerified !== MILLION) throw new Error(`verification did not pass: ${JSON.stringify(v)}`);
-    console.log(`verify from PostgreSQL: 1,000,000 events in ${s.toFixed(2)} s wall (${formatRate(MILLION / s)} events), ${cpuS.toFixed(2)} s CPU in Roster — target ≤ ${VERIFY_TARGET_S} s: ${verdict(s <= VERIFY_TARGET_S)}`);
+    console.log(`verify from PostgreSQL (hashes checked in the database, ${availableParallelism()} ranges): 1,000,000 events in ${s.toFixed(2)} s wall (${formatRate(MILLION / s)} events), ${cpuS.toFixed(2)} s CPU in Roster — target ≤ ${VERIFY_TARGET_S} s: ${verdict(s <= VERIFY_TARGET_S)}`);
+    const cpu2 = process.cpuUsage();
+    const t2 = performance.now();
+    const ref = await verifyChain(db, orgId, { trustedKeys: [key], mode: "process" });
+    const s2 = (performance.now() - t2) / 1000;
+    if (!ref.ok || ref.eventsVerified !== MILLION) throw new Error(`in-process verification did not pass: ${JSON.stringify(ref)}`);
+    console.log(`(the reference path, every canonical form recomputed in the process: ${s2.toFixed(2)} s wall, ${cpuSeconds(cpu2).toFixed(2)} s CPU in Roster)`);
     console.log(`(host: ${loadNote()})`);
   });
 }

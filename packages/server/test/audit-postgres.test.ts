@@ -62,7 +62,7 @@ describe.skipIf(!onPostgres)("audit chain under load (PostgreSQL; PGlite is a si
     ))[0]!;
     expect({ n: stats.n, min: Number(stats.min), max: Number(stats.max), distinct: stats.distinct }).toEqual({ n: total, min: 1, max: total, distinct: total });
     const perWriter = rowsOf<{ w: string; n: number }>(await db.owner((d) =>
-      d.execute(sql`SELECT after->>'writer' AS w, count(*)::int AS n FROM audit_events WHERE org_id = ${orgId} AND action = 'security.updated' GROUP BY 1`),
+      d.execute(sql`SELECT after::jsonb->>'writer' AS w, count(*)::int AS n FROM audit_events WHERE org_id = ${orgId} AND action = 'security.updated' GROUP BY 1`),
     ));
     expect(perWriter.length).toBe(WRITERS);
     expect(perWriter.every((r) => r.n === EACH)).toBe(true);

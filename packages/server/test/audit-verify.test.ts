@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../src/db/database.ts";
 import { record } from "../src/audit/record.ts";
-import { chainHash, type ChainedEvent } from "../src/audit/chain.ts";
-import { createCheckpoint, verifyOrg } from "../src/audit/checkpoints.ts";
+import { canonicalJson, chainHash, type ChainedEvent } from "../src/audit/chain.ts";
+import { createCheckpoint, trustedKeys, verifyOrg } from "../src/audit/checkpoints.ts";
+import { canonicalColumnIntact, verifyChain } from "../src/audit/verify.ts";
 import { loadSigningKey, signCheckpoint } from "../src/audit/signing.ts";
 import { createOrg, engine, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
 
@@ -15,6 +16,22 @@ beforeAll(async () => {
   owner = await signUp(t.app);
 });
 afterAll(async () => t.close());
+
+/**
+ * Verifies in both modes — the database checking the generated canonical column (in one range and in several),
+ * and the process recomputing every event — and insists that they agree on every field of the result.
+ */
+async function verifyBoth(orgId: string) {
+  expect(await canonicalColumnIntact(t.db)).toBe(true);
+  const auto = await verifyOrg(t.deps, orgId);
+  const inProcess = await verifyChain(t.db, orgId, { trustedKeys: trustedKeys(t.deps), mode: "process" });
+  expect(auto).toEqual(inProcess);
+  // Ranges checked side by side must find the same first break wherever the range boundaries fall.
+  for (const ranges of [2, 3, 7]) {
+    expect(await verifyChain(t.db, orgId, { trustedKeys: trustedKeys(t.deps), ranges })).toEqual(inProcess);
+  }
+  return auto;
+}
 
 /** A new org whose chain holds `n` events (organization.created + renames). */
 async function orgWithEvents(n: number): Promise<string> {
@@ -29,12 +46,15 @@ async function orgWithEvents(n: number): Promise<string> {
 }
 
 const owned = (q: ReturnType<typeof sql>) => t.db.owner((db) => db.execute(q));
+/** before/after as the table stores them: canonical JSON text. */
+const canonicalText = (v: Record<string, unknown> | null) => (v === null ? null : canonicalJson(v));
+const parsed = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Record<string, unknown>));
 
 async function storedEvent(orgId: string, seq: number): Promise<ChainedEvent & { prevHash: string; hash: string }> {
   const r = rowsOf<Record<string, unknown>>(await owned(sql`SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts FROM audit_events WHERE org_id = ${orgId} AND seq = ${seq}`))[0]!;
   return {
     orgId, seq, id: r.id as string, action: r.action as string, actorId: r.actor_id as string | null, targetId: r.target_id as string | null,
-    entityType: r.entity_type as string, before: r.before as Record<string, unknown> | null, after: r.after as Record<string, unknown> | null,
+    entityType: r.entity_type as string, before: parsed(r.before), after: parsed(r.after),
     ip: r.ip as string | null, userAgent: r.user_agent as string | null, createdAt: r.ts as string, prevHash: r.prev_hash as string, hash: r.hash as string,
   };
 }
@@ -49,7 +69,7 @@ describe(`audit chain verification (${engine})`, () => {
   it("an untouched chain verifies up to the head", async () => {
     const org = await orgWithEvents(12);
     const head = rowsOf<{ last_hash: string }>(await owned(sql`SELECT last_hash FROM audit_heads WHERE org_id = ${org}`))[0]!;
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: true, lastSeq: 12, lastHash: head.last_hash, eventsVerified: 12 });
+    expect(await verifyBoth(org)).toMatchObject({ ok: true, lastSeq: 12, lastHash: head.last_hash, eventsVerified: 12 });
   });
 
   it("verifies across several batches", async () => {
@@ -61,13 +81,13 @@ describe(`audit chain verification (${engine})`, () => {
   it("an edited field is reported at its seq", async () => {
     const org = await orgWithEvents(12);
     await owned(sql`UPDATE audit_events SET after = '{"name":"innocent"}' WHERE org_id = ${org} AND seq = 7`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "edited" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "edited" });
   });
 
   it("a changed timestamp is an edit, even below a millisecond", async () => {
     const org = await orgWithEvents(6);
     await owned(sql`UPDATE audit_events SET created_at = created_at + interval '1 microsecond' WHERE org_id = ${org} AND seq = 4`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 4, reason: "edited" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 4, reason: "edited" });
   });
 
   it("an edited row whose hash was recomputed is reported at its seq", async () => {
@@ -75,20 +95,20 @@ describe(`audit chain verification (${engine})`, () => {
     const e = await storedEvent(org, 7);
     const forged = { ...e, actorId: "usr_someone_else" };
     await owned(sql`UPDATE audit_events SET actor_id = ${forged.actorId}, hash = ${chainHash(e.prevHash, forged)} WHERE org_id = ${org} AND seq = 7`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "edited" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "edited" });
   });
 
   it("a deleted row is reported missing at its seq", async () => {
     const org = await orgWithEvents(12);
     await owned(sql`DELETE FROM audit_events WHERE org_id = ${org} AND seq = 7`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "missing" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "missing" });
   });
 
   it("a deleted row with the rest renumbered to close the gap is still missing at its seq", async () => {
     const org = await orgWithEvents(12);
     await owned(sql`DELETE FROM audit_events WHERE org_id = ${org} AND seq = 7`);
     await shift(org, 8, -1);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "missing" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "missing" });
   });
 
   it("two swapped rows are reported reordered at the first of them", async () => {
@@ -96,7 +116,7 @@ describe(`audit chain verification (${engine})`, () => {
     await owned(sql`UPDATE audit_events SET seq = -1 WHERE org_id = ${org} AND seq = 7`);
     await owned(sql`UPDATE audit_events SET seq = 7 WHERE org_id = ${org} AND seq = 8`);
     await owned(sql`UPDATE audit_events SET seq = 8 WHERE org_id = ${org} AND seq = -1`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "reordered" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "reordered" });
   });
 
   it("rows swapped far apart are reported reordered", async () => {
@@ -104,7 +124,7 @@ describe(`audit chain verification (${engine})`, () => {
     await owned(sql`UPDATE audit_events SET seq = -1 WHERE org_id = ${org} AND seq = 3`);
     await owned(sql`UPDATE audit_events SET seq = 3 WHERE org_id = ${org} AND seq = 27`);
     await owned(sql`UPDATE audit_events SET seq = 27 WHERE org_id = ${org} AND seq = -1`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 3, reason: "reordered" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 3, reason: "reordered" });
   });
 
   it("a forged row slipped into the middle, correctly hashed, is reported inserted at its seq", async () => {
@@ -114,10 +134,10 @@ describe(`audit chain verification (${engine})`, () => {
     const forged: ChainedEvent = { ...prev, seq: 7, id: "evt_forged", action: "team.role_changed", after: { role: "owner" } };
     const hash = chainHash(prev.hash, forged);
     await owned(sql`INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
-      VALUES (${org}, 7, ${forged.id}, ${forged.action}, ${forged.actorId}, ${forged.targetId}, ${forged.entityType}, ${JSON.stringify(forged.before)}::jsonb,
-              ${JSON.stringify(forged.after)}::jsonb, ${forged.ip}, ${forged.userAgent}, ${forged.createdAt}::timestamptz, ${prev.hash}, ${hash})`);
+      VALUES (${org}, 7, ${forged.id}, ${forged.action}, ${forged.actorId}, ${forged.targetId}, ${forged.entityType}, ${canonicalText(forged.before)},
+              ${canonicalText(forged.after)}, ${forged.ip}, ${forged.userAgent}, ${forged.createdAt}::timestamptz, ${prev.hash}, ${hash})`);
     await owned(sql`UPDATE audit_heads SET last_seq = last_seq + 1 WHERE org_id = ${org}`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "inserted" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "inserted" });
   });
 
   it("a well-chained forged row appended after the head is reported inserted", async () => {
@@ -125,9 +145,9 @@ describe(`audit chain verification (${engine})`, () => {
     const prev = await storedEvent(org, 5);
     const forged: ChainedEvent = { ...prev, seq: 6, id: "evt_tail" };
     await owned(sql`INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
-      VALUES (${org}, 6, ${forged.id}, ${forged.action}, ${forged.actorId}, ${forged.targetId}, ${forged.entityType}, ${JSON.stringify(forged.before)}::jsonb,
-              ${JSON.stringify(forged.after)}::jsonb, ${forged.ip}, ${forged.userAgent}, ${forged.createdAt}::timestamptz, ${prev.hash}, ${chainHash(prev.hash, forged)})`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 6, reason: "inserted" });
+      VALUES (${org}, 6, ${forged.id}, ${forged.action}, ${forged.actorId}, ${forged.targetId}, ${forged.entityType}, ${canonicalText(forged.before)},
+              ${canonicalText(forged.after)}, ${forged.ip}, ${forged.userAgent}, ${forged.createdAt}::timestamptz, ${prev.hash}, ${chainHash(prev.hash, forged)})`);
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 6, reason: "inserted" });
   });
 
   it("a truncated tail is detected against a signed checkpoint even when the head is rolled back too", async () => {
@@ -136,13 +156,13 @@ describe(`audit chain verification (${engine})`, () => {
     const keep = await storedEvent(org, 15);
     await owned(sql`DELETE FROM audit_events WHERE org_id = ${org} AND seq > 15`);
     await owned(sql`UPDATE audit_heads SET last_seq = 15, last_hash = ${keep.hash} WHERE org_id = ${org}`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 16, reason: "truncated" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 16, reason: "truncated" });
   });
 
   it("without a checkpoint, a truncated tail is still caught by the head", async () => {
     const org = await orgWithEvents(10);
     await owned(sql`DELETE FROM audit_events WHERE org_id = ${org} AND seq > 8`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 9, reason: "truncated" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 9, reason: "truncated" });
   });
 
   it("a rewritten and fully re-hashed stretch is caught by the next signed checkpoint", async () => {
@@ -159,11 +179,11 @@ describe(`audit chain verification (${engine})`, () => {
       const e = await storedEvent(org, s);
       const changed = s === 12 ? { ...e, after: { i: 999 } } : e;
       const hash = chainHash(prevHash, changed);
-      await owned(sql`UPDATE audit_events SET after = ${JSON.stringify(changed.after)}::jsonb, prev_hash = ${prevHash}, hash = ${hash} WHERE org_id = ${org} AND seq = ${s}`);
+      await owned(sql`UPDATE audit_events SET after = ${canonicalText(changed.after)}, prev_hash = ${prevHash}, hash = ${hash} WHERE org_id = ${org} AND seq = ${s}`);
       prevHash = hash;
     }
     await owned(sql`UPDATE audit_heads SET last_hash = ${prevHash} WHERE org_id = ${org}`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 11, reason: "edited" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 11, reason: "edited" });
   });
 
   it("a checkpoint not signed by the installation's key is reported as forged", async () => {
@@ -174,13 +194,13 @@ describe(`audit chain verification (${engine})`, () => {
     const forgedSig = signCheckpoint(other, { orgId: org, seq: 8, hash: head.hash });
     // Claiming the real key's id does not help without its private half.
     await owned(sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${org}, 'chk_forged', 8, ${head.hash}, ${real.keyId}, ${forgedSig}, now())`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 8, reason: "checkpoint_forged" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 8, reason: "checkpoint_forged" });
   });
 
   it("a checkpoint claiming events beyond the chain is forged when unsigned", async () => {
     const org = await orgWithEvents(4);
     await owned(sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${org}, 'chk_x', 9, ${"ab".repeat(32)}, 'nobody', 'AAAA', now())`);
-    expect(await verifyOrg(t.deps, org)).toMatchObject({ ok: false, brokenAtSeq: 9, reason: "checkpoint_forged" });
+    expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 9, reason: "checkpoint_forged" });
   });
 
   it("checkpoints are made only for new events and refuse to sign a broken chain", async () => {
@@ -192,7 +212,7 @@ describe(`audit chain verification (${engine})`, () => {
     await owned(sql`UPDATE audit_events SET ip = '198.51.100.1' WHERE org_id = ${org} AND seq = 6`);
     const refused = await createCheckpoint(t.deps, org);
     expect(refused).toMatchObject({ status: "refused", verification: { ok: false, brokenAtSeq: 6, reason: "edited" } });
-    const ok = await verifyOrg(t.deps, org);
+    const ok = await verifyBoth(org);
     expect(ok).toMatchObject({ ok: false, checkpoint: { seq: 5 } });
   });
 

@@ -1,6 +1,8 @@
 import type { KeyObject } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { sql } from "drizzle-orm";
 import { rowsOf, type Database } from "../db/database.ts";
+import { listMigrations } from "../db/migrate.ts";
 import { chainHash, GENESIS_HASH, type ChainedEvent } from "./chain.ts";
 import { verifyCheckpoint, type SigningKey } from "./signing.ts";
 
@@ -33,6 +35,14 @@ export interface VerifyOptions {
   batchSize?: number;
   /** Start after a point already known good (a valid checkpoint): the checkpoint job verifies only what is new. */
   startAfter?: { seq: number; hash: string };
+  /**
+   * "auto" (the default) lets the database hash the stored canonical forms, a range per CPU, when the generated
+   * column and its function are intact, and recomputes in the process from the first suspect row on;
+   * "process" recomputes every event's canonical form and hash in the process (the reference).
+   */
+  mode?: "auto" | "process";
+  /** How many ranges the database checks side by side; by default one per CPU on PostgreSQL, one on PGlite. */
+  ranges?: number;
 }
 
 interface StoredRow {
@@ -57,10 +67,25 @@ interface Row {
   hash: string;
   /** Sub-millisecond digits in created_at: never written by record(), so the row was edited. */
   exactTime: boolean;
+  /** before/after text that is not a JSON object: only an edit by hand gives that, and it hashes to nothing. */
+  unreadable: boolean;
+}
+
+/** A stored before/after text as the object it spells, or undefined when it is not one. */
+function parseObject(text: string | null): Record<string, unknown> | null | undefined {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function toRow(orgId: string, r: StoredRow): Row {
   const us = r.created_us;
+  const before = parseObject(r.before);
+  const after = parseObject(r.after);
   return {
     event: {
       orgId,
@@ -70,8 +95,8 @@ function toRow(orgId: string, r: StoredRow): Row {
       actorId: r.actor_id,
       targetId: r.target_id,
       entityType: r.entity_type,
-      before: r.before === null ? null : (JSON.parse(r.before) as Record<string, unknown>),
-      after: r.after === null ? null : (JSON.parse(r.after) as Record<string, unknown>),
+      before: before ?? null,
+      after: after ?? null,
       ip: r.ip,
       userAgent: r.user_agent,
       createdAt: `${us.slice(0, 23)}Z`,
@@ -79,11 +104,12 @@ function toRow(orgId: string, r: StoredRow): Row {
     prevHash: r.prev_hash,
     hash: r.hash,
     exactTime: us.endsWith("000"),
+    unreadable: before === undefined || after === undefined,
   };
 }
 
 const COLUMNS = sql.raw(
-  `seq, id, action, actor_id, target_id, entity_type, before::text AS before, after::text AS after, ip, user_agent,
+  `seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent,
    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created_us, prev_hash, hash`,
 );
 
@@ -94,7 +120,7 @@ async function fetchBatch(db: Database, orgId: string, afterSeq: number, limit: 
   return rowsOf<StoredRow>(res).map((r) => toRow(orgId, r));
 }
 
-const hashOk = (r: Row, seq: number) => r.exactTime && chainHash(r.prevHash, seq === r.event.seq ? r.event : { ...r.event, seq }) === r.hash;
+const hashOk = (r: Row, seq: number) => r.exactTime && !r.unreadable && chainHash(r.prevHash, seq === r.event.seq ? r.event : { ...r.event, seq }) === r.hash;
 
 interface LoadedCheckpoint extends CheckpointInfo {
   valid: boolean;
@@ -147,9 +173,110 @@ async function successorLater(db: Database, orgId: string, prevHash: string, aft
   return rowsOf(res).length > 0;
 }
 
+/** The body of roster_audit_canonical() exactly as migration 0005 created it. */
+const CANONICAL_FUNCTION_SOURCE = (() => {
+  const m = listMigrations().find((x) => x.name === "0005_audit_canonical.sql");
+  const body = m ? /AS \$\$([\s\S]*?)\$\$/.exec(m.sql)?.[1] : undefined;
+  if (body === undefined) throw new Error("migration 0005_audit_canonical.sql has no canonical function");
+  return body;
+})();
+const CANONICAL_EXPRESSION = "roster_audit_canonical(org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at)";
+
 /**
- * Streams the org's chain in seq order (keyset batches, the next one fetched while the current one is hashed),
- * recomputes every hash and link, compares with signed checkpoints and the head, and reports the first break.
+ * Is the stored `canonical` column still what the chain's hashes can be checked against? It must be generated
+ * (PostgreSQL recomputes it from the row's fields on every write) by the one roster_audit_canonical() whose
+ * body, volatility and pinned search_path are those of migration 0005. Someone who can alter the table could
+ * otherwise turn it into a plain column and edit fields under an unchanged canonical text.
+ */
+export async function canonicalColumnIntact(db: Database): Promise<boolean> {
+  const res = await db.tx({}, (tx) => tx.execute(sql`
+    SELECT a.attgenerated::text AS generated, pg_get_expr(d.adbin, d.adrelid) AS expr,
+           (SELECT json_agg(json_build_object('src', p.prosrc, 'volatile', p.provolatile::text, 'config', p.proconfig))
+              FROM pg_proc p WHERE p.proname = 'roster_audit_canonical') AS fns
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attrelid = 'audit_events'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped`));
+  const row = rowsOf<{ generated: string; expr: string | null; fns: Array<{ src: string; volatile: string; config: string[] | null }> | string | null }>(res)[0];
+  if (!row || row.generated !== "s" || row.expr !== CANONICAL_EXPRESSION) return false;
+  const fns = typeof row.fns === "string" ? (JSON.parse(row.fns) as Array<{ src: string; volatile: string; config: string[] | null }>) : row.fns;
+  const fn = fns?.length === 1 ? fns[0] : undefined;
+  return fn !== undefined && fn.src === CANONICAL_FUNCTION_SOURCE && fn.volatile === "i" && JSON.stringify(fn.config) === JSON.stringify(["search_path=pg_catalog"]);
+}
+
+interface RangeScan { firstBad: number | null; count: number; lastSeq: number | null }
+
+/**
+ * One range (lo, hi] checked inside the database: seqs consecutive from lo + 1, each prev_hash equal to the
+ * hash before it (`prevAtLo` for the first row), each hash equal to SHA-256(prev_hash ‖ canonical).
+ * Returns the first seq where that fails (a missing seq counts where it is missing), if one does: the row
+ * before it is then present and passed.
+ */
+async function scanRange(db: Database, orgId: string, lo: number, hi: number | null, prevAtLo: string | null): Promise<RangeScan> {
+  const prevHashAtLo = prevAtLo === null
+    ? sql`(SELECT hash FROM audit_events WHERE org_id = ${orgId} AND seq = ${lo})`
+    : sql`${prevAtLo}::text`;
+  const upper = hi === null ? sql`` : sql`AND seq <= ${hi}`;
+  const res = await db.tx({ orgId }, (tx) => tx.execute(sql`
+    SELECT min(CASE WHEN seq <> expected THEN expected ELSE seq END) FILTER (WHERE seq <> expected OR bad) AS first_bad,
+           count(*) AS n, max(seq) AS last_seq
+      FROM (
+        SELECT seq, coalesce(lag(seq) OVER w, ${lo}) + 1 AS expected,
+               prev_hash IS DISTINCT FROM coalesce(lag(hash) OVER w, ${prevHashAtLo})
+               OR canonical IS NULL
+               OR hash <> encode(sha256(convert_to(prev_hash || canonical, 'UTF8')), 'hex') AS bad
+          FROM audit_events WHERE org_id = ${orgId} AND seq > ${lo} ${upper}
+        WINDOW w AS (ORDER BY seq)
+      ) checked`));
+  const r = rowsOf<{ first_bad: string | number | null; n: string | number; last_seq: string | number | null }>(res)[0]!;
+  return { firstBad: r.first_bad === null ? null : Number(r.first_bad), count: Number(r.n), lastSeq: r.last_seq === null ? null : Number(r.last_seq) };
+}
+
+/** Rows per range below which splitting the scan across connections is not worth it. */
+const MIN_RANGE = 50_000;
+
+/**
+ * The chain after `from`, checked in the database in ranges run side by side (one per CPU, on PostgreSQL).
+ * Everything before `goodThrough + 1` is consecutive, linked and hashes correctly; `firstBad` is where the
+ * first row failing that sits (or the seq that is missing there), null when every stored row passes.
+ */
+async function scanInDatabase(db: Database, orgId: string, from: { seq: number; hash: string }, ranges: number | undefined): Promise<{ firstBad: number | null; goodThrough: number }> {
+  const maxRes = await db.tx({ orgId }, (tx) => tx.execute(sql`SELECT max(seq) AS m FROM audit_events WHERE org_id = ${orgId}`));
+  const maxSeq = Number(rowsOf<{ m: string | number | null }>(maxRes)[0]?.m ?? from.seq);
+  const span = Math.max(0, maxSeq - from.seq);
+  const parts = ranges !== undefined
+    ? Math.max(1, Math.min(ranges, span))
+    : db.kind === "postgres" ? Math.max(1, Math.min(availableParallelism(), 8, Math.floor(span / MIN_RANGE))) : 1;
+  const bounds: Array<[number, number | null]> = [];
+  for (let i = 0; i < parts; i++) {
+    const lo = from.seq + Math.floor((span * i) / parts);
+    bounds.push([lo, i === parts - 1 ? null : from.seq + Math.floor((span * (i + 1)) / parts)]);
+  }
+  const scans = await Promise.all(bounds.map(([lo, hi], i) => scanRange(db, orgId, lo, hi, i === 0 ? from.hash : null)));
+  let firstBad: number | null = null;
+  let lastSeq = from.seq;
+  scans.forEach((scan, i) => {
+    const [lo, hi] = bounds[i]!;
+    const candidates = [scan.firstBad];
+    // A range that stops short of its upper bound lost its last rows: the next range cannot see that.
+    if (hi !== null && (scan.lastSeq ?? lo) < hi) candidates.push((scan.lastSeq ?? lo) + 1);
+    for (const c of candidates) if (c !== null && (firstBad === null || c < firstBad)) firstBad = c;
+    if (scan.lastSeq !== null) lastSeq = Math.max(lastSeq, scan.lastSeq);
+  });
+  return { firstBad, goodThrough: firstBad === null ? lastSeq : firstBad - 1 };
+}
+
+async function hashesAt(db: Database, orgId: string, seqs: number[]): Promise<Map<number, string>> {
+  if (seqs.length === 0) return new Map();
+  const res = await db.tx({ orgId }, (tx) =>
+    tx.execute(sql`SELECT seq, hash FROM audit_events WHERE org_id = ${orgId} AND seq = ANY(${`{${seqs.join(",")}}`}::bigint[])`),
+  );
+  return new Map(rowsOf<{ seq: string | number; hash: string }>(res).map((r) => [Number(r.seq), r.hash]));
+}
+
+/**
+ * Checks the org's chain in seq order — every hash and link, the signed checkpoints and the head — and reports
+ * the first break. By default the database checks each row's hash against its generated canonical column, in
+ * ranges side by side; from the first suspect row on, the process streams rows (keyset batches, the next one
+ * fetched while the current one is hashed), recomputes every canonical form and classifies what it finds.
  */
 export async function verifyChain(db: Database, orgId: string, opts: VerifyOptions): Promise<VerifyResult> {
   const batchSize = opts.batchSize ?? 5000;
@@ -175,7 +302,39 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
     return { ok: false, brokenAtSeq, reason, detail, eventsVerified: verified, checkpoint };
   };
 
-  let pending: Promise<Row[]> | null = fetchBatch(db, orgId, start.seq, batchSize);
+  /** The checkpoints at seq `s`, whose stored hash is `hash`, checked in order: a failure, or null. */
+  const checkpointFailure = (s: number, hash: string | undefined): [number, BreakReason, string] | null => {
+    for (const c of bySeq.get(s) ?? []) {
+      if (!c.valid) return [s, "checkpoint_forged", `The checkpoint at seq ${s} is not signed by a trusted key.`];
+      if (c.hash !== hash) {
+        return [lastGoodCheckpoint + 1, "edited", `The signed checkpoint at seq ${s} disagrees with the stored chain: events after seq ${lastGoodCheckpoint} were rewritten.`];
+      }
+      lastGoodCheckpoint = s;
+    }
+    return null;
+  };
+
+  let inProcessFrom: number | null = start.seq;
+  if ((opts.mode ?? "auto") === "auto" && (await canonicalColumnIntact(db))) {
+    // The database vouches for every row up to goodThrough; the process takes over at the first suspect one
+    // (if the database's verdict there was wrong, the process simply carries on verifying).
+    const scan = await scanInDatabase(db, orgId, start, opts.ranges);
+    const cpSeqs = [...bySeq.keys()].filter((q) => q <= scan.goodThrough).sort((x, y) => x - y);
+    const hashes = await hashesAt(db, orgId, [...cpSeqs, scan.goodThrough]);
+    for (const q of cpSeqs) {
+      const f = checkpointFailure(q, hashes.get(q));
+      if (f) {
+        verified = q - 1 - start.seq;
+        return fail(...f);
+      }
+    }
+    verified = scan.goodThrough - start.seq;
+    expectedSeq = scan.goodThrough + 1;
+    prevHash = scan.goodThrough === start.seq ? start.hash : hashes.get(scan.goodThrough)!;
+    inProcessFrom = scan.firstBad === null ? null : scan.goodThrough;
+  }
+
+  let pending: Promise<Row[]> | null = inProcessFrom === null ? null : fetchBatch(db, orgId, inProcessFrom, batchSize);
   while (pending) {
     const rows: Row[] = await pending;
     const last = rows[rows.length - 1];
@@ -204,16 +363,10 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
         if (s === 1) return fail(1, "inserted", "Seq 1 does not start from the genesis hash.");
         return fail(s - 1, "edited", `Seq ${s} was chained to a different seq ${s - 1} than the one stored: seq ${s - 1} was rewritten.`);
       }
-      for (const c of bySeq.get(s) ?? []) {
-        if (!c.valid) {
-          await pending?.catch(() => undefined);
-          return fail(s, "checkpoint_forged", `The checkpoint at seq ${s} is not signed by a trusted key.`);
-        }
-        if (c.hash !== r.hash) {
-          await pending?.catch(() => undefined);
-          return fail(lastGoodCheckpoint + 1, "edited", `The signed checkpoint at seq ${s} disagrees with the stored chain: events after seq ${lastGoodCheckpoint} were rewritten.`);
-        }
-        lastGoodCheckpoint = s;
+      const cpFailure = checkpointFailure(s, r.hash);
+      if (cpFailure) {
+        await pending?.catch(() => undefined);
+        return fail(...cpFailure);
       }
       prevHash = r.hash;
       expectedSeq = s + 1;

@@ -15,7 +15,15 @@ export const BACKUP_VERSION = 1;
 const BATCH = 2_000;
 
 interface Header { format: string; version: number; createdAt: string; migrations: string[]; tables: string[] }
-interface TableInfo { name: string; key: string[] }
+/** `columns` leaves out generated columns: PostgreSQL computes those again on restore. */
+interface TableInfo { name: string; key: string[]; columns: string[] }
+
+async function storedColumns(run: ScriptRunner, table: string): Promise<string[]> {
+  return (await run.query<{ col: string }>(
+    `SELECT attname AS col FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+    [ident(table)],
+  )).map((r) => r.col);
+}
 
 export class BackupError extends Error {}
 
@@ -51,13 +59,13 @@ async function tablesInOrder(run: ScriptRunner): Promise<TableInfo[]> {
         ORDER BY array_position(i.indkey::int2[], a.attnum)`,
       [ident(name)],
     )).map((r) => r.col);
-    out.push({ name, key });
+    out.push({ name, key, columns: await storedColumns(run, name) });
   }
   return out;
 }
 
 async function* rowsOfTable(run: ScriptRunner, table: TableInfo): AsyncGenerator<string> {
-  const t = ident(table.name);
+  const t = `(SELECT ${table.columns.map(ident).join(", ")} FROM ${ident(table.name)})`;
   if (table.key.length === 0) {
     for (const r of await run.query<{ j: string }>(`SELECT row_to_json(x)::text AS j FROM ${t} x`)) yield r.j;
     return;
@@ -115,9 +123,16 @@ export async function restoreFrom(db: Database, file: string): Promise<Record<st
       let table = "";
       let batch: string[] = [];
       let known = new Set<string>();
+      const columns = new Map<string, string[]>();
       const flush = async () => {
         if (batch.length === 0) return;
-        await run.query(`INSERT INTO ${ident(table)} SELECT * FROM json_populate_recordset(null::${ident(table)}, $1::json)`, [`[${batch.join(",")}]`]);
+        let stored = columns.get(table);
+        if (!stored) {
+          stored = await storedColumns(run, table);
+          columns.set(table, stored);
+        }
+        const cols = stored.map(ident).join(", ");
+        await run.query(`INSERT INTO ${ident(table)} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${ident(table)}, $1::json)`, [`[${batch.join(",")}]`]);
         counts[table] = (counts[table] ?? 0) + batch.length;
         batch = [];
       };

@@ -49,6 +49,8 @@ export interface DatabaseOptions {
   /** PGlite data directory; `memory://` keeps everything in memory (tests). */
   dataDir?: string | undefined;
   poolSize?: number;
+  /** Stop migrating after this migration (tests that start from an older schema). */
+  migrateUpTo?: string | undefined;
 }
 
 async function bindScope(tx: Tx, scope: Scope): Promise<void> {
@@ -88,7 +90,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       ping: async () => { await db.execute(sql`SELECT 1`); },
       close: () => pool.end(),
     };
-    await migrate(database);
+    await migrate(database, { upTo: options.migrateUpTo });
     return database;
   }
   const dataDir = options.dataDir ?? "./data";
@@ -109,6 +111,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     ping: async () => { await db.execute(sql`SELECT 1`); },
     close: () => client.close(),
   };
-  await migrate(database);
+  await migrate(database, { upTo: options.migrateUpTo });
   return database;
 }

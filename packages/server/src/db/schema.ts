@@ -1,7 +1,26 @@
 import { sql } from "drizzle-orm";
-import { bigint, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
+import { bigint, customType, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
+import { canonicalJson } from "../audit/chain.ts";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+/**
+ * An audit event's before/after: an object in the process, its RFC 8785 canonical JSON text in the database
+ * (what the chain hashes, and what the generated `canonical` column embeds verbatim; migration 0005).
+ * Text that is not JSON can only come from editing the table by hand: it reads back as `{ unreadable }`.
+ */
+const canonicalObject = customType<{ data: Record<string, unknown>; driverData: string }>({
+  dataType: () => "text",
+  toDriver: (value) => canonicalJson(value),
+  fromDriver: (value) => {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { unreadable: value };
+    } catch {
+      return { unreadable: value };
+    }
+  },
+});
 
 export const users = pgTable("users", {
   id: text("id").primaryKey(),
@@ -81,8 +100,8 @@ export const auditEvents = pgTable(
     actorId: text("actor_id"),
     targetId: text("target_id"),
     entityType: text("entity_type").notNull(),
-    before: jsonb("before").$type<Record<string, unknown> | null>(),
-    after: jsonb("after").$type<Record<string, unknown> | null>(),
+    before: canonicalObject("before"),
+    after: canonicalObject("after"),
     ip: text("ip"),
     userAgent: text("user_agent"),
     createdAt: ts("created_at").notNull(),
