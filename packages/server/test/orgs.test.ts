@@ -33,7 +33,7 @@ describe("organizations", () => {
     expect(json<{ name: string }>(await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(owner) })).name).toBe("Before");
     const patched = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}`, headers: bearer(owner), payload: { name: "After" } });
     expect(json<{ name: string }>(patched).name).toBe("After");
-    const events = await t.db.tx({ orgId: org.id }, (tx) => tx.execute(sql`SELECT action, before, after FROM audit_events ORDER BY seq`));
+    const events = await t.db.tx({ orgId: org.id }, (tx) => tx.execute(sql`SELECT action, before::jsonb AS before, after::jsonb AS after FROM audit_events ORDER BY seq`));
     const rows = (events as { rows: Array<{ action: string; before: unknown; after: unknown }> }).rows;
     expect(rows.map((r) => r.action)).toEqual(["organization.created", "organization.updated"]);
     expect(rows[1]).toMatchObject({ before: { name: "Before" }, after: { name: "After" } });

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { rowsOf, type Tx } from "../db/database.ts";
 import { auditHeads } from "../db/schema.ts";
 import { newId } from "../lib/ids.ts";
-import { canonicalJson, chainHash, GENESIS_HASH, storable, type ChainedEvent } from "./chain.ts";
+import { canonicalAround, canonicalJson, chainHash, GENESIS_HASH, storable, type ChainedEvent } from "./chain.ts";
 
 export const AUDIT_ACTIONS = [
   "team.invited", "team.invite_resent", "team.invite_accepted", "team.invite_revoked", "team.role_changed",
@@ -61,24 +61,23 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
     userAgent: optional(input.userAgent),
     createdAt: at.toISOString(),
   };
+  const [head, tail] = canonicalAround(event);
   const json = (v: Record<string, unknown> | null) => (v === null ? null : canonicalJson(v));
-  const before = json(event.before);
-  const after = json(event.after);
   // One statement, one round trip: lock the head, take the next seq, hash SHA-256(prevHash ‖ canonical) in
-  // the database with the function that also fills the row's generated `canonical` column (migration 0005),
-  // append, move the head.
+  // the database (UTF-8, as chainHash does; the process's canonical form cut where the seq goes), append,
+  // move the head. PostgreSQL fills the row's generated `canonical` column from the same fields (migration
+  // 0005); a property test holds the two spellings equal.
   const rows = rowsOf<{ seq: string | number; hash: string; prev_hash: string }>(await tx.execute(sql`
     WITH head AS (
       SELECT last_seq + 1 AS seq, last_hash FROM audit_heads WHERE org_id = ${orgId} FOR UPDATE
     ), next AS (
       SELECT seq, last_hash AS prev_hash,
-             encode(sha256(convert_to(last_hash || roster_audit_canonical(${orgId}, seq, ${event.id}, ${event.action}, ${event.actorId},
-               ${event.targetId}, ${event.entityType}, ${before}::text, ${after}::text, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz), 'UTF8')), 'hex') AS hash
+             encode(sha256(convert_to(last_hash || ${head}::text || seq::text || ${tail}::text, 'UTF8')), 'hex') AS hash
       FROM head
     ), appended AS (
       INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
       SELECT ${orgId}, seq, ${event.id}, ${event.action}, ${event.actorId}, ${event.targetId}, ${event.entityType},
-             ${before}::text, ${after}::text, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz, prev_hash, hash
+             ${json(event.before)}::text, ${json(event.after)}::text, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz, prev_hash, hash
       FROM next
       RETURNING seq, hash, prev_hash
     )
@@ -88,8 +87,7 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
   const row = rows[0];
   if (!row) throw new Error(`audit chain for org ${orgId} is not started`);
   const appended = { ...event, seq: Number(row.seq) };
-  // The database hashed what this process would have: a mismatch means the SQL canonical form and
-  // canonicalEvent() disagree on some input, and the change is refused rather than written unverifiable.
+  // The database hashed what this process would have: a mismatch means the two disagree on the canonical bytes.
   if (chainHash(row.prev_hash, appended) !== row.hash) throw new Error("audit hash computed by the database differs from the canonical form");
   return { ...appended, hash: row.hash };
 }

@@ -20,14 +20,17 @@ ALTER TABLE audit_events
 -- \r \t short forms, others as \u00xx). createdAt has millisecond precision as record() writes it; a time with
 -- other microseconds (never written by record()) keeps them, so such an edit cannot produce the stored hash.
 -- search_path is pinned so a session cannot shadow to_json or to_char while a row is being rewritten.
+-- PL/pgSQL rather than SQL: a session compiles it once, where a SQL function that cannot be inlined is
+-- planned again in every statement that calls it (every append).
 CREATE FUNCTION roster_audit_canonical(
   org_id text, seq bigint, id text, action text, actor_id text, target_id text, entity_type text,
   before text, after text, ip text, user_agent text, created_at timestamptz
 ) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog
 AS $$
-  SELECT '{"action":' || coalesce(to_json(action)::text, 'null')
+BEGIN
+  RETURN '{"action":' || coalesce(to_json(action)::text, 'null')
       || ',"actorId":' || coalesce(to_json(actor_id)::text, 'null')
       || ',"after":' || coalesce(after, 'null')
       || ',"before":' || coalesce(before, 'null')
@@ -41,7 +44,8 @@ AS $$
       || ',"seq":' || coalesce(seq::text, 'null')
       || ',"targetId":' || coalesce(to_json(target_id)::text, 'null')
       || ',"userAgent":' || coalesce(to_json(user_agent)::text, 'null')
-      || '}'
+      || '}';
+END
 $$;
 
 ALTER TABLE audit_events ADD COLUMN canonical text GENERATED ALWAYS AS (
