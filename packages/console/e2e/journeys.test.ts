@@ -254,6 +254,10 @@ describe("exports, permissions and MFA in the browser", () => {
     await apiCall(server, "PATCH", `/v1/orgs/${orgId}/security`, owner.token, { requireMfa: true });
 
     const staff = people[1]!.account!;
+    // Another browser signed in before the factor exists (it is sent to enrolment too, and left there).
+    const early = await newContext(browser, server);
+    const earlyPage = await early.newPage();
+    await signIn(earlyPage, staff, `/orgs/${orgId}/team`);
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
     await signIn(page, staff, `/orgs/${orgId}/team`);
@@ -281,6 +285,25 @@ describe("exports, permissions and MFA in the browser", () => {
     await page.getByRole("button", { name: "Continue" }).click();
     await page.waitForURL((u) => u.pathname.startsWith(`/orgs/${orgId}`));
     await ctx.close();
+
+    // The earlier browser never showed the factor (403 mfa_required): it is signed out and asked to sign in
+    // again, with the 6-digit code this time, and comes back to the page it was opening.
+    await earlyPage.goto(`/orgs/${orgId}/team`);
+    await earlyPage.waitForURL((u) => u.pathname === "/sign-in" && u.searchParams.get("reason") === "mfa");
+    await earlyPage.getByText("Sign in again with two-step verification").waitFor();
+    const stepUp = await checkPage(browser, server, earlyPage, "sign-in-step-up", { inPlace: true });
+    expect(stepUp.violations).toEqual([]);
+    expect(stepUp.errors).toEqual([]);
+    expect(await earlyPage.getByLabel("Email").inputValue()).toBe(staff.email);
+    await earlyPage.locator("input[autocomplete=current-password]").fill(staff.password);
+    await earlyPage.getByRole("button", { name: "Sign in" }).click();
+    await earlyPage.getByRole("heading", { name: "Two-step verification" }).waitFor();
+    await earlyPage.getByLabel("Authentication code").first().click();
+    // The current step's code was spent on enrolment; the next step's is within the accepted window.
+    await earlyPage.keyboard.type(totp.generate({ timestamp: Date.now() + 30_000 }));
+    await earlyPage.waitForURL((u) => u.pathname === `/orgs/${orgId}/team`);
+    await earlyPage.getByRole("heading", { name: "Team" }).waitFor();
+    await early.close();
 
     // Next sign-in asks for the second factor; a recovery code works once.
     const ctx2 = await newContext(browser, server);

@@ -100,6 +100,55 @@ describe("requireMfa", () => {
     expect((await t.app.inject({ url: "/v1/me/sessions", headers: bearer(gated) })).statusCode).toBe(200);
   });
 
+  it("a session signed in before the factor was set up elsewhere gets 403 mfa_required everywhere but who-am-I and sign-out", async () => {
+    const owner = await signUp(t.app);
+    const org = await createOrg(t.app, owner, "operations");
+    const other = await createOrg(t.app, owner, "saas", "No MFA here");
+    const member = await addMember(t, org.id, "admin");
+    // A second device signed in with the password alone, before any factor existed.
+    const signIn = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: member.session.user.email, password: GOOD_PASSWORD } });
+    const earlier = json<Session>(signIn);
+    expect(earlier.token).toMatch(/^rs_/);
+    // The factor is set up on the first device, which thereby counts as verified.
+    const { secret } = await enrolTotp(t, member.session);
+    await enrolTotp(t, owner);
+    // Without requireMfa nothing changes for the earlier session.
+    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(earlier) })).statusCode).toBe(200);
+    await setSecurity(owner, org.id, { requireMfa: true });
+
+    const fill = (path: string) => path.replace("{orgId}", org.id).replace("{memberId}", member.memberId).replace(/\{[A-Za-z]+\}/g, "x_unknown");
+    const open = new Set(["GET /v1/me", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
+    const notGated: string[] = [];
+    let checked = 0;
+    for (const op of await operations()) {
+      const name = `${op.method} ${op.path}`;
+      if (op.public || open.has(name)) continue;
+      const res = await t.app.inject({ method: op.method as "GET", url: fill(op.path), headers: bearer(earlier), ...(op.method === "GET" ? {} : { payload: {} }) });
+      checked++;
+      const body = res.json<Partial<ErrorBody>>();
+      if (res.statusCode !== 403 || body.error?.code !== "mfa_required" || body.error.type !== "authorization_error") {
+        notGated.push(`${name} → ${res.statusCode} ${body.error?.code ?? ""}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(25);
+    expect(notGated).toEqual([]);
+    // Removing the factor from there would get around it: refused too, even with the password.
+    const remove = await t.app.inject({ method: "DELETE", url: "/v1/me/mfa/totp", headers: bearer(earlier), payload: { password: GOOD_PASSWORD } });
+    expect(remove.json<ErrorBody>().error.code).toBe("mfa_required");
+    expect((await t.app.inject({ url: "/v1/me", headers: bearer(earlier) })).statusCode).toBe(200);
+    // The device that confirmed the factor, and a new sign-in that shows it, work.
+    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode).toBe(200);
+    const again = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: member.session.user.email, password: GOOD_PASSWORD } });
+    const { challengeId } = json<{ mfaRequired: boolean; challengeId: string }>(again);
+    const verified = await t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId, code: codeAt(secret, t.clock.now()) } });
+    expect(verified.statusCode).toBe(200);
+    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(json<Session>(verified)) })).statusCode).toBe(200);
+    // Turning requireMfa off lifts it; the owner's other org never had it.
+    expect((await t.app.inject({ url: `/v1/orgs/${other.id}`, headers: bearer(owner) })).statusCode).toBe(200);
+    await setSecurity(owner, org.id, { requireMfa: false });
+    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(earlier) })).statusCode).toBe(200);
+  });
+
   it("a new invitee joins, and must enrol before anything else (seed 004: before finishing onboarding)", async () => {
     const owner = await signUp(t.app);
     const org = await createOrg(t.app, owner, "operations");

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import { Anchor, Button, Group, PasswordInput, PinInput, Stack, Text, TextInput } from "@mantine/core";
+import { Alert, Anchor, Button, Group, PasswordInput, PinInput, Stack, Text, TextInput } from "@mantine/core";
+import { IconShieldLock } from "@tabler/icons-react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, ok } from "../api/client";
 import { meKey } from "../session";
@@ -47,6 +48,11 @@ export function SignInPage() {
     <PublicFrame title="Sign in to Roster" subtitle="Manage your team, roles and access.">
       <form onSubmit={(e) => { e.preventDefault(); signIn.mutate(); }} noValidate>
         <Stack>
+          {params.get("reason") === "mfa" ? (
+            <Alert color="blue" icon={<IconShieldLock size={18} />} title="Sign in again with two-step verification">
+              Your organization requires two-step verification, and you set it up after this browser signed in. Sign in once more and enter the code from your authenticator app.
+            </Alert>
+          ) : null}
           <TextInput label="Email" type="email" autoComplete="username" required autoFocus value={email}
             onChange={(e) => setEmail(e.currentTarget.value)} />
           <PasswordInput label="Password" autoComplete="current-password" required value={password}

@@ -5,7 +5,7 @@ import { newId } from "../lib/ids.ts";
 import { hashToken, hmac, newToken } from "../lib/tokens.ts";
 import { openingKeys, type Config } from "../config.ts";
 import type { RequestMeta } from "../audit/record.ts";
-import { mfaEnrolmentDue } from "../mfa/gate.ts";
+import { mfaGate, type MfaGate } from "../mfa/gate.ts";
 
 export const SESSION_COOKIE = "roster_session";
 export const CSRF_COOKIE = "roster_csrf";
@@ -28,8 +28,11 @@ export function csrfCandidates(config: Pick<Config, "secretKey" | "previousSecre
   return openingKeys(config).map((secretKey) => csrfFor({ secretKey }, sessionId));
 }
 
-/** Starts a session: a new random token every time, stored only as its hash. */
-export async function issueSession(tx: Tx, config: Config, userId: string, meta: RequestMeta, now: Date): Promise<IssuedSession> {
+/**
+ * Starts a session: a new random token every time, stored only as its hash. `mfaVerified` when a second factor
+ * was just checked for it (MFA sign-in), or carried over from a session that had one (invitation accept).
+ */
+export async function issueSession(tx: Tx, config: Config, userId: string, meta: RequestMeta, now: Date, opts: { mfaVerified?: boolean } = {}): Promise<IssuedSession> {
   const token = newToken(SESSION_TOKEN_PREFIX);
   const row: SessionRow = {
     id: newId("ses"),
@@ -42,6 +45,7 @@ export async function issueSession(tx: Tx, config: Config, userId: string, meta:
     expiresAt: new Date(now.getTime() + config.session.maxHours * 3_600_000),
     revokedAt: null,
     revokedReason: null,
+    mfaVerifiedAt: opts.mfaVerified ? now : null,
   };
   await tx.insert(sessions).values(row);
   await tx.update(users).set({ lastLoginAt: now }).where(eq(users.id, userId));
@@ -56,7 +60,8 @@ export type SessionCheck =
       /** last_seen_at before this request touched it: what per-org idle limits compare against. */
       idleSince: Date;
       /** The user must enrol a factor before doing anything else (an org they belong to requires MFA). */
-      mfaEnrolmentDue: boolean;
+      /** What org-wide MFA asks of this session first, if anything (mfa/gate.ts). */
+      mfa: MfaGate;
     }
   | { ok: false; reason: "unknown" | "revoked" | "expired" | "idle" };
 
@@ -88,8 +93,8 @@ export async function checkSession(db: Database, token: string, now: Date, limit
       session.lastSeenAt = now;
     }
     await tx.execute(sql`SELECT set_config('roster.user_id', ${user.id}, true)`);
-    const due = await mfaEnrolmentDue(tx, user.id);
-    return { ok: true, session, user, idleSince, mfaEnrolmentDue: due } as const;
+    const mfa = await mfaGate(tx, user.id, session.mfaVerifiedAt !== null);
+    return { ok: true, session, user, idleSince, mfa } as const;
   });
 }
 

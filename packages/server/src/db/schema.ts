@@ -76,6 +76,8 @@ export const sessions = pgTable("sessions", {
   expiresAt: ts("expires_at").notNull(),
   revokedAt: ts("revoked_at"),
   revokedReason: text("revoked_reason"),
+  /** When a second factor was verified for this session (an MFA sign-in, or a factor confirmed in it). */
+  mfaVerifiedAt: ts("mfa_verified_at"),
 });
 
 export const rateLimits = pgTable("rate_limits", {

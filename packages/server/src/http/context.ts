@@ -20,6 +20,8 @@ export interface SessionPrincipal {
   /** For per-org session limits (security settings). */
   sessionCreatedAt: Date;
   idleSince: Date;
+  /** A second factor was verified for this session. */
+  mfaVerified: boolean;
 }
 
 export interface ApiKeyPrincipal {
@@ -40,6 +42,11 @@ export interface ApiKeyPrincipal {
  * who am I (the console needs it to send them to enrolment), enrolment itself, and signing out.
  */
 const MFA_ENROLMENT_ROUTES = new Set(["GET /v1/me", "POST /v1/me/mfa/totp", "POST /v1/me/mfa/totp/confirm", "DELETE /v1/me/mfa/totp", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
+/**
+ * A session that skipped a factor the user has (signed in before enrolling elsewhere) may only look at itself
+ * and sign out: removing the factor or anything else would need the second factor it never showed.
+ */
+const MFA_VERIFICATION_ROUTES = new Set(["GET /v1/me", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
 /** Outside its own org's routes, a key may only ask POST /v1/authorize about its org. */
 const API_KEY_ROUTES_OUTSIDE_ORGS = new Set(["POST /v1/authorize"]);
 
@@ -121,13 +128,16 @@ export async function authenticate(deps: AppDeps, req: FastifyRequest): Promise<
     }
   }
   // Also on routes where signing in is optional: a gated session must not act there as its user either.
-  if (result.mfaEnrolmentDue && !MFA_ENROLMENT_ROUTES.has(routeKey)) {
+  if (result.mfa === "enrolment" && !MFA_ENROLMENT_ROUTES.has(routeKey)) {
     throw new AppError("mfa_enrollment_required", "Your organization requires two-factor authentication. Set up an authenticator app first (POST /v1/me/mfa/totp).");
+  }
+  if (result.mfa === "verification" && !MFA_VERIFICATION_ROUTES.has(routeKey)) {
+    throw new AppError("mfa_required", "Your organization requires two-factor authentication, and this session was signed in without it. Sign in again with your authenticator app.");
   }
   const { id, email, name, platformRole } = result.user;
   req.principal = {
     kind: "session", user: { id, email, name, platformRole }, sessionId: result.session.id, via: presented.via,
-    sessionCreatedAt: result.session.createdAt, idleSince: result.idleSince,
+    sessionCreatedAt: result.session.createdAt, idleSince: result.idleSince, mfaVerified: result.session.mfaVerifiedAt !== null,
   };
 }
 

@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   csrf_token_invalid: { status: 403, type: "authorization_error", doc: "A cookie-authenticated change needs the `x-csrf-token` header." },
   member_inactive: { status: 403, type: "authorization_error", doc: "The caller's membership is deactivated." },
   mfa_enrollment_required: { status: 403, type: "authorization_error", doc: "The org requires MFA and the caller has no factor yet." },
-  mfa_required: { status: 403, type: "authorization_error", doc: "A second factor must be verified first." },
+  mfa_required: { status: 403, type: "authorization_error", doc: "The org requires MFA and this session was signed in without the user's factor (before they set it up): sign in again with it." },
   api_key_paused: { status: 403, type: "authorization_error", doc: "The key's member is deactivated and the org pauses such keys (`suspendedMemberApiKeys: paused`)." },
   api_key_not_allowed: { status: 403, type: "authorization_error", doc: "API keys work only on their own org's routes and POST /v1/authorize, and cannot manage keys or security settings." },
   // 404

@@ -361,7 +361,8 @@ export async function acceptInvitation(deps: AppDeps, token: string, input: Acce
     const won = await tx.update(invitations).set({ status: "accepted", acceptedAt: now, acceptedMemberId: member.id, updatedAt: now })
       .where(and(eq(invitations.orgId, found.orgId), eq(invitations.id, inv.id), eq(invitations.status, "pending"))).returning({ id: invitations.id });
     if (won.length === 0) throw new AppError("invitation_not_pending", "This invitation was already accepted. Sign in instead.");
-    const issued = await issueSession(tx, deps.config, user.id, meta, now);
+    // An existing account accepts from a session of its own: a second factor verified there carries over.
+    const issued = await issueSession(tx, deps.config, user.id, meta, now, { mfaVerified: principal?.kind === "session" && principal.mfaVerified });
     await record(tx, found.orgId, now, {
       action: "team.invite_accepted", actorId: user.id, targetId: member.id, entityType: "team",
       after: { invitationId: inv.id, email, role: inv.role, department: inv.department, storeIds: inv.storeIds, hiddenModules: inv.hiddenModules, newAccount: newUser !== null },

@@ -2,17 +2,26 @@ import { sql } from "drizzle-orm";
 import { rowsOf, type Tx } from "../db/database.ts";
 
 /**
- * True when the user is an active member of an org that requires MFA and has no confirmed factor yet. Such a
- * session reaches only enrolment (see docs/decisions/0004-mfa-api-keys-and-org-security.md). The transaction must be bound to
- * the user: row-level security shows their memberships and factor, and the orgs they belong to.
+ * What org-wide MFA asks of a session before anything else (docs/decisions/0004-mfa-api-keys-and-org-security.md):
+ * - "enrolment": the user is an active member of an org that requires MFA and has no confirmed factor;
+ *   the session reaches only enrolment (403 mfa_enrollment_required elsewhere);
+ * - "verification": such an org, a confirmed factor, but no second factor verified in this session (it was
+ *   signed in before the factor was set up elsewhere); it may only sign out (403 mfa_required elsewhere);
+ * - null: nothing.
+ * The transaction must be bound to the user: row-level security shows their memberships and factor.
  */
-export async function mfaEnrolmentDue(tx: Tx, userId: string): Promise<boolean> {
+export type MfaGate = "enrolment" | "verification" | null;
+
+export async function mfaGate(tx: Tx, userId: string, sessionVerified: boolean): Promise<MfaGate> {
   const result = await tx.execute(sql`
     SELECT EXISTS (
       SELECT 1 FROM members m JOIN organizations o ON o.id = m.org_id
       WHERE m.user_id = ${userId} AND m.status = 'active' AND o.settings @> '{"requireMfa": true}'::jsonb
-    ) AND NOT EXISTS (
+    ) AS required, EXISTS (
       SELECT 1 FROM mfa_factors f WHERE f.user_id = ${userId} AND f.confirmed_at IS NOT NULL
-    ) AS due`);
-  return rowsOf<{ due: boolean }>(result)[0]?.due === true;
+    ) AS enrolled`);
+  const row = rowsOf<{ required: boolean; enrolled: boolean }>(result)[0];
+  if (!row?.required) return null;
+  if (!row.enrolled) return "enrolment";
+  return sessionVerified ? null : "verification";
 }

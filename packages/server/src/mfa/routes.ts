@@ -49,13 +49,13 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     schema: {
       tags: ["mfa"],
       summary: "Confirm TOTP enrolment",
-      description: `Checks a first code from the app, turns the factor on, and answers ${RECOVERY_CODE_COUNT} single-use recovery codes, which are shown only here (stored hashed). Audited as \`auth.mfa_enrolled\` in each of the user's orgs. A wrong code answers 422 \`mfa_code_rejected\`.`,
+      description: `Checks a first code from the app, turns the factor on, and answers ${RECOVERY_CODE_COUNT} single-use recovery codes, which are shown only here (stored hashed). This session counts as verified with the factor; the user's other sessions do not, and in an org that requires MFA they answer 403 \`mfa_required\` until they sign in again. Audited as \`auth.mfa_enrolled\` in each of the user's orgs. A wrong code answers 422 \`mfa_code_rejected\`.`,
       body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ recoveryCodes: Type.Array(Type.String()) }), ...errors(400, 401, 403, 409, 422, 429) },
     },
   }, async (req) => {
     const p = requireSession(req);
-    return { recoveryCodes: await confirmTotp(deps, p.user.id, req.body.code, requestMeta(req)) };
+    return { recoveryCodes: await confirmTotp(deps, p.user.id, p.sessionId, req.body.code, requestMeta(req)) };
   });
 
   r.delete("/v1/me/mfa/totp", {

@@ -5,7 +5,7 @@ import QRCode from "qrcode";
 import type { AppDeps } from "../app.ts";
 import type { Database, Tx } from "../db/database.ts";
 import { rowsOf } from "../db/database.ts";
-import { members, users, type UserRow } from "../db/schema.ts";
+import { members, sessions, users, type UserRow } from "../db/schema.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { open, seal } from "../lib/crypto.ts";
@@ -135,8 +135,11 @@ export async function startTotpEnrolment(deps: AppDeps, user: Pick<UserRow, "id"
   return { otpauthUrl: url, secret, qrCode: await QRCode.toDataURL(url, { errorCorrectionLevel: "M", margin: 2, width: 240 }) };
 }
 
-/** Confirms enrolment with a first code; answers the recovery codes, which exist from then on only as hashes. */
-export async function confirmTotp(deps: AppDeps, userId: string, code: string, meta: RequestMeta): Promise<string[]> {
+/**
+ * Confirms enrolment with a first code; answers the recovery codes, which exist from then on only as hashes.
+ * The session that confirmed has shown the factor: it counts as verified. The user's other sessions do not.
+ */
+export async function confirmTotp(deps: AppDeps, userId: string, sessionId: string, code: string, meta: RequestMeta): Promise<string[]> {
   const now = deps.clock.now();
   const outcome = await deps.db.tx({ userId }, async (tx) => {
     const factor = await factorOf(tx, userId, true);
@@ -145,6 +148,7 @@ export async function confirmTotp(deps: AppDeps, userId: string, code: string, m
     const trimmed = code.trim();
     if (!(/^\d{6}$/.test(trimmed) && (await acceptTotp(deps, tx, factor, trimmed, now)))) return null;
     await tx.update(mfaFactors).set({ confirmedAt: now }).where(eq(mfaFactors.id, factor.id));
+    await tx.update(sessions).set({ mfaVerifiedAt: now }).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await tx.insert(mfaRecoveryCodes).values(codes.map((c) => ({ factorId: factor.id, userId, codeHash: recoveryHash(deps, c), usedAt: null, createdAt: now })));
     await recordInUserOrgs(tx, userId, now, "all", {
@@ -259,7 +263,7 @@ export async function completeChallenge(
     if (!user?.platformRole && live.length > 0 && live.every((m) => m.status === "inactive")) {
       throw new AppError("member_inactive", "Your account is deactivated. Ask an administrator to reactivate it.");
     }
-    const issued = await issueSession(tx, deps.config, userId, meta, now);
+    const issued = await issueSession(tx, deps.config, userId, meta, now, { mfaVerified: true });
     await recordInUserOrgs(tx, userId, now, "active", {
       action: "auth.sign_in_succeeded", actorId: userId, targetId: userId, entityType: "auth", after: { sessionId: issued.session.id, secondFactor: used }, ...meta,
     });
