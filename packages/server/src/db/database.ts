@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePg, NodePgSession, NodePgTransaction } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgDialect, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
@@ -24,6 +24,20 @@ export interface Scope {
 /** Rows of a raw `execute`, the same for both drivers. */
 export function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
+}
+
+/**
+ * Runs `query` as a named prepared statement: PostgreSQL parses and plans it once per connection instead of on
+ * every call (the text must be the same every time; only the parameters vary). PGlite runs it as it is.
+ * For the few statements on every hot path: the audit append.
+ */
+export async function executePrepared(tx: Tx, name: string, query: SQL): Promise<unknown> {
+  // drizzle's own execute() is prepareQuery(sqlToQuery(q), …, no name).execute(); this passes the name.
+  const { session, dialect } = tx as unknown as {
+    dialect: PgDialect;
+    session: { prepareQuery(q: ReturnType<PgDialect["sqlToQuery"]>, fields: undefined, name: string, arrayMode: boolean): { execute(): Promise<unknown> } };
+  };
+  return session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute();
 }
 
 /** Raw access on one connection inside one owner transaction: multi-statement SQL scripts (migrations). */
