@@ -37,6 +37,30 @@ async function operations(): Promise<Array<{ method: string; path: string; publi
   return out;
 }
 
+/**
+ * Calls every authenticated operation of /openapi.json but the `open` ones with `session` (path ids filled in,
+ * unknown ones made up) and lists those that do not answer 403 `code`.
+ */
+async function ungated(session: Session, code: string, open: Set<string>, ids: { orgId: string; memberId: string }): Promise<string[]> {
+  const fill = (path: string) => path.replace("{orgId}", ids.orgId).replace("{memberId}", ids.memberId).replace(/\{[A-Za-z]+\}/g, "x_unknown");
+  const ops = await operations();
+  expect(ops.length).toBeGreaterThan(30);
+  const notGated: string[] = [];
+  let checked = 0;
+  for (const op of ops) {
+    const name = `${op.method} ${op.path}`;
+    if (op.public || open.has(name)) continue;
+    const res = await t.app.inject({ method: op.method as "GET", url: fill(op.path), headers: bearer(session), ...(op.method === "GET" ? {} : { payload: {} }) });
+    checked++;
+    const body = res.json<Partial<ErrorBody>>();
+    if (res.statusCode !== 403 || body.error?.code !== code || body.error.type !== "authorization_error") {
+      notGated.push(`${name} → ${res.statusCode} ${body.error?.code ?? ""}`);
+    }
+  }
+  expect(checked).toBeGreaterThan(25);
+  return notGated;
+}
+
 async function setSecurity(owner: Session, orgId: string, patch: Record<string, unknown>) {
   const res = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${orgId}/security`, headers: bearer(owner), payload: patch });
   expect(res.statusCode, res.body).toBe(200);
@@ -56,27 +80,7 @@ describe("requireMfa", () => {
     const gated = json<Session>(signIn);
     expect(gated.token).toMatch(/^rs_/);
 
-    const fill = (path: string) =>
-      path
-        .replace("{orgId}", org.id)
-        .replace("{memberId}", staff.memberId)
-        .replace(/\{[A-Za-z]+\}/g, "x_unknown");
-    const ops = await operations();
-    expect(ops.length).toBeGreaterThan(30);
-    const notGated: string[] = [];
-    let checked = 0;
-    for (const op of ops) {
-      const name = `${op.method} ${op.path}`;
-      if (op.public || ENROLMENT_AND_SIGN_OUT.has(name)) continue;
-      const res = await t.app.inject({ method: op.method as "GET", url: fill(op.path), headers: bearer(gated), ...(op.method === "GET" ? {} : { payload: {} }) });
-      checked++;
-      const body = res.json<Partial<ErrorBody>>();
-      if (res.statusCode !== 403 || body.error?.code !== "mfa_enrollment_required" || body.error.type !== "authorization_error") {
-        notGated.push(`${name} → ${res.statusCode} ${body.error?.code ?? ""}`);
-      }
-    }
-    expect(checked).toBeGreaterThan(25);
-    expect(notGated).toEqual([]);
+    expect(await ungated(gated, "mfa_enrollment_required", ENROLMENT_AND_SIGN_OUT, { orgId: org.id, memberId: staff.memberId })).toEqual([]);
 
     // Public routes that take an optional session do not let a gated session act there either.
     const accept = await t.app.inject({ method: "POST", url: "/v1/invitations/inv_unknown/accept", headers: bearer(gated), payload: {} });
@@ -116,22 +120,8 @@ describe("requireMfa", () => {
     expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(earlier) })).statusCode).toBe(200);
     await setSecurity(owner, org.id, { requireMfa: true });
 
-    const fill = (path: string) => path.replace("{orgId}", org.id).replace("{memberId}", member.memberId).replace(/\{[A-Za-z]+\}/g, "x_unknown");
     const open = new Set(["GET /v1/me", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
-    const notGated: string[] = [];
-    let checked = 0;
-    for (const op of await operations()) {
-      const name = `${op.method} ${op.path}`;
-      if (op.public || open.has(name)) continue;
-      const res = await t.app.inject({ method: op.method as "GET", url: fill(op.path), headers: bearer(earlier), ...(op.method === "GET" ? {} : { payload: {} }) });
-      checked++;
-      const body = res.json<Partial<ErrorBody>>();
-      if (res.statusCode !== 403 || body.error?.code !== "mfa_required" || body.error.type !== "authorization_error") {
-        notGated.push(`${name} → ${res.statusCode} ${body.error?.code ?? ""}`);
-      }
-    }
-    expect(checked).toBeGreaterThan(25);
-    expect(notGated).toEqual([]);
+    expect(await ungated(earlier, "mfa_required", open, { orgId: org.id, memberId: member.memberId })).toEqual([]);
     // Removing the factor from there would get around it: refused too, even with the password.
     const remove = await t.app.inject({ method: "DELETE", url: "/v1/me/mfa/totp", headers: bearer(earlier), payload: { password: GOOD_PASSWORD } });
     expect(remove.json<ErrorBody>().error.code).toBe("mfa_required");
