@@ -6,9 +6,9 @@ const BATCH = 5_000;
 /**
  * Rewrites every audit event's `before`/`after` text to its RFC 8785 canonical form where it is not already.
  * Migration 0005 turned those jsonb columns into text with PostgreSQL's own rendering ({"a": 1}); the chain
- * hashed the canonical form ({"a":1}), which is what the generated `canonical` column must reproduce. Restores
- * of backups taken before that migration need the same step. Idempotent; runs as the owner, in the caller's
- * transaction. The values are unchanged (JSON-equal), only their spelling.
+ * hashed the canonical form ({"a":1}), which is what the generated `canonical` column must reproduce.
+ * Idempotent; runs as the owner, in the migration's transaction. The values are unchanged (JSON-equal), only
+ * their spelling.
  */
 export async function canonicalizeAuditPayloads(run: ScriptRunner): Promise<number> {
   // The owner may not be a superuser: row-level security is FORCE'd on audit_events and allows no UPDATE.
@@ -24,8 +24,8 @@ export async function canonicalizeAuditPayloads(run: ScriptRunner): Promise<numb
     );
     const fix = { org: [] as string[], seq: [] as string[], before: [] as Array<string | null>, after: [] as Array<string | null> };
     for (const r of rows) {
-      const before = r.before === null ? null : canonicalJson(JSON.parse(r.before));
-      const after = r.after === null ? null : canonicalJson(JSON.parse(r.after));
+      const before = r.before === null ? null : canonicalJson(JSON.parse(r.before) as unknown);
+      const after = r.after === null ? null : canonicalJson(JSON.parse(r.after) as unknown);
       if (before === r.before && after === r.after) continue;
       fix.org.push(r.org_id); fix.seq.push(r.seq); fix.before.push(before); fix.after.push(after);
     }

@@ -37,16 +37,35 @@ export function canonicalEvent(e: ChainedEvent): string {
 /**
  * canonical(event) cut where its `seq` goes: `head + seq + tail`. The appender hands both halves to the
  * database, which places the seq it allocates under the head-row lock and hashes there, in one statement.
+ * `payload` is before/after already in canonical form (null as null), when the caller has it.
  */
-export function canonicalAround(e: Omit<ChainedEvent, "seq">): [string, string] {
+export function canonicalAround(
+  e: Omit<ChainedEvent, "seq">,
+  payload: { before: string | null; after: string | null } = { before: canonicalOrNull(e.before), after: canonicalOrNull(e.after) },
+): [string, string] {
   const str = (v: string | null) => (v === null ? "null" : JSON.stringify(v));
-  const obj = (v: Record<string, unknown> | null) => (v === null ? "null" : canonicalJson(v));
   return [
-    `{"action":${JSON.stringify(e.action)},"actorId":${str(e.actorId)},"after":${obj(e.after)},"before":${obj(e.before)}` +
+    `{"action":${JSON.stringify(e.action)},"actorId":${str(e.actorId)},"after":${payload.after ?? "null"},"before":${payload.before ?? "null"}` +
       `,"createdAt":${JSON.stringify(e.createdAt)},"entityType":${JSON.stringify(e.entityType)},"id":${JSON.stringify(e.id)}` +
       `,"ip":${str(e.ip)},"orgId":${JSON.stringify(e.orgId)},"seq":`,
     `,"targetId":${str(e.targetId)},"userAgent":${str(e.userAgent)}}`,
   ];
+}
+
+/** A before/after object in canonical form, as the table stores it (null stays null). */
+export const canonicalOrNull = (v: Record<string, unknown> | null): string | null => (v === null ? null : canonicalJson(v));
+
+/**
+ * A stored before/after text as the object it spells; undefined when it is not a JSON object (only an edit by
+ * hand gives that: the CHECK constraint keeps it JSON, and record() writes objects only).
+ */
+export function parseEventObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -105,9 +124,14 @@ export function canonicalEventReference(e: ChainedEvent): string {
   return c;
 }
 
-export function chainHash(prevHash: string, e: ChainedEvent): string {
+/** hex(SHA-256(utf8(prevHash + canonical))) for a canonical form already written out. */
+export function hashCanonical(prevHash: string, canonical: string): string {
   // One-shot hash (strings are hashed as UTF-8): no Hash object per event.
-  return oneShotHash("sha256", prevHash + canonicalEvent(e), "hex");
+  return oneShotHash("sha256", prevHash + canonical, "hex");
+}
+
+export function chainHash(prevHash: string, e: ChainedEvent): string {
+  return hashCanonical(prevHash, canonicalEvent(e));
 }
 
 /**

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { executePrepared, rowsOf, type Tx } from "../db/database.ts";
 import { auditHeads } from "../db/schema.ts";
 import { newId } from "../lib/ids.ts";
-import { canonicalAround, canonicalJson, chainHash, GENESIS_HASH, storable, type ChainedEvent } from "./chain.ts";
+import { canonicalAround, canonicalOrNull, GENESIS_HASH, hashCanonical, storable, type ChainedEvent } from "./chain.ts";
 
 export const AUDIT_ACTIONS = [
   "team.invited", "team.invite_resent", "team.invite_accepted", "team.invite_revoked", "team.role_changed",
@@ -61,8 +61,9 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
     userAgent: optional(input.userAgent),
     createdAt: at.toISOString(),
   };
-  const [head, tail] = canonicalAround(event);
-  const json = (v: Record<string, unknown> | null) => (v === null ? null : canonicalJson(v));
+  // before/after in canonical form once: stored as they are, and part of the halves the database hashes.
+  const payload = { before: canonicalOrNull(event.before), after: canonicalOrNull(event.after) };
+  const [head, tail] = canonicalAround(event, payload);
   // One statement, one round trip: lock the head, take the next seq, hash SHA-256(prevHash ‖ canonical) in
   // the database (UTF-8, as chainHash does; the process's canonical form cut where the seq goes), append,
   // move the head. PostgreSQL fills the row's generated `canonical` column from the same fields (migration
@@ -77,7 +78,7 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
     ), appended AS (
       INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
       SELECT ${orgId}, seq, ${event.id}, ${event.action}, ${event.actorId}, ${event.targetId}, ${event.entityType},
-             ${json(event.before)}::text, ${json(event.after)}::text, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz, prev_hash, hash
+             ${payload.before}::text, ${payload.after}::text, ${event.ip}, ${event.userAgent}, ${event.createdAt}::timestamptz, prev_hash, hash
       FROM next
       RETURNING seq, hash, prev_hash
     )
@@ -86,8 +87,8 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
     RETURNING appended.seq, appended.hash, appended.prev_hash`));
   const row = rows[0];
   if (!row) throw new Error(`audit chain for org ${orgId} is not started`);
-  const appended = { ...event, seq: Number(row.seq) };
+  const seq = Number(row.seq);
   // The database hashed what this process would have: a mismatch means the two disagree on the canonical bytes.
-  if (chainHash(row.prev_hash, appended) !== row.hash) throw new Error("audit hash computed by the database differs from the canonical form");
-  return { ...appended, hash: row.hash };
+  if (hashCanonical(row.prev_hash, `${head}${seq}${tail}`) !== row.hash) throw new Error("audit hash computed by the database differs from the canonical form");
+  return { ...event, seq, hash: row.hash };
 }

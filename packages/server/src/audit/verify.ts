@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { sql } from "drizzle-orm";
 import { rowsOf, type Database } from "../db/database.ts";
 import { listMigrations } from "../db/migrate.ts";
-import { chainHash, GENESIS_HASH, type ChainedEvent } from "./chain.ts";
+import { chainHash, GENESIS_HASH, parseEventObject, type ChainedEvent } from "./chain.ts";
 import { verifyCheckpoint, type SigningKey } from "./signing.ts";
 
 /**
@@ -71,16 +71,7 @@ interface Row {
   unreadable: boolean;
 }
 
-/** A stored before/after text as the object it spells, or undefined when it is not one. */
-function parseObject(text: string | null): Record<string, unknown> | null | undefined {
-  if (text === null) return null;
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parseObject = (text: string | null) => (text === null ? null : parseEventObject(text));
 
 function toRow(orgId: string, r: StoredRow): Row {
   const us = r.created_us;
@@ -173,13 +164,17 @@ async function successorLater(db: Database, orgId: string, prevHash: string, aft
   return rowsOf(res).length > 0;
 }
 
-/** The body of roster_audit_canonical() exactly as migration 0005 created it. */
-const CANONICAL_FUNCTION_SOURCE = (() => {
-  const m = listMigrations().find((x) => x.name === "0005_audit_canonical.sql");
-  const body = m ? /AS \$\$([\s\S]*?)\$\$/.exec(m.sql)?.[1] : undefined;
-  if (body === undefined) throw new Error("migration 0005_audit_canonical.sql has no canonical function");
-  return body;
-})();
+/** The body of roster_audit_canonical() exactly as migration 0005 created it (read once, when first needed). */
+let canonicalFunctionSource: string | undefined;
+function expectedFunctionSource(): string {
+  if (canonicalFunctionSource === undefined) {
+    const m = listMigrations().find((x) => x.name === "0005_audit_canonical.sql");
+    const body = m ? /AS \$\$([\s\S]*?)\$\$/.exec(m.sql)?.[1] : undefined;
+    if (body === undefined) throw new Error("migration 0005_audit_canonical.sql has no canonical function");
+    canonicalFunctionSource = body;
+  }
+  return canonicalFunctionSource;
+}
 const CANONICAL_EXPRESSION = "roster_audit_canonical(org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at)";
 
 /**
@@ -199,10 +194,10 @@ export async function canonicalColumnIntact(db: Database): Promise<boolean> {
   if (!row || row.generated !== "s" || row.expr !== CANONICAL_EXPRESSION) return false;
   const fns = typeof row.fns === "string" ? (JSON.parse(row.fns) as Array<{ src: string; volatile: string; config: string[] | null }>) : row.fns;
   const fn = fns?.length === 1 ? fns[0] : undefined;
-  return fn !== undefined && fn.src === CANONICAL_FUNCTION_SOURCE && fn.volatile === "i" && JSON.stringify(fn.config) === JSON.stringify(["search_path=pg_catalog"]);
+  return fn !== undefined && fn.src === expectedFunctionSource() && fn.volatile === "i" && JSON.stringify(fn.config) === JSON.stringify(["search_path=pg_catalog"]);
 }
 
-interface RangeScan { firstBad: number | null; count: number; lastSeq: number | null }
+interface RangeScan { firstBad: number | null; lastSeq: number | null }
 
 /**
  * One range (lo, hi] checked inside the database: seqs consecutive from lo + 1, each prev_hash equal to the
@@ -217,7 +212,7 @@ async function scanRange(db: Database, orgId: string, lo: number, hi: number | n
   const upper = hi === null ? sql`` : sql`AND seq <= ${hi}`;
   const res = await db.tx({ orgId }, (tx) => tx.execute(sql`
     SELECT min(CASE WHEN seq <> expected THEN expected ELSE seq END) FILTER (WHERE seq <> expected OR bad) AS first_bad,
-           count(*) AS n, max(seq) AS last_seq
+           max(seq) AS last_seq
       FROM (
         SELECT seq, coalesce(lag(seq) OVER w, ${lo}) + 1 AS expected,
                prev_hash IS DISTINCT FROM coalesce(lag(hash) OVER w, ${prevHashAtLo})
@@ -226,8 +221,8 @@ async function scanRange(db: Database, orgId: string, lo: number, hi: number | n
           FROM audit_events WHERE org_id = ${orgId} AND seq > ${lo} ${upper}
         WINDOW w AS (ORDER BY seq)
       ) checked`));
-  const r = rowsOf<{ first_bad: string | number | null; n: string | number; last_seq: string | number | null }>(res)[0]!;
-  return { firstBad: r.first_bad === null ? null : Number(r.first_bad), count: Number(r.n), lastSeq: r.last_seq === null ? null : Number(r.last_seq) };
+  const r = rowsOf<{ first_bad: string | number | null; last_seq: string | number | null }>(res)[0]!;
+  return { firstBad: r.first_bad === null ? null : Number(r.first_bad), lastSeq: r.last_seq === null ? null : Number(r.last_seq) };
 }
 
 /** Rows per range below which splitting the scan across connections is not worth it. */

@@ -67,31 +67,31 @@ export interface DatabaseOptions {
   migrateUpTo?: string | undefined;
 }
 
-async function bindScope(tx: Tx, scope: Scope): Promise<void> {
-  // One round trip: set_config('role', …, true) is SET LOCAL ROLE, so the role and the scope arrive together.
-  await tx.execute(
-    sql`SELECT set_config('role', 'roster_app', true), set_config('roster.org_id', ${scope.orgId ?? ""}, true), set_config('roster.user_id', ${scope.userId ?? ""}, true), set_config('roster.platform', ${scope.platform ? "on" : ""}, true)`,
-  );
+/**
+ * The statement that binds a transaction to the application role and a scope. set_config('role', …, true) is
+ * SET LOCAL ROLE, so role and scope arrive together; values are literals (escaped by the driver) so that it can
+ * travel in one simple-protocol message with BEGIN on PostgreSQL.
+ */
+function bindScopeStatement(scope: Scope): string {
+  const lit = (v: string) => pg.escapeLiteral(v);
+  return `SELECT set_config('role', 'roster_app', true), set_config('roster.org_id', ${lit(scope.orgId ?? "")}, true), ` +
+    `set_config('roster.user_id', ${lit(scope.userId ?? "")}, true), set_config('roster.platform', ${lit(scope.platform ? "on" : "")}, true)`;
 }
 
 /**
  * A transaction on PostgreSQL in which BEGIN and the scope binding travel as one simple-protocol message:
- * one round trip fewer than drizzle's own transaction() followed by bindScope(), on every request. Queries
+ * one round trip fewer than drizzle's own transaction() followed by the binding, on every request. Queries
  * inside go through drizzle's session on the checked-out client, as drizzle's transaction() would.
  */
 async function scopedPgTransaction<T>(pool: pg.Pool, db: Db, scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  const lit = (v: string) => client.escapeLiteral(v);
   type SessionArgs = ConstructorParameters<typeof NodePgSession>;
   // drizzle keeps these on the database object it built (pg-core PgDatabase, node-postgres NodePgSession).
   const { dialect, session } = db as unknown as { dialect: PgDialect; session: { schema: SessionArgs[2]; options: SessionArgs[3] } };
   const tx = new NodePgTransaction(dialect, new NodePgSession(client, dialect, session.schema, session.options), session.schema) as unknown as Tx;
   let broken: Error | undefined;
   try {
-    await client.query(
-      `BEGIN; SELECT set_config('role', 'roster_app', true), set_config('roster.org_id', ${lit(scope.orgId ?? "")}, true), ` +
-        `set_config('roster.user_id', ${lit(scope.userId ?? "")}, true), set_config('roster.platform', ${lit(scope.platform ? "on" : "")}, true)`,
-    );
+    await client.query(`BEGIN; ${bindScopeStatement(scope)}`);
     const result = await fn(tx);
     await client.query("COMMIT");
     return result;
@@ -143,7 +143,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const database: Database = {
     kind: "pglite",
-    tx: (scope, fn) => db.transaction(async (tx) => { await bindScope(tx, scope); return fn(tx); }),
+    tx: (scope, fn) => db.transaction(async (tx) => { await tx.execute(sql.raw(bindScopeStatement(scope))); return fn(tx); }),
     owner: (fn) => fn(db),
     script: (fn) =>
       client.transaction((tx) =>

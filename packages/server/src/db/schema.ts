@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { bigint, customType, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
-import { canonicalJson } from "../audit/chain.ts";
+import { canonicalJson, parseEventObject } from "../audit/chain.ts";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -12,14 +12,7 @@ const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" 
 const canonicalObject = customType<{ data: Record<string, unknown>; driverData: string }>({
   dataType: () => "text",
   toDriver: (value) => canonicalJson(value),
-  fromDriver: (value) => {
-    try {
-      const parsed: unknown = JSON.parse(value);
-      return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { unreadable: value };
-    } catch {
-      return { unreadable: value };
-    }
-  },
+  fromDriver: (value) => parseEventObject(value) ?? { unreadable: value },
 });
 
 export const users = pgTable("users", {

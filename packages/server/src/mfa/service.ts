@@ -50,8 +50,9 @@ function newRecoveryCode(): string {
 
 const normalizeRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s-]/g, "");
 /** Keyed with the installation key: 50-bit codes are out of reach of an offline guess without it. */
-const recoveryHash = (deps: AppDeps, code: string) => hmac(deps.config.secretKey, `mfa-recovery:${normalizeRecoveryCode(code)}`);
-const recoveryHashes = (deps: AppDeps, code: string) => openingKeys(deps.config).map((k) => hmac(k, `mfa-recovery:${normalizeRecoveryCode(code)}`));
+const recoveryHashUnder = (key: Buffer, code: string) => hmac(key, `mfa-recovery:${normalizeRecoveryCode(code)}`);
+const recoveryHash = (deps: AppDeps, code: string) => recoveryHashUnder(deps.config.secretKey, code);
+const recoveryHashes = (deps: AppDeps, code: string) => openingKeys(deps.config).map((k) => recoveryHashUnder(k, code));
 
 async function factorOf(tx: Tx, userId: string, lock = false): Promise<MfaFactorRow | undefined> {
   const q = tx.select().from(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.kind, "totp")));
