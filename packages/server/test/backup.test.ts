@@ -95,6 +95,12 @@ describe("roster backup / restore", () => {
     try {
       await expect(restoreFrom(target.db, plain)).rejects.toThrow(/not a gzipped Roster backup/);
       await expect(restoreFrom(target.db, foreign)).rejects.toThrow(/not a Roster backup/);
+      // A missing file and a gzip stream cut short answer at once (the reader used to wait for ever on the first).
+      await expect(restoreFrom(target.db, join(dir, "no-such-backup.jsonl.gz"))).rejects.toThrow(/cannot be read: .*ENOENT/);
+      const whole = gzipSync(`${'{"format":"roster-backup"}\n'.repeat(2000)}`);
+      const cut = join(dir, "cut.jsonl.gz");
+      writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+      await expect(restoreFrom(target.db, cut)).rejects.toThrow(/cut short|not a Roster backup/);
       expect(await countRows(target.db)).toBe(0);
     } finally {
       await target.close();

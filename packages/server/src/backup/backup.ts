@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { StringDecoder } from "node:string_decoder";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
@@ -114,8 +114,14 @@ export async function backupTo(db: Database, file: string): Promise<Record<strin
  * Refuses a database that already holds users or organizations, and a backup of a different schema version.
  */
 export async function restoreFrom(db: Database, file: string): Promise<Record<string, number>> {
-  const input = createReadStream(file).pipe(createGunzip());
-  const reader = createInterface({ input, crlfDelay: Infinity });
+  // pipe() does not pass on the file's own errors (a missing file would leave the reader waiting forever).
+  const source = createReadStream(file);
+  const input = createGunzip();
+  source.on("error", (err) => input.destroy(err));
+  // An error before reading starts (the database connection comes first) must not go unhandled: the stream
+  // keeps it, and iterating the stream rejects with it.
+  input.on("error", () => undefined);
+  source.pipe(input);
   const counts: Record<string, number> = {};
   try {
     await db.script(async (run) => {
@@ -136,7 +142,7 @@ export async function restoreFrom(db: Database, file: string): Promise<Record<st
         counts[table] = (counts[table] ?? 0) + batch.length;
         batch = [];
       };
-      for await (const line of reader) {
+      for await (const line of linesOf(input)) {
         if (line === "") continue;
         if (!header) {
           header = parseHeader(line);
@@ -161,13 +167,33 @@ export async function restoreFrom(db: Database, file: string): Promise<Record<st
     });
   } catch (err) {
     if (err instanceof BackupError) throw err;
-    if ((err as { code?: string }).code === "Z_DATA_ERROR") throw new BackupError("The file is not a gzipped Roster backup.");
+    const code = (err as { code?: string }).code;
+    if (code === "Z_DATA_ERROR") throw new BackupError("The file is not a gzipped Roster backup.");
+    if (code === "Z_BUF_ERROR") throw new BackupError("The backup file is cut short (the gzip stream ends early).");
+    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") throw new BackupError(`The backup file cannot be read: ${file} (${code}).`);
     throw err;
   } finally {
-    reader.close();
+    source.destroy();
     input.destroy();
   }
   return counts;
+}
+
+/**
+ * The lines of a byte stream (UTF-8; a trailing CR dropped). Iterating the stream itself, unlike readline,
+ * rejects on an error even when it happened before the first read.
+ */
+async function* linesOf(stream: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder("utf8");
+  let rest = "";
+  const clean = (line: string) => (line.endsWith("\r") ? line.slice(0, -1) : line);
+  for await (const chunk of stream) {
+    const parts = (rest + decoder.write(chunk)).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) yield clean(line);
+  }
+  rest += decoder.end();
+  if (rest !== "") yield clean(rest);
 }
 
 function parseHeader(line: string): Header {
