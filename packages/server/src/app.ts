@@ -1,12 +1,9 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Config } from "./config.ts";
-import type { Database } from "./db/database.ts";
-import type { Clock } from "./lib/clock.ts";
-import type { Mailer } from "./mail/mailer.ts";
+import type { AppDeps } from "./deps.ts";
 import { newId } from "./lib/ids.ts";
 import { AppError } from "./http/errors.ts";
 import { findNul } from "./http/nul.ts";
@@ -14,17 +11,7 @@ import { ErrorBody } from "./http/schemas.ts";
 import { authenticate, bindOrg } from "./http/context.ts";
 import { registerFeatures } from "./features.ts";
 
-export interface AppDeps {
-  db: Database;
-  config: Config;
-  clock: Clock;
-  mailer: Mailer;
-  /** pino options, or false for silence (tests). */
-  logger?: FastifyServerOptions["logger"];
-}
-
-export type App = FastifyInstance;
-export type RouteApp = ReturnType<FastifyInstance["withTypeProvider"]> & FastifyInstance;
+export type { AppDeps };
 
 /** Builds the HTTP app from its dependencies; nothing here reads the environment or opens connections. */
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { presets, type PresetName } from "@roster/policy";
-import type { AppDeps } from "./app.ts";
+import type { AppDeps } from "./deps.ts";
 import { members, users } from "./db/schema.ts";
 import { newId } from "./lib/ids.ts";
 import { hashPassword } from "./auth/passwords.ts";

@@ -1,5 +1,5 @@
 import pino from "pino";
-import type { AppDeps } from "./app.ts";
+import type { AppDeps } from "./deps.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/database.ts";
 import { systemClock } from "./lib/clock.ts";

@@ -9,7 +9,7 @@ import { createOrg as createOrgService } from "../src/orgs/service.ts";
 import { users } from "../src/db/schema.ts";
 import { newId } from "../src/lib/ids.ts";
 import { FakeClock } from "../src/lib/clock.ts";
-import type { AppDeps } from "../src/app.ts";
+import type { AppDeps } from "../src/deps.ts";
 import { engine, freshDatabase, MemoryMailer, testConfig } from "./helpers.ts";
 
 const SRC = join(import.meta.dirname, "..", "src");

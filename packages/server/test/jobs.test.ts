@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import type { AppDeps } from "../src/app.ts";
+import type { AppDeps } from "../src/deps.ts";
 import { jobStatus, runDueJobs, startScheduler, type Job } from "../src/jobs/scheduler.ts";
 import { jobs as registered } from "../src/jobs/registry.ts";
 import { engine, testApp, type TestApp } from "./helpers.ts";

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { filterFor, getPreset } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { rowsOf, type Tx } from "../db/database.ts";
 import { members, organizations, users, type MemberRow, type OrgRow, type UserRow } from "../db/schema.ts";
 import { AppError, invalid, notFound } from "../http/errors.ts";
-import type { OrgContext } from "../http/context.ts";
+import type { OrgContext } from "../http/principal.ts";
 import { newId } from "../lib/ids.ts";
 import { hashToken } from "../lib/tokens.ts";
 import { record, type RequestMeta } from "../audit/record.ts";

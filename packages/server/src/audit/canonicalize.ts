@@ -1,4 +1,4 @@
-import type { ScriptRunner } from "../db/database.ts";
+import type { ScriptRunner } from "../db/types.ts";
 import { canonicalJson } from "./chain.ts";
 
 const BATCH = 5_000;

@@ -1,5 +1,5 @@
 import { desc, eq, sql } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { organizations } from "../db/schema.ts";
 import { monotonicFactory } from "ulid";

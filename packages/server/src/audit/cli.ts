@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { eq } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { organizations } from "../db/schema.ts";
 import { allOrgIds, createCheckpoint, verifyOrg, type CheckpointOutcome } from "./checkpoints.ts";
 import { loadSigningKey } from "./signing.ts";

@@ -2,7 +2,7 @@ import { PassThrough, Readable } from "node:stream";
 import { and, asc, desc, eq, gt, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { stringify } from "csv-stringify";
 import { filterFor } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { auditEvents, members, type AuditEventRow } from "../db/schema.ts";
 import { invitations } from "../invitations/tables.ts";

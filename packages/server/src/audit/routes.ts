@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable, OrgParams, page } from "../http/schemas.ts";
 import { orgContext } from "../http/context.ts";
 import { auditScope, auditWhere, csvAuditExport, jsonlAuditExport, listAuditEvents } from "./feed.ts";

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { and, eq, isNull } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable, Timestamp } from "../http/schemas.ts";
 import { requireSession } from "../http/context.ts";
 import { changePassword } from "../security/password.ts";

@@ -1,5 +1,5 @@
 import { eq, sql } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { members, users, type UserRow } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";
 import { newId } from "../lib/ids.ts";

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { can } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, Id } from "../http/schemas.ts";
 import { loadOrgContext, requirePrincipal } from "../http/context.ts";
 

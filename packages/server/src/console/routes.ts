@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 
 /** Where `npm run build -w @roster/console` writes the console (also run by `npm ci` through `prepare`). */
 export const CONSOLE_DIST = fileURLToPath(new URL("../../../console/dist", import.meta.url));

@@ -3,23 +3,15 @@ import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePg, NodePgSession, NodePgTransaction } from "drizzle-orm/node-postgres";
-import type { PgDatabase, PgDialect, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
-import type { ExtractTablesWithRelations } from "drizzle-orm";
+import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import * as schema from "./schema.ts";
+import type { Database, Db, Scope, Tx } from "./types.ts";
 import { migrate } from "./migrate.ts";
 
-type Schema = typeof schema;
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
-export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+export type { Database, Db, Scope, ScriptRunner, Tx } from "./types.ts";
 
-/** What a transaction may see. Row-level security reads these; anything unset matches no org row. */
-export interface Scope {
-  orgId?: string | null;
-  userId?: string | null;
-  /** Installation-level reads (the tenant list) for platform roles. */
-  platform?: boolean;
-}
+
 
 /** Rows of a raw `execute`, the same for both drivers. */
 export function rowsOf<T>(result: unknown): T[] {
@@ -40,23 +32,6 @@ export async function executePrepared(tx: Tx, name: string, query: SQL): Promise
   return session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute();
 }
 
-/** Raw access on one connection inside one owner transaction: multi-statement SQL scripts (migrations). */
-export interface ScriptRunner {
-  exec(script: string): Promise<void>;
-  query<T>(text: string, params?: unknown[]): Promise<T[]>;
-}
-
-export interface Database {
-  readonly kind: "pglite" | "postgres";
-  /** Runs `fn` in one owner transaction on a single connection, for SQL scripts. */
-  script<T>(fn: (run: ScriptRunner) => Promise<T>): Promise<T>;
-  /** Runs `fn` in one transaction as the application role, with `scope` bound for row-level security. */
-  tx<T>(scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T>;
-  /** Runs `fn` as the connection's owner role, bypassing row-level security: migrations and operator commands only. */
-  owner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
 
 export interface DatabaseOptions {
   databaseUrl?: string | undefined;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Database, ScriptRunner } from "./database.ts";
+import type { Database, ScriptRunner } from "./types.ts";
 import { canonicalizeAuditPayloads } from "../audit/canonicalize.ts";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));

@@ -1,41 +1,17 @@
 import type { FastifyRequest } from "fastify";
 import { and, eq } from "drizzle-orm";
-import { can, getPreset, type Policy, type ResourceRef, type Subject } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
-import { members, organizations, type MemberRow, type OrgRow, type UserRow } from "../db/schema.ts";
+import { can, getPreset, type ResourceRef, type Subject } from "@roster/policy";
+import type { AppDeps } from "../deps.ts";
+import { members, organizations, type MemberRow } from "../db/schema.ts";
 import { checkSession, csrfCandidates, CSRF_COOKIE, revokeSession, SESSION_COOKIE, SESSION_TOKEN_PREFIX } from "../auth/sessions.ts";
 import { authenticateApiKey, looksLikeApiKey } from "../api-keys/service.ts";
 import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
 import { AppError, notFound } from "./errors.ts";
+import type { ApiKeyPrincipal, OrgContext, Principal, SessionPrincipal } from "./principal.ts";
+
+export type { ApiKeyPrincipal, OrgContext, Principal, SessionPrincipal } from "./principal.ts";
 import { safeEqual } from "../lib/tokens.ts";
 
-/** Who is calling: a signed-in user, or an API key acting as its member in its one org. */
-export type Principal = SessionPrincipal | ApiKeyPrincipal;
-
-export interface SessionPrincipal {
-  kind: "session";
-  user: Pick<UserRow, "id" | "email" | "name" | "platformRole">;
-  sessionId: string;
-  via: "cookie" | "bearer";
-  /** For per-org session limits (security settings). */
-  sessionCreatedAt: Date;
-  idleSince: Date;
-  /** A second factor was verified for this session. */
-  mfaVerified: boolean;
-}
-
-export interface ApiKeyPrincipal {
-  kind: "api_key";
-  /** The key's member's user; a key never carries a platform role. */
-  user: Pick<UserRow, "id" | "email" | "name" | "platformRole">;
-  keyId: string;
-  orgId: string;
-  via: "bearer";
-  /** The org and member as read for this request: the member's current role applies. */
-  org: OrgRow;
-  member: MemberRow;
-  permissions: string[] | null;
-}
 
 /**
  * With requireMfa on, a member without a factor reaches only these (docs/decisions/0004-mfa-api-keys-and-org-security.md):
@@ -50,12 +26,6 @@ const MFA_VERIFICATION_ROUTES = new Set(["GET /v1/me", "GET /v1/me/mfa", "POST /
 /** Outside its own org's routes, a key may only ask POST /v1/authorize about its org. */
 const API_KEY_ROUTES_OUTSIDE_ORGS = new Set(["POST /v1/authorize"]);
 
-export interface OrgContext {
-  org: OrgRow;
-  policy: Policy;
-  member: MemberRow;
-  subject: Subject;
-}
 
 export type AuthMode = "required" | "optional" | "none";
 

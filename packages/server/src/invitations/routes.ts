@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { Email, errors, Id, Nullable, OrgParams, page, SessionGrant, Timestamp } from "../http/schemas.ts";
 import { orgContext } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";

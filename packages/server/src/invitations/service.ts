@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { can, decideInvite, filterFor, resolveInviteDepartment } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { rowsOf } from "../db/database.ts";
 import { members, organizations, users, type MemberRow, type UserRow } from "../db/schema.ts";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { and, eq, isNull, lt, lte, or } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { jobRuns, type JobRunRow } from "./tables.ts";
 
 /** A periodic task. `run` must be safe to repeat: a crash after the work but before bookkeeping runs it again. */

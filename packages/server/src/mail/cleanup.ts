@@ -1,5 +1,5 @@
 import { and, inArray, lt, or, isNotNull } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Job } from "../jobs/scheduler.ts";
 import { passwordResets } from "../auth/password-reset.ts";
 import { bindOutboxScope } from "./outbox.ts";

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { and, desc, eq, or, sql } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, Timestamp } from "../http/schemas.ts";
 import { requirePrincipal } from "../http/context.ts";
 import { bindOutboxScope, openPayload } from "./outbox.ts";

@@ -2,7 +2,7 @@ import { openingKeys } from "../config.ts";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { rowsOf, type Tx } from "../db/database.ts";
 import { bindOutboxScope, openPayload } from "./outbox.ts";
 import { outbox } from "./tables.ts";

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { stringify } from "csv-stringify";
 import ExcelJS from "exceljs";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { members, users } from "../db/schema.ts";
 import type { OrgContext } from "../http/context.ts";
 import { memberFilters, type MemberQuery } from "./queries.ts";

@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { members } from "../db/schema.ts";
 import { sql } from "drizzle-orm";

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { filterFor } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { Email, errors, Id, Nullable, OrgParams, page, Timestamp } from "../http/schemas.ts";
 import { authorize, orgContext, type OrgContext } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";

@@ -1,6 +1,6 @@
 import { and, asc, eq } from "drizzle-orm";
 import { decideMemberAction, filterFor, type MemberAction, type MemberActionOptions } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError, invalid, notFound } from "../http/errors.ts";

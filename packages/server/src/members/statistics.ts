@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Job } from "../jobs/scheduler.ts";
 
 /** The tables the member list and export scan; their planner statistics decide whether a page is an index walk. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, SessionGrant } from "../http/schemas.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { requireSession } from "../http/context.ts";

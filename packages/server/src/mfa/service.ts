@@ -2,7 +2,7 @@ import { openingKeys } from "../config.ts";
 import { randomBytes } from "node:crypto";
 import { and, eq, gt, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import QRCode from "qrcode";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Database, Tx } from "../db/database.ts";
 import { rowsOf } from "../db/database.ts";
 import { members, sessions, users, type UserRow } from "../db/schema.ts";

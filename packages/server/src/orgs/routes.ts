@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { assignableRoles } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams, Timestamp } from "../http/schemas.ts";
 import { authorize, orgContext, requirePrincipal } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { getPreset } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { members, organizations, type MemberRow, type OrgRow } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";

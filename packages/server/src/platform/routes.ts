@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { asc, gt, sql } from "drizzle-orm";
 import { canPlatform, presets } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, page, Timestamp } from "../http/schemas.ts";
 import { requirePrincipal } from "../http/context.ts";
 import { organizations } from "../db/schema.ts";

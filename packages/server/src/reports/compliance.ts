@@ -1,5 +1,5 @@
 import { and, asc, eq, gte, inArray, lt, sql } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { auditEvents, members, organizations, users, type AuditEventRow } from "../db/schema.ts";
 import { invitations } from "../invitations/tables.ts";

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { organizations } from "../db/schema.ts";
 import type { Job } from "../jobs/scheduler.ts";
 import { allOrgIds, verifyOrg } from "../audit/checkpoints.ts";

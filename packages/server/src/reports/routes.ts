@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { filterFor } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams } from "../http/schemas.ts";
 import { authorize, orgContext } from "../http/context.ts";
 import { AppError, invalid } from "../http/errors.ts";

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { decideMemberAction } from "@roster/policy";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { members, type MemberRow, type SessionRow } from "../db/schema.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { authorize, type OrgContext } from "../http/context.ts";

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { users } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../auth/passwords.ts";

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { organizations } from "../db/schema.ts";
 import { invalid, notFound } from "../http/errors.ts";
 import type { OrgContext } from "../http/context.ts";
