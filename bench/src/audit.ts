@@ -25,7 +25,8 @@ import type { BenchOptions, Benchmark } from "./types.ts";
 
 export const auditBenchmark: Benchmark = {
   name: "audit",
-  description: "durable audit appends/s on PostgreSQL (one event per transaction) and chain verification of 1,000,000 events",
+  description:
+    "durable audit appends/s on PostgreSQL (one event per transaction) and chain verification of 1,000,000 events",
   run: runAuditBenchmark,
 };
 
@@ -33,12 +34,13 @@ const APPEND_TARGET = 1000;
 const VERIFY_TARGET_S = 3.5;
 const MILLION = 1_000_000;
 
-
 async function makeOrg(db: Database, i: number): Promise<string> {
   const orgId = `org_bench_${i}_${randomBytes(4).toString("hex")}`;
   const now = new Date();
   await db.tx({ orgId }, async (tx) => {
-    await tx.execute(sql`INSERT INTO organizations (id, name, policy, settings, created_at, updated_at) VALUES (${orgId}, ${`Bench ${i}`}, 'saas', '{}'::jsonb, ${now}, ${now})`);
+    await tx.execute(
+      sql`INSERT INTO organizations (id, name, policy, settings, created_at, updated_at) VALUES (${orgId}, ${`Bench ${i}`}, 'saas', '{}'::jsonb, ${now}, ${now})`,
+    );
     await startChain(tx, orgId);
   });
   return orgId;
@@ -56,32 +58,45 @@ const sampleEvent = (i: number) => ({
 });
 
 /** Appends for `timeMs` from `writers` concurrent loops, each transaction holding exactly one event. */
-async function appendRate(db: Database, orgIds: string[], writers: number, timeMs: number): Promise<{ rate: number; n: number }> {
+async function appendRate(
+  db: Database,
+  orgIds: string[],
+  writers: number,
+  timeMs: number,
+): Promise<{ rate: number; n: number }> {
   let n = 0;
   const start = performance.now();
   const deadline = start + timeMs;
-  await Promise.all(Array.from({ length: writers }, async (_, w) => {
-    const orgId = orgIds[w % orgIds.length]!;
-    while (performance.now() < deadline) {
-      await db.tx({ orgId }, (tx) => record(tx, orgId, new Date(), sampleEvent(n)));
-      n++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      const orgId = orgIds[w % orgIds.length]!;
+      while (performance.now() < deadline) {
+        await db.tx({ orgId }, (tx) => record(tx, orgId, new Date(), sampleEvent(n)));
+        n++;
+      }
+    }),
+  );
   return { rate: n / ((performance.now() - start) / 1000), n };
 }
 
 /** The machine's ceiling for comparison: a plain one-row INSERT per transaction, no audit, no row-level security. */
 async function plainInsertRate(db: Database, writers: number, timeMs: number): Promise<number> {
-  await db.owner((d) => d.execute(sql`CREATE TABLE IF NOT EXISTS bench_plain (id bigserial PRIMARY KEY, payload text NOT NULL)`));
+  await db.owner((d) =>
+    d.execute(sql`CREATE TABLE IF NOT EXISTS bench_plain (id bigserial PRIMARY KEY, payload text NOT NULL)`),
+  );
   let n = 0;
   const start = performance.now();
   const deadline = start + timeMs;
-  await Promise.all(Array.from({ length: writers }, async () => {
-    while (performance.now() < deadline) {
-      await db.owner((d) => d.transaction((tx) => tx.execute(sql`INSERT INTO bench_plain (payload) VALUES (${"x".repeat(300)})`)));
-      n++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      while (performance.now() < deadline) {
+        await db.owner((d) =>
+          d.transaction((tx) => tx.execute(sql`INSERT INTO bench_plain (payload) VALUES (${"x".repeat(300)})`)),
+        );
+        n++;
+      }
+    }),
+  );
   return n / ((performance.now() - start) / 1000);
 }
 
@@ -93,14 +108,44 @@ async function fillChain(db: Database, url: string, orgId: string, count: number
   let prev = GENESIS_HASH;
   const t0 = Date.UTC(2026, 0, 1);
   for (let from = 1; from <= count; from += BATCH) {
-    const cols: Record<string, unknown[]> = { seq: [], id: [], action: [], actor: [], target: [], entity: [], before: [], after: [], ip: [], ua: [], at: [], prev: [], hash: [] };
+    const cols: Record<string, unknown[]> = {
+      seq: [],
+      id: [],
+      action: [],
+      actor: [],
+      target: [],
+      entity: [],
+      before: [],
+      after: [],
+      ip: [],
+      ua: [],
+      at: [],
+      prev: [],
+      hash: [],
+    };
     for (let seq = from; seq < from + BATCH && seq <= count; seq++) {
       const s = sampleEvent(seq);
-      const e: ChainedEvent = { orgId, seq, id: `evt_bench${String(seq).padStart(17, "0")}`, ...s, createdAt: new Date(t0 + seq * 10).toISOString() };
+      const e: ChainedEvent = {
+        orgId,
+        seq,
+        id: `evt_bench${String(seq).padStart(17, "0")}`,
+        ...s,
+        createdAt: new Date(t0 + seq * 10).toISOString(),
+      };
       const hash = chainHash(prev, e);
-      cols.seq!.push(seq); cols.id!.push(e.id); cols.action!.push(e.action); cols.actor!.push(e.actorId); cols.target!.push(e.targetId);
-      cols.entity!.push(e.entityType); cols.before!.push(canonicalJson(e.before)); cols.after!.push(canonicalJson(e.after)); cols.ip!.push(e.ip);
-      cols.ua!.push(e.userAgent); cols.at!.push(e.createdAt); cols.prev!.push(prev); cols.hash!.push(hash);
+      cols.seq!.push(seq);
+      cols.id!.push(e.id);
+      cols.action!.push(e.action);
+      cols.actor!.push(e.actorId);
+      cols.target!.push(e.targetId);
+      cols.entity!.push(e.entityType);
+      cols.before!.push(canonicalJson(e.before));
+      cols.after!.push(canonicalJson(e.after));
+      cols.ip!.push(e.ip);
+      cols.ua!.push(e.userAgent);
+      cols.at!.push(e.createdAt);
+      cols.prev!.push(prev);
+      cols.hash!.push(hash);
       prev = hash;
     }
     await client.query(
@@ -108,11 +153,28 @@ async function fillChain(db: Database, url: string, orgId: string, count: number
        SELECT $1, seq, id, action, actor, target, entity, before, after, ip, ua, at::timestamptz, prev, hash
        FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
          AS t(seq, id, action, actor, target, entity, before, after, ip, ua, at, prev, hash)`,
-      [orgId, cols.seq, cols.id, cols.action, cols.actor, cols.target, cols.entity, cols.before, cols.after, cols.ip, cols.ua, cols.at, cols.prev, cols.hash],
+      [
+        orgId,
+        cols.seq,
+        cols.id,
+        cols.action,
+        cols.actor,
+        cols.target,
+        cols.entity,
+        cols.before,
+        cols.after,
+        cols.ip,
+        cols.ua,
+        cols.at,
+        cols.prev,
+        cols.hash,
+      ],
     );
   }
   await client.end();
-  await db.owner((d) => d.execute(sql`UPDATE audit_heads SET last_seq = ${count}, last_hash = ${prev} WHERE org_id = ${orgId}`));
+  await db.owner((d) =>
+    d.execute(sql`UPDATE audit_heads SET last_seq = ${count}, last_hash = ${prev} WHERE org_id = ${orgId}`),
+  );
   await db.owner((d) => d.execute(sql`VACUUM ANALYZE audit_events`));
 }
 
@@ -121,7 +183,13 @@ function inMemoryVerify(count: number): { wall: number; cpu: number } {
   const events: Array<ChainedEvent & { prevHash: string; hash: string }> = [];
   let prev = GENESIS_HASH;
   for (let seq = 1; seq <= count; seq++) {
-    const e: ChainedEvent = { orgId: "org_bench", seq, id: `evt_${seq}`, ...sampleEvent(seq), createdAt: new Date(Date.UTC(2026, 0, 1) + seq).toISOString() };
+    const e: ChainedEvent = {
+      orgId: "org_bench",
+      seq,
+      id: `evt_${seq}`,
+      ...sampleEvent(seq),
+      createdAt: new Date(Date.UTC(2026, 0, 1) + seq).toISOString(),
+    };
     const hash = chainHash(prev, e);
     events.push({ ...e, prevHash: prev, hash });
     prev = hash;
@@ -152,14 +220,22 @@ const verdict = (ok: boolean) => (ok ? "meets target" : "BELOW TARGET");
 async function runAuditBenchmark({ timeMs }: BenchOptions): Promise<void> {
   console.log(`(host: ${loadNote()})`);
   const mem = inMemoryVerify(MILLION);
-  console.log(`verify, hashing only (in memory): 1,000,000 events in ${mem.wall.toFixed(2)} s wall, ${mem.cpu.toFixed(2)} s CPU`);
+  console.log(
+    `verify, hashing only (in memory): 1,000,000 events in ${mem.wall.toFixed(2)} s wall, ${mem.cpu.toFixed(2)} s CPU`,
+  );
   const base = process.env.DATABASE_URL;
   if (!base) {
-    console.log("appends/s and database-backed verification: skipped (set DATABASE_URL to a PostgreSQL server to measure them)");
+    console.log(
+      "appends/s and database-backed verification: skipped (set DATABASE_URL to a PostgreSQL server to measure them)",
+    );
     return;
   }
   await withDatabase(base, async (db, url) => {
-    const settings = rowsOf<{ sc: string; fsync: string }>(await db.owner((d) => d.execute(sql`SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync`)))[0]!;
+    const settings = rowsOf<{ sc: string; fsync: string }>(
+      await db.owner((d) =>
+        d.execute(sql`SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync`),
+      ),
+    )[0]!;
     console.log(`PostgreSQL durability: synchronous_commit=${settings.sc}, fsync=${settings.fsync}`);
     const orgs: string[] = [];
     for (let i = 0; i < 16; i++) orgs.push(await makeOrg(db, i));
@@ -173,8 +249,11 @@ async function runAuditBenchmark({ timeMs }: BenchOptions): Promise<void> {
     ];
     const plain1 = await plainInsertRate(db, 1, dur);
     const plain16 = await plainInsertRate(db, 16, dur);
-    for (const [name, r] of rows) console.log(`appends/s, ${name}: ${formatRate(r.rate)} (${r.n} committed transactions)`);
-    console.log(`(this server's ceiling, a plain one-row INSERT per transaction: ${formatRate(plain1)} with 1 writer, ${formatRate(plain16)} with 16)`);
+    for (const [name, r] of rows)
+      console.log(`appends/s, ${name}: ${formatRate(r.rate)} (${r.n} committed transactions)`);
+    console.log(
+      `(this server's ceiling, a plain one-row INSERT per transaction: ${formatRate(plain1)} with 1 writer, ${formatRate(plain16)} with 16)`,
+    );
     const best = Math.max(...rows.map(([, r]) => r.rate));
     console.log(`appends/s target ≥ ${APPEND_TARGET}: best ${formatRate(best)} — ${verdict(best >= APPEND_TARGET)}`);
 
@@ -189,13 +268,18 @@ async function runAuditBenchmark({ timeMs }: BenchOptions): Promise<void> {
     const s = (performance.now() - t) / 1000;
     const cpuS = cpuSeconds(cpu);
     if (!v.ok || v.eventsVerified !== MILLION) throw new Error(`verification did not pass: ${JSON.stringify(v)}`);
-    console.log(`verify from PostgreSQL (hashes checked in the database, ${availableParallelism()} ranges): 1,000,000 events in ${s.toFixed(2)} s wall (${formatRate(MILLION / s)} events), ${cpuS.toFixed(2)} s CPU in Roster — target ≤ ${VERIFY_TARGET_S} s: ${verdict(s <= VERIFY_TARGET_S)}`);
+    console.log(
+      `verify from PostgreSQL (hashes checked in the database, ${availableParallelism()} ranges): 1,000,000 events in ${s.toFixed(2)} s wall (${formatRate(MILLION / s)} events), ${cpuS.toFixed(2)} s CPU in Roster — target ≤ ${VERIFY_TARGET_S} s: ${verdict(s <= VERIFY_TARGET_S)}`,
+    );
     const cpu2 = process.cpuUsage();
     const t2 = performance.now();
     const ref = await verifyChain(db, orgId, { trustedKeys: [key], mode: "process" });
     const s2 = (performance.now() - t2) / 1000;
-    if (!ref.ok || ref.eventsVerified !== MILLION) throw new Error(`in-process verification did not pass: ${JSON.stringify(ref)}`);
-    console.log(`(the reference path, every canonical form recomputed in the process: ${s2.toFixed(2)} s wall, ${cpuSeconds(cpu2).toFixed(2)} s CPU in Roster)`);
+    if (!ref.ok || ref.eventsVerified !== MILLION)
+      throw new Error(`in-process verification did not pass: ${JSON.stringify(ref)}`);
+    console.log(
+      `(the reference path, every canonical form recomputed in the process: ${s2.toFixed(2)} s wall, ${cpuSeconds(cpu2).toFixed(2)} s CPU in Roster)`,
+    );
     console.log(`(host: ${loadNote()})`);
   });
 }

@@ -22,7 +22,6 @@ const MB = 1024 * 1024;
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-
 async function bulkMembers(db: Database, orgId: string, n: number): Promise<void> {
   await db.owner(async (d) => {
     await d.execute(sql`
@@ -40,7 +39,13 @@ async function bulkMembers(db: Database, orgId: string, n: number): Promise<void
   });
 }
 
-async function call(port: number, method: string, path: string, body?: object, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+async function call(
+  port: number,
+  method: string,
+  path: string,
+  body?: object,
+  token?: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -50,7 +55,12 @@ async function call(port: number, method: string, path: string, body?: object, t
 }
 
 /** Downloads the export, discarding the bytes as they arrive, while sampling the process's memory. */
-function download(port: number, path: string, token: string, collectEverySecond = false): Promise<{ bytes: number; ms: number; peakRss: number; peakHeap: number; peakLive: number }> {
+function download(
+  port: number,
+  path: string,
+  token: string,
+  collectEverySecond = false,
+): Promise<{ bytes: number; ms: number; peakRss: number; peakHeap: number; peakLive: number }> {
   return new Promise((resolve, reject) => {
     let peakRss = 0;
     let peakHeap = 0;
@@ -95,19 +105,37 @@ export const exportBenchmark: Benchmark = {
   description: `peak memory above idle while streaming a ${MEMBERS.toLocaleString("en")}-member export over HTTP (target < ${TARGET_MB} MB)`,
   async run() {
     const { db, drop } = await scratchDatabase(process.env.DATABASE_URL, { prefix: "roster_bench" });
-    const config = loadConfig({ ROSTER_SECRET_KEY: "22".repeat(32), ROSTER_DATA_DIR: "memory://", ROSTER_PUBLIC_URL: "http://127.0.0.1:4000" });
+    const config = loadConfig({
+      ROSTER_SECRET_KEY: "22".repeat(32),
+      ROSTER_DATA_DIR: "memory://",
+      ROSTER_PUBLIC_URL: "http://127.0.0.1:4000",
+    });
     const mailer: Mailer = { send: async () => undefined };
-    const app = await createApp({ db, config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, clock: systemClock, mailer, logger: false });
+    const app = await createApp({
+      db,
+      config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
+      clock: systemClock,
+      mailer,
+      logger: false,
+    });
     try {
       await app.listen({ host: "127.0.0.1", port: 0 });
       const port = (app.server.address() as AddressInfo).port;
-      const signUp = await call(port, "POST", "/v1/auth/sign-up", { email: "bench-owner@example.com", name: "Bench Owner", password: "correct horse battery staple" });
+      const signUp = await call(port, "POST", "/v1/auth/sign-up", {
+        email: "bench-owner@example.com",
+        name: "Bench Owner",
+        password: "correct horse battery staple",
+      });
       const token = String(signUp.json.token);
       const org = await call(port, "POST", "/v1/orgs", { name: "Bench Co", policy: "operations" }, token);
       const orgId = String(org.json.id);
       await bulkMembers(db, orgId, MEMBERS - 1);
-      console.log(`database: ${db.kind}${db.kind === "pglite" ? " (in this process: its memory counts too)" : ""}; ${MEMBERS.toLocaleString("en")} members`);
-      console.log("| format | size | time | rows/s | peak RSS above idle | peak JS heap + external above idle | live after GC above idle |");
+      console.log(
+        `database: ${db.kind}${db.kind === "pglite" ? " (in this process: its memory counts too)" : ""}; ${MEMBERS.toLocaleString("en")} members`,
+      );
+      console.log(
+        "| format | size | time | rows/s | peak RSS above idle | peak JS heap + external above idle | live after GC above idle |",
+      );
       console.log("|---|---|---|---|---|---|---|");
       const results: Array<{ format: string; mb: number }> = [];
       for (const format of ["csv", "xlsx"] as const) {
@@ -133,7 +161,9 @@ export const exportBenchmark: Benchmark = {
         );
       }
       for (const r of results) {
-        console.log(`${r.format}: peak ${r.mb.toFixed(1)} MB above idle, ${r.mb < TARGET_MB ? "within" : "OVER"} the ${TARGET_MB} MB target`);
+        console.log(
+          `${r.format}: peak ${r.mb.toFixed(1)} MB above idle, ${r.mb < TARGET_MB ? "within" : "OVER"} the ${TARGET_MB} MB target`,
+        );
       }
     } finally {
       await app.close();

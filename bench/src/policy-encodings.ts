@@ -12,7 +12,8 @@ export function grantsByRole(policy: Policy): Map<string, Array<[string, string,
   const out = new Map<string, Array<[string, string, MatrixCell]>>(policy.roles.map((r) => [r.name, []]));
   for (const { resource, actions } of permissionMatrix(policy).resources) {
     for (const { action, byRole } of actions) {
-      for (const [role, cell] of Object.entries(byRole)) if (cell !== "none") out.get(role)!.push([resource, action, cell]);
+      for (const [role, cell] of Object.entries(byRole))
+        if (cell !== "none") out.get(role)!.push([resource, action, cell]);
     }
   }
   return out;
@@ -61,7 +62,8 @@ m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
 export async function casbinRbac(policy: Policy): Promise<Enforcer> {
   const enforcer = await newEnforcer(newModelFromString(RBAC_MODEL));
   const grants = grantsByRole(policy);
-  const plain = (role: string) => new Set((grants.get(role) ?? []).filter(([, , c]) => c === "all").map(([r, a]) => `${r}:${a}`));
+  const plain = (role: string) =>
+    new Set((grants.get(role) ?? []).filter(([, , c]) => c === "all").map(([r, a]) => `${r}:${a}`));
   const ascending = [...policy.roles].reverse();
   for (const [i, role] of ascending.entries()) {
     const mine = plain(role.name);
@@ -69,7 +71,9 @@ export async function casbinRbac(policy: Policy): Promise<Enforcer> {
     const inherited = below ? plain(below.name) : new Set<string>();
     const nested = below !== undefined && [...inherited].every((k) => mine.has(k));
     if (nested) await enforcer.addGroupingPolicy(role.name, below.name);
-    const rules = [...mine].filter((k) => !nested || !inherited.has(k)).map((k) => [role.name, ...k.split(":")] as string[]);
+    const rules = [...mine]
+      .filter((k) => !nested || !inherited.has(k))
+      .map((k) => [role.name, ...k.split(":")] as string[]);
     if (rules.length > 0) await enforcer.addPolicies(rules);
   }
   return enforcer;

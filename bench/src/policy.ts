@@ -33,7 +33,11 @@ export const policyBenchmark: Benchmark = {
 };
 
 async function runPolicyBenchmark({ timeMs }: BenchOptions): Promise<void> {
-  const scenarios = [await plainScenario(presets.operations), await ownScenario(presets.crm), await storeScenario(presets.operations)];
+  const scenarios = [
+    await plainScenario(presets.operations),
+    await ownScenario(presets.crm),
+    await storeScenario(presets.operations),
+  ];
   const rows: string[][] = [];
   const verdicts: string[] = [];
   for (const scenario of scenarios) {
@@ -86,10 +90,15 @@ async function runPolicyBenchmark({ timeMs }: BenchOptions): Promise<void> {
       formatRatio(roster / casl),
       formatRatio(roster / casbin),
     ]);
-    verdicts.push(`${scenario.name}: Roster is ${formatRatio(roster / casl)} CASL (target ≥ 1.50×) ${roster / casl >= 1.5 ? "✓" : "✗"}`);
+    verdicts.push(
+      `${scenario.name}: Roster is ${formatRatio(roster / casl)} CASL (target ≥ 1.50×) ${roster / casl >= 1.5 ? "✓" : "✗"}`,
+    );
   }
   console.log();
-  printTable(["scenario", "Roster can()", "CASL can()", "casbin enforceSync()", "Roster / CASL", "Roster / casbin"], rows);
+  printTable(
+    ["scenario", "Roster can()", "CASL can()", "casbin enforceSync()", "Roster / CASL", "Roster / casbin"],
+    rows,
+  );
   console.log();
   for (const v of verdicts) console.log(v);
 }
@@ -97,7 +106,9 @@ async function runPolicyBenchmark({ timeMs }: BenchOptions): Promise<void> {
 /** Plain role checks: every permission of the operations matrix that is either granted outright or refused. */
 async function plainScenario(policy: Policy): Promise<Scenario> {
   const enforcer = await casbinRbac(policy);
-  const subjects = new Map(policy.roles.map((r) => [r.name, { role: r.name, userId: `u-${r.name}` } satisfies Subject]));
+  const subjects = new Map(
+    policy.roles.map((r) => [r.name, { role: r.name, userId: `u-${r.name}` } satisfies Subject]),
+  );
   const abilities = new Map([...subjects].map(([role, s]) => [role, caslAbility(policy, s)]));
   const refs = new Map(Object.keys(policy.resources).map((type) => [type, { type } satisfies ResourceRef]));
   const checks: Check[] = [];
@@ -105,7 +116,14 @@ async function plainScenario(policy: Policy): Promise<Scenario> {
     for (const { action, byRole } of actions) {
       for (const [role, cell] of Object.entries(byRole)) {
         if (cell !== "all" && cell !== "none") continue;
-        checks.push({ policy, subject: subjects.get(role)!, action, resource: refs.get(resource)!, ability: abilities.get(role)!, caslTarget: resource });
+        checks.push({
+          policy,
+          subject: subjects.get(role)!,
+          action,
+          resource: refs.get(resource)!,
+          ability: abilities.get(role)!,
+          caslTarget: resource,
+        });
       }
     }
   }
@@ -128,7 +146,8 @@ async function ownScenario(policy: Policy): Promise<Scenario> {
     for (const ownerId of [...users, "u5", "u6", "u7", "u8"]) {
       const resource: ResourceRef = { type: "lead", ownerId };
       const tagged = caslSubject("lead", { ownerId });
-      for (const action of ["read", "update"]) checks.push({ policy, subject: s, action, resource, ability, caslTarget: tagged });
+      for (const action of ["read", "update"])
+        checks.push({ policy, subject: s, action, resource, ability, caslTarget: tagged });
     }
   }
   return withAbac(`scoped @own (${policy.name})`, shuffle(checks), enforcer);
@@ -152,7 +171,14 @@ async function storeScenario(policy: Policy): Promise<Scenario> {
       for (const { action, byRole } of actions) {
         if (byRole[s.role] !== "store") continue;
         for (const storeId of stores) {
-          checks.push({ policy, subject: s, action, resource: { type: resource, storeId }, ability, caslTarget: caslSubject(resource, { storeId }) });
+          checks.push({
+            policy,
+            subject: s,
+            action,
+            resource: { type: resource, storeId },
+            ability,
+            caslTarget: caslSubject(resource, { storeId }),
+          });
         }
       }
     }
@@ -160,15 +186,15 @@ async function storeScenario(policy: Policy): Promise<Scenario> {
   return withAbac(`scoped @store (${policy.name})`, shuffle(checks), enforcer);
 }
 
-function withAbac(
-  name: string,
-  checks: Check[],
-  enforcer: Awaited<ReturnType<typeof casbinAbac>>,
-): Scenario {
+function withAbac(name: string, checks: Check[], enforcer: Awaited<ReturnType<typeof casbinAbac>>): Scenario {
   const requests = new Map(
     checks.map((c) => [
       c,
-      [{ role: c.subject.role, userId: c.subject.userId, storeIds: c.subject.storeIds ?? [] }, { ...c.resource }, c.action] as const,
+      [
+        { role: c.subject.role, userId: c.subject.userId, storeIds: c.subject.storeIds ?? [] },
+        { ...c.resource },
+        c.action,
+      ] as const,
     ]),
   );
   return {

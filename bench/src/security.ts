@@ -12,9 +12,18 @@ import { matchTotp, newTotpSecret, totpCode } from "../../packages/server/src/mf
 import { formatRate, measure, sink } from "./measure.ts";
 import type { Benchmark } from "./types.ts";
 
-
-async function post(app: FastifyInstance, url: string, payload: object, token?: string): Promise<Record<string, unknown>> {
-  const res = await app.inject({ method: "POST", url, payload: payload as Record<string, unknown>, headers: token ? { authorization: `Bearer ${token}` } : {} });
+async function post(
+  app: FastifyInstance,
+  url: string,
+  payload: object,
+  token?: string,
+): Promise<Record<string, unknown>> {
+  const res = await app.inject({
+    method: "POST",
+    url,
+    payload: payload as Record<string, unknown>,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
   if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
   return res.json<Record<string, unknown>>();
 }
@@ -53,39 +62,84 @@ export const securityBenchmark: Benchmark = {
     const secret = newTotpSecret();
     const now = new Date();
     const code = totpCode(secret, now);
-    const rates = await measure([{ name: "matchTotp", batch: 100, fn: () => { for (let i = 0; i < 100; i++) sink.value += matchTotp(secret, code, now) ?? 0; } }], timeMs);
+    const rates = await measure(
+      [
+        {
+          name: "matchTotp",
+          batch: 100,
+          fn: () => {
+            for (let i = 0; i < 100; i++) sink.value += matchTotp(secret, code, now) ?? 0;
+          },
+        },
+      ],
+      timeMs,
+    );
     console.log(`TOTP check (otpauth, window ±1): ${formatRate(rates.get("matchTotp") ?? 0)}`);
 
     const { db, drop } = await scratchDatabase(process.env.DATABASE_URL, { prefix: "roster_bench" });
-    const config = loadConfig({ ROSTER_SECRET_KEY: "33".repeat(32), ROSTER_DATA_DIR: "memory://", ROSTER_PUBLIC_URL: "http://127.0.0.1:4000" });
+    const config = loadConfig({
+      ROSTER_SECRET_KEY: "33".repeat(32),
+      ROSTER_DATA_DIR: "memory://",
+      ROSTER_PUBLIC_URL: "http://127.0.0.1:4000",
+    });
     const mailer: Mailer = { send: async () => undefined };
-    const app = await createApp({ db, config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }, clock: systemClock, mailer, logger: false });
+    const app = await createApp({
+      db,
+      config: { ...config, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
+      clock: systemClock,
+      mailer,
+      logger: false,
+    });
     try {
-      const owner = await post(app, "/v1/auth/sign-up", { email: `bench.${Date.now()}@example.com`, name: "Bench", password: "correct horse battery staple" });
+      const owner = await post(app, "/v1/auth/sign-up", {
+        email: `bench.${Date.now()}@example.com`,
+        name: "Bench",
+        password: "correct horse battery staple",
+      });
       const token = owner.token as string;
       const org = await post(app, "/v1/orgs", { name: "Bench", policy: "saas" }, token);
       const strict = await post(app, "/v1/orgs", { name: "Strict", policy: "saas" }, token);
       const key = await post(app, `/v1/orgs/${org.id as string}/api-keys`, { name: "bench" }, token);
       // A second user, enrolled, in an org requiring MFA: each of their requests runs the gate query.
-      const gated = await post(app, "/v1/auth/sign-up", { email: `bench.gated.${Date.now()}@example.com`, name: "Gated", password: "correct horse battery staple" });
+      const gated = await post(app, "/v1/auth/sign-up", {
+        email: `bench.gated.${Date.now()}@example.com`,
+        name: "Gated",
+        password: "correct horse battery staple",
+      });
       const enrol = await post(app, "/v1/me/mfa/totp", {}, gated.token as string);
-      await post(app, "/v1/me/mfa/totp/confirm", { code: totpCode(enrol.secret as string, new Date()) }, gated.token as string);
+      await post(
+        app,
+        "/v1/me/mfa/totp/confirm",
+        { code: totpCode(enrol.secret as string, new Date()) },
+        gated.token as string,
+      );
       const enrolOwner = await post(app, "/v1/me/mfa/totp", {}, token);
       await post(app, "/v1/me/mfa/totp/confirm", { code: totpCode(enrolOwner.secret as string, new Date()) }, token);
-      const patched = await app.inject({ method: "PATCH", url: `/v1/orgs/${strict.id as string}/security`, payload: { requireMfa: true }, headers: { authorization: `Bearer ${token}` } });
+      const patched = await app.inject({
+        method: "PATCH",
+        url: `/v1/orgs/${strict.id as string}/security`,
+        payload: { requireMfa: true },
+        headers: { authorization: `Bearer ${token}` },
+      });
       if (patched.statusCode !== 200) throw new Error(`requireMfa: ${patched.body}`);
 
       const n = Math.max(200, Math.round(timeMs / 2));
       const get = (orgId: string, bearer: string) => async () =>
-        (await app.inject({ url: `/v1/orgs/${orgId}/policy`, headers: { authorization: `Bearer ${bearer}` } })).statusCode;
+        (await app.inject({ url: `/v1/orgs/${orgId}/policy`, headers: { authorization: `Bearer ${bearer}` } }))
+          .statusCode;
       const names = ["session", "session, org requires MFA", "API key"];
-      const cases = [get(org.id as string, token), get(strict.id as string, token), get(org.id as string, key.secret as string)];
+      const cases = [
+        get(org.id as string, token),
+        get(strict.id as string, token),
+        get(org.id as string, key.secret as string),
+      ];
       await latencies(50, cases);
       const results = await latencies(n, cases);
       const rows = names.map((name, i) => [name, results[i]!] as const);
       console.log(`\nGET /v1/orgs/{id}/policy, ${n} requests per caller, interleaved (${db.kind}):\n`);
       console.log("| caller | p50 ms | p95 ms | requests/s |\n|---|---|---|---|");
-      for (const [name, r] of rows) console.log(`| ${name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.perSecond.toFixed(0)} |`);
+      for (const [name, r] of rows)
+        console.log(`| ${name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.perSecond.toFixed(0)} |`);
     } finally {
       await app.close();
       await drop();

@@ -11,6 +11,8 @@ export default defineConfig({
   resolve: { dedupe: ["react", "react-dom", "@mantine/core", "@mantine/hooks"] },
   build: { outDir: "dist", emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 1500 },
   server: {
-    proxy: Object.fromEntries(["/v1", "/openapi.json", "/docs", "/healthz", "/readyz"].map((p) => [p, { target: api, changeOrigin: false }])),
+    proxy: Object.fromEntries(
+      ["/v1", "/openapi.json", "/docs", "/healthz", "/readyz"].map((p) => [p, { target: api, changeOrigin: false }]),
+    ),
   },
 });

@@ -1,4 +1,14 @@
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
@@ -42,7 +52,11 @@ export async function ensureBuilt(): Promise<void> {
   const { build } = await import("vite");
   const tmp = mkdtempSync(join(tmpdir(), "roster-console-"));
   try {
-    await build({ configFile: fileURLToPath(new URL("../vite.config.ts", import.meta.url)), logLevel: "warn", build: { outDir: tmp, emptyOutDir: true } });
+    await build({
+      configFile: fileURLToPath(new URL("../vite.config.ts", import.meta.url)),
+      logLevel: "warn",
+      build: { outDir: tmp, emptyOutDir: true },
+    });
     mkdirSync(CONSOLE_DIST, { recursive: true });
     cpSync(tmp, CONSOLE_DIST, { recursive: true, filter: (from) => from !== join(tmp, "index.html") });
     copyFileSync(join(tmp, "index.html"), `${index}.${process.pid}`);
@@ -79,11 +93,20 @@ export async function startServer(): Promise<Server> {
   const url = `http://127.0.0.1:${port}`;
   const { db, close } = await freshDatabase();
   const mailer = new MemoryMailer();
-  const deps: AppDeps = { db, config: testConfig({ port, publicUrl: url }), clock: new WallClock(), mailer, logger: false };
+  const deps: AppDeps = {
+    db,
+    config: testConfig({ port, publicUrl: url }),
+    clock: new WallClock(),
+    mailer,
+    logger: false,
+  };
   const app = await createApp(deps);
   await app.listen({ port, host: "127.0.0.1" });
   return {
-    url, app, deps, mailer,
+    url,
+    app,
+    deps,
+    mailer,
     close: async () => {
       await app.close();
       await close();
@@ -93,11 +116,21 @@ export async function startServer(): Promise<Server> {
 
 export async function launch(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is needed for the console's browser tests: apt-get install -y chromium (looked for ${CHROMIUM}; set CHROMIUM_PATH to override).`);
+    throw new Error(
+      `Chromium is needed for the console's browser tests: apt-get install -y chromium (looked for ${CHROMIUM}; set CHROMIUM_PATH to override).`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-sync",
+    ],
   });
 }
 
@@ -105,7 +138,11 @@ export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 375, height: 812 };
 export type Scheme = "light" | "dark";
 
-export async function newContext(browser: Browser, server: Server, opts: { scheme?: Scheme; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+export async function newContext(
+  browser: Browser,
+  server: Server,
+  opts: { scheme?: Scheme; viewport?: { width: number; height: number } } = {},
+): Promise<BrowserContext> {
   return browser.newContext({
     baseURL: server.url,
     viewport: opts.viewport ?? DESKTOP,
@@ -128,10 +165,19 @@ export interface Account {
 let n = 0;
 export const email = (tag: string) => `${tag}.${Date.now().toString(36)}${(n++).toString(36)}@example.com`;
 
-export async function apiCall<T>(server: Server, method: string, path: string, token?: string, body?: unknown): Promise<T> {
+export async function apiCall<T>(
+  server: Server,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<T> {
   const res = await fetch(server.url + path, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();
@@ -141,7 +187,11 @@ export async function apiCall<T>(server: Server, method: string, path: string, t
 
 export async function signUp(server: Server, name: string, tag = "user"): Promise<Account> {
   const address = email(tag);
-  const res = await apiCall<{ token: string; user: { id: string } }>(server, "POST", "/v1/auth/sign-up", undefined, { email: address, name, password: GOOD_PASSWORD });
+  const res = await apiCall<{ token: string; user: { id: string } }>(server, "POST", "/v1/auth/sign-up", undefined, {
+    email: address,
+    name,
+    password: GOOD_PASSWORD,
+  });
   return { email: address, password: GOOD_PASSWORD, name, token: res.token, userId: res.user.id };
 }
 
@@ -150,15 +200,32 @@ export async function createOrg(server: Server, owner: Account, policy: string, 
 }
 
 /** Puts an existing user straight into an org (for pages that are not about invitations). */
-export async function addMember(server: Server, orgId: string, account: Account, role: string, extra: { department?: string; storeIds?: string[]; status?: "active" | "inactive" } = {}): Promise<string> {
+export async function addMember(
+  server: Server,
+  orgId: string,
+  account: Account,
+  role: string,
+  extra: { department?: string; storeIds?: string[]; status?: "active" | "inactive" } = {},
+): Promise<string> {
   const { newId } = await import("../../server/src/lib/ids.ts");
   const { members } = await import("../../server/src/db/schema.ts");
   const id = newId("mem");
   const now = new Date();
   await server.deps.db.tx({ orgId, userId: account.userId }, (tx) =>
     tx.insert(members).values({
-      orgId, id, userId: account.userId, role, status: extra.status ?? "active", department: extra.department ?? null, secondaryEmail: null,
-      storeIds: extra.storeIds ?? [], hiddenModules: [], invitedBy: null, createdAt: now, updatedAt: now, removedAt: null,
+      orgId,
+      id,
+      userId: account.userId,
+      role,
+      status: extra.status ?? "active",
+      department: extra.department ?? null,
+      secondaryEmail: null,
+      storeIds: extra.storeIds ?? [],
+      hiddenModules: [],
+      invitedBy: null,
+      createdAt: now,
+      updatedAt: now,
+      removedAt: null,
     }),
   );
   return id;
@@ -177,7 +244,11 @@ export async function signIn(page: Page, account: { email: string; password: str
 /** Lets transitions and fonts settle, so that screenshots and scans see the finished page. */
 export async function settle(page: Page): Promise<void> {
   await page.waitForLoadState("networkidle");
-  await page.locator("[aria-busy=true]").first().waitFor({ state: "detached" }).catch(() => undefined);
+  await page
+    .locator("[aria-busy=true]")
+    .first()
+    .waitFor({ state: "detached" })
+    .catch(() => undefined);
   await page.waitForTimeout(150);
 }
 
@@ -190,10 +261,19 @@ export interface AxeViolation {
 
 /** axe-core's serious and critical findings on the page as it is now. */
 export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]).analyze();
+  const results = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"])
+    .analyze();
   return results.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((x) => `${x.target.join(" ")} — ${(x.failureSummary ?? "").replace(/\s+/g, " ")}`.slice(0, 500)) }));
+    .map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes
+        .slice(0, 5)
+        .map((x) => `${x.target.join(" ")} — ${(x.failureSummary ?? "").replace(/\s+/g, " ")}`.slice(0, 500)),
+    }));
 }
 
 export const shots: string[] = [];
@@ -202,14 +282,29 @@ export const shots: string[] = [];
  * Saves the page at 1280×800 and 375×812, light and dark, by re-opening the same URL in a context with the
  * same cookies. Returns the four file names.
  */
-export async function screenshotAll(browser: Browser, server: Server, from: Page, name: string, prepare?: (p: Page) => Promise<void>): Promise<string[]> {
+export async function screenshotAll(
+  browser: Browser,
+  server: Server,
+  from: Page,
+  name: string,
+  prepare?: (p: Page) => Promise<void>,
+): Promise<string[]> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const state = await from.context().storageState();
   const url = from.url();
   const saved: string[] = [];
   for (const scheme of ["light", "dark"] as const) {
-    for (const [label, viewport] of [["1280x800", DESKTOP], ["375x812", PHONE]] as const) {
-      const ctx = await browser.newContext({ baseURL: server.url, viewport, colorScheme: scheme, storageState: state, reducedMotion: "reduce" });
+    for (const [label, viewport] of [
+      ["1280x800", DESKTOP],
+      ["375x812", PHONE],
+    ] as const) {
+      const ctx = await browser.newContext({
+        baseURL: server.url,
+        viewport,
+        colorScheme: scheme,
+        storageState: state,
+        reducedMotion: "reduce",
+      });
       const page = await ctx.newPage();
       await page.goto(url);
       await settle(page);
@@ -234,7 +329,10 @@ export async function screenshotInPlace(page: Page, name: string): Promise<strin
   const saved: string[] = [];
   for (const scheme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme: scheme });
-    for (const [label, viewport] of [["1280x800", DESKTOP], ["375x812", PHONE]] as const) {
+    for (const [label, viewport] of [
+      ["1280x800", DESKTOP],
+      ["375x812", PHONE],
+    ] as const) {
       await page.setViewportSize(viewport);
       await page.waitForTimeout(150);
       const file = join(SCREENSHOT_DIR, `${name}-${label}-${scheme}.png`);
@@ -252,7 +350,13 @@ export async function screenshotInPlace(page: Page, name: string): Promise<strin
  * One page's checks: no script errors, axe with 0 serious/critical findings in light and in dark, and the four
  * screenshots. `inPlace` keeps the current page (for states a reload would lose) instead of re-opening the URL.
  */
-export async function checkPage(browser: Browser, server: Server, page: Page, name: string, opts: { path?: string; ready?: (p: Page) => Promise<void>; inPlace?: boolean } = {}): Promise<{ violations: AxeViolation[]; errors: string[]; files: string[] }> {
+export async function checkPage(
+  browser: Browser,
+  server: Server,
+  page: Page,
+  name: string,
+  opts: { path?: string; ready?: (p: Page) => Promise<void>; inPlace?: boolean } = {},
+): Promise<{ violations: AxeViolation[]; errors: string[]; files: string[] }> {
   const errors: string[] = [];
   const onError = (e: Error) => errors.push(e.message);
   page.on("pageerror", onError);
@@ -264,7 +368,9 @@ export async function checkPage(browser: Browser, server: Server, page: Page, na
   await settle(page);
   violations.push(...(await seriousViolations(page)).map((v) => ({ ...v, help: `${v.help} (dark)` })));
   await page.emulateMedia({ colorScheme: "light" });
-  const files = opts.inPlace ? await screenshotInPlace(page, name) : await screenshotAll(browser, server, page, name, opts.ready);
+  const files = opts.inPlace
+    ? await screenshotInPlace(page, name)
+    : await screenshotAll(browser, server, page, name, opts.ready);
   page.off("pageerror", onError);
   return { violations, errors, files };
 }

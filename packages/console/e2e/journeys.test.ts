@@ -5,8 +5,21 @@ import { parse } from "csv-parse/sync";
 import * as OTPAuth from "otpauth";
 import { presets } from "@roster/policy";
 import {
-  addMember, apiCall, checkPage, createOrg, email, GOOD_PASSWORD, launch, newContext, settle, signIn, signUp, startServer, SCREENSHOT_DIR,
-  type Account, type Server,
+  addMember,
+  apiCall,
+  checkPage,
+  createOrg,
+  email,
+  GOOD_PASSWORD,
+  launch,
+  newContext,
+  settle,
+  signIn,
+  signUp,
+  startServer,
+  SCREENSHOT_DIR,
+  type Account,
+  type Server,
 } from "./harness.ts";
 
 let server: Server;
@@ -23,14 +36,33 @@ afterAll(async () => {
   process.stdout.write(`\nConsole screenshots: ${SCREENSHOT_DIR}\n`);
 });
 
-interface MailItem { kind: string; to: string; text: string; createdAt: string }
-interface ListedMember { id: string; email: string; role: string; status: string }
+interface MailItem {
+  kind: string;
+  to: string;
+  text: string;
+  createdAt: string;
+}
+interface ListedMember {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+}
 
 /** The newest link of a kind in the dev mailbox, read through its API as `reader` sees it (bounded wait). */
-async function mailboxLink(reader: string, to: string, path: "/accept-invitation" | "/reset-password"): Promise<string> {
+async function mailboxLink(
+  reader: string,
+  to: string,
+  path: "/accept-invitation" | "/reset-password",
+): Promise<string> {
   const pattern = new RegExp(`https?://[^\\s"<>]+${path}\\?token=[^\\s"<>]+`);
   for (let attempt = 0; attempt < 20; attempt++) {
-    const box = await apiCall<{ data: MailItem[] }>(server, "GET", `/v1/dev/mailbox?to=${encodeURIComponent(to)}`, reader);
+    const box = await apiCall<{ data: MailItem[] }>(
+      server,
+      "GET",
+      `/v1/dev/mailbox?to=${encodeURIComponent(to)}`,
+      reader,
+    );
     const hit = box.data.map((m) => pattern.exec(m.text)?.[0]).find(Boolean);
     if (hit) return hit;
     await new Promise((r) => setTimeout(r, 250));
@@ -39,7 +71,12 @@ async function mailboxLink(reader: string, to: string, path: "/accept-invitation
 }
 
 async function memberByEmail(token: string, orgId: string, address: string): Promise<ListedMember | undefined> {
-  const list = await apiCall<{ data: ListedMember[] }>(server, "GET", `/v1/orgs/${orgId}/members?status=all&q=${encodeURIComponent(address)}`, token);
+  const list = await apiCall<{ data: ListedMember[] }>(
+    server,
+    "GET",
+    `/v1/orgs/${orgId}/members?status=all&q=${encodeURIComponent(address)}`,
+    token,
+  );
   return list.data.find((m) => m.email === address);
 }
 
@@ -48,8 +85,12 @@ async function auditActions(token: string, orgId: string): Promise<string[]> {
   const out: Array<{ seq: number; action: string }> = [];
   let cursor: string | null = null;
   for (let page = 0; page < 20; page++) {
-    const body: { data: Array<{ seq: number; action: string }>; nextCursor: string | null } =
-      await apiCall(server, "GET", `/v1/orgs/${orgId}/audit-events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, token);
+    const body: { data: Array<{ seq: number; action: string }>; nextCursor: string | null } = await apiCall(
+      server,
+      "GET",
+      `/v1/orgs/${orgId}/audit-events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      token,
+    );
     out.push(...body.data);
     cursor = body.nextCursor;
     if (!cursor) break;
@@ -58,7 +99,7 @@ async function auditActions(token: string, orgId: string): Promise<string[]> {
 }
 
 /** Waits for a condition the UI reaches after a request or two (vitest's default of 1 s is too short for a browser). */
-const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 100 });
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 100 });
 
 const row = (page: Page, address: string) => page.locator("[data-testid=member-row]", { hasText: address });
 
@@ -67,7 +108,12 @@ async function openRowMenu(page: Page, name: string) {
   await page.getByRole("menu").waitFor();
 }
 
-async function chooseOption(page: Page, label: string, option: string | RegExp, scope: Page | ReturnType<Page["getByRole"]> = page) {
+async function chooseOption(
+  page: Page,
+  label: string,
+  option: string | RegExp,
+  scope: Page | ReturnType<Page["getByRole"]> = page,
+) {
   await scope.getByRole("combobox", { name: label, exact: true }).click();
   await page.getByRole("option", { name: option }).first().click();
 }
@@ -86,7 +132,14 @@ const JOURNEYS: Journey[] = [
   { preset: "operations", invitedRole: "staff", newRole: "read_only", stores: ["store-1"] },
 ];
 
-const EXPECTED_TEAM_EVENTS = ["team.invited", "team.invite_accepted", "team.role_changed", "team.deactivated", "team.reactivated", "team.removed"];
+const EXPECTED_TEAM_EVENTS = [
+  "team.invited",
+  "team.invite_accepted",
+  "team.role_changed",
+  "team.deactivated",
+  "team.reactivated",
+  "team.removed",
+];
 
 describe("team journeys in the browser", () => {
   for (const j of JOURNEYS) {
@@ -180,11 +233,14 @@ describe("team journeys in the browser", () => {
       const events = admin.getByTestId("audit-row");
       const shownActions = async () => {
         const actions: string[] = [];
-        for (let i = 0; i < (await events.count()); i++) actions.push((await events.nth(i).getAttribute("data-action")) ?? "");
+        for (let i = 0; i < (await events.count()); i++)
+          actions.push((await events.nth(i).getAttribute("data-action")) ?? "");
         return actions.filter((a) => a.startsWith("team.")).reverse();
       };
       await poll(shownActions).toEqual(EXPECTED_TEAM_EVENTS);
-      expect((await auditActions(owner.token, orgId)).filter((a) => a.startsWith("team."))).toEqual(EXPECTED_TEAM_EVENTS);
+      expect((await auditActions(owner.token, orgId)).filter((a) => a.startsWith("team."))).toEqual(
+        EXPECTED_TEAM_EVENTS,
+      );
       await ownerCtx.close();
     });
   }
@@ -193,9 +249,17 @@ describe("team journeys in the browser", () => {
 describe("exports, permissions and MFA in the browser", () => {
   let owner: Account;
   let orgId: string;
-  const people: Array<{ account?: Account; name: string; role: string; status?: "active" | "inactive"; storeIds?: string[] }> = [
-    { name: "Ada Admin", role: "admin" }, { name: "Sol Staff, \"Jr\"", role: "staff", storeIds: ["store-1", "store-2"] },
-    { name: "=Formula Person", role: "read_only", storeIds: ["store-1"] }, { name: "Ira Inactive", role: "staff", status: "inactive" },
+  const people: Array<{
+    account?: Account;
+    name: string;
+    role: string;
+    status?: "active" | "inactive";
+    storeIds?: string[];
+  }> = [
+    { name: "Ada Admin", role: "admin" },
+    { name: 'Sol Staff, "Jr"', role: "staff", storeIds: ["store-1", "store-2"] },
+    { name: "=Formula Person", role: "read_only", storeIds: ["store-1"] },
+    { name: "Ira Inactive", role: "staff", status: "inactive" },
   ];
 
   beforeAll(async () => {
@@ -203,7 +267,10 @@ describe("exports, permissions and MFA in the browser", () => {
     orgId = (await createOrg(server, owner, "operations", "Export Ops")).id;
     for (const p of people) {
       p.account = await signUp(server, p.name, p.role);
-      await addMember(server, orgId, p.account, p.role, { ...(p.status ? { status: p.status } : {}), ...(p.storeIds ? { storeIds: p.storeIds } : {}) });
+      await addMember(server, orgId, p.account, p.role, {
+        ...(p.status ? { status: p.status } : {}),
+        ...(p.storeIds ? { storeIds: p.storeIds } : {}),
+      });
     }
   });
 
@@ -212,16 +279,24 @@ describe("exports, permissions and MFA in the browser", () => {
     const out: Array<{ email: string; status: string }> = [];
     for (let i = 0; i < (await rows.count()); i++) {
       const r = rows.nth(i);
-      out.push({ email: (await r.locator("td").first().locator("p").nth(1).textContent()) ?? "", status: ((await r.locator(".roster-status").textContent()) ?? "").toLowerCase() });
+      out.push({
+        email: (await r.locator("td").first().locator("p").nth(1).textContent()) ?? "",
+        status: ((await r.locator(".roster-status").textContent()) ?? "").toLowerCase(),
+      });
     }
     return out.sort((a, b) => a.email.localeCompare(b.email));
   }
 
   async function exportCsv(page: Page): Promise<Array<Record<string, string>>> {
     await page.getByRole("button", { name: "Export", exact: true }).click();
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("menuitem", { name: "CSV" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("menuitem", { name: "CSV" }).click(),
+    ]);
     const file = await download.path();
-    return parse(readFileSync(file, "utf8"), { columns: true, skip_empty_lines: true }) as Array<Record<string, string>>;
+    return parse(readFileSync(file, "utf8"), { columns: true, skip_empty_lines: true }) as Array<
+      Record<string, string>
+    >;
   }
 
   it("Export downloads a CSV that parses back to the table's rows, with and without a filter", async () => {
@@ -232,12 +307,23 @@ describe("exports, permissions and MFA in the browser", () => {
     const shown = await tableRows(page);
     expect(shown).toHaveLength(5);
     const all = await exportCsv(page);
-    expect(all.map((r) => ({ email: r.email!, status: r.status! })).sort((a, b) => a.email.localeCompare(b.email))).toEqual(shown);
-    expect(Object.keys(all[0]!)).toEqual(["name", "email", "role", "status", "lastLoginAt", "createdAt", "department", "stores"]);
+    expect(
+      all.map((r) => ({ email: r.email!, status: r.status! })).sort((a, b) => a.email.localeCompare(b.email)),
+    ).toEqual(shown);
+    expect(Object.keys(all[0]!)).toEqual([
+      "name",
+      "email",
+      "role",
+      "status",
+      "lastLoginAt",
+      "createdAt",
+      "department",
+      "stores",
+    ]);
     // Quotes and commas survive the round trip; a formula-looking name is neutralised.
-    expect(all.map((r) => r.name)).toContain("Sol Staff, \"Jr\"");
+    expect(all.map((r) => r.name)).toContain('Sol Staff, "Jr"');
     expect(all.map((r) => r.name)).toContain("'=Formula Person");
-    expect(all.find((r) => r.name === "Sol Staff, \"Jr\"")?.stores).toBe("store-1;store-2");
+    expect(all.find((r) => r.name === 'Sol Staff, "Jr"')?.stores).toBe("store-1;store-2");
 
     await page.goto(`/orgs/${orgId}/team?status=inactive`);
     await poll(() => page.getByTestId("member-row").count()).toBe(1);
@@ -278,7 +364,10 @@ describe("exports, permissions and MFA in the browser", () => {
     expect(check.files).toHaveLength(4);
     const codesCheck = await checkPage(browser, server, page, "mfa-recovery-codes", { inPlace: true });
     expect(codesCheck.violations).toEqual([]);
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download" }).click(),
+    ]);
     expect(readFileSync(await download.path(), "utf8")).toContain(recovery);
     expect(await page.getByRole("button", { name: "Continue" }).isDisabled()).toBe(true);
     await page.getByLabel("I saved these codes somewhere safe").check();
@@ -384,7 +473,10 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
     await signIn(page, owner, `/orgs/${orgId}/team`);
-    const r = await checkPage(browser, server, page, "invitations", { path: `/orgs/${orgId}/invitations`, ready: (p) => p.getByTestId("invitation-row").first().waitFor() });
+    const r = await checkPage(browser, server, page, "invitations", {
+      path: `/orgs/${orgId}/invitations`,
+      ready: (p) => p.getByTestId("invitation-row").first().waitFor(),
+    });
     expect(r.violations).toEqual([]);
     expect(r.errors).toEqual([]);
     await page.getByRole("button", { name: `Revoke the invitation for ${invitedB}` }).click();
@@ -405,18 +497,29 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
     await signIn(page, owner, `/orgs/${orgId}/team`);
-    let r = await checkPage(browser, server, page, "mailbox", { path: "/mailbox", ready: (p) => p.getByTestId("mail-item").first().waitFor() });
+    let r = await checkPage(browser, server, page, "mailbox", {
+      path: "/mailbox",
+      ready: (p) => p.getByTestId("mail-item").first().waitFor(),
+    });
     expect(r.violations).toEqual([]);
     expect(await page.getByTestId("mail-link").first().getAttribute("href")).toMatch(/\/accept-invitation\?token=/);
 
     const staffId = (await memberByEmail(owner.token, orgId, staff.email))!.id;
     r = await checkPage(browser, server, page, "member-panel", {
       path: `/orgs/${orgId}/team/${staffId}`,
-      ready: (p) => p.getByTestId("member-sessions").getByText(/started/).first().waitFor(),
+      ready: (p) =>
+        p
+          .getByTestId("member-sessions")
+          .getByText(/started/)
+          .first()
+          .waitFor(),
     });
     expect(r.violations).toEqual([]);
     await page.getByRole("button", { name: /^End (session|all \d+ sessions)$/ }).click();
-    await page.getByRole("dialog", { name: /Sign Stan Staff out/ }).getByRole("button", { name: "End sessions" }).click();
+    await page
+      .getByRole("dialog", { name: /Sign Stan Staff out/ })
+      .getByRole("button", { name: "End sessions" })
+      .click();
     await page.getByTestId("member-sessions").getByText("Not signed in anywhere.").waitFor();
     await expect(apiCall(server, "GET", "/v1/me", staff.token)).rejects.toThrow(/401/);
     await ctx.close();
@@ -439,14 +542,22 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     await page.goto(`/orgs/${orgId}/team/${goneId}`);
     await panel.getByRole("button", { name: "Send password reset" }).click();
     await page.getByText(`A password reset link was emailed to ${gone.email}.`).waitFor();
-    const goneToken = (await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, { email: gone.email, password: gone.password })).token;
+    const goneToken = (
+      await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, {
+        email: gone.email,
+        password: gone.password,
+      })
+    ).token;
     expect(await mailboxLink(goneToken, gone.email, "/reset-password")).toMatch(/\/reset-password\?token=/);
     await ctx.close();
   });
 
   it("an address that already has an account signs in as it and accepts with one click", async () => {
     const existing = await signUp(server, "Eve Existing", "existing");
-    await apiCall(server, "POST", `/v1/orgs/${orgId}/invitations`, owner.token, { email: existing.email, role: "read_only" });
+    await apiCall(server, "POST", `/v1/orgs/${orgId}/invitations`, owner.token, {
+      email: existing.email,
+      role: "read_only",
+    });
     const link = await mailboxLink(owner.token, existing.email, "/accept-invitation");
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
@@ -472,7 +583,10 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     const guestCtx = await newContext(browser, server);
     const guest = await guestCtx.newPage();
     const link = await mailboxLink(owner.token, invitedA, "/accept-invitation");
-    let r = await checkPage(browser, server, guest, "accept-invitation", { path: link.replace(/^https?:\/\/[^/]+/, ""), ready: (p) => p.getByLabel("Your name").waitFor() });
+    let r = await checkPage(browser, server, guest, "accept-invitation", {
+      path: link.replace(/^https?:\/\/[^/]+/, ""),
+      ready: (p) => p.getByLabel("Your name").waitFor(),
+    });
     expect(r.violations).toEqual([]);
     expect(r.errors).toEqual([]);
     if (link !== firstLink) {
@@ -481,16 +595,27 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
       expect(await guest.getByRole("alert").textContent()).toMatch(/does not work|can no longer be used/);
     }
 
-    r = await checkPage(browser, server, guest, "forgot-password", { path: "/forgot-password", ready: (p) => p.getByLabel("Email").waitFor() });
+    r = await checkPage(browser, server, guest, "forgot-password", {
+      path: "/forgot-password",
+      ready: (p) => p.getByLabel("Email").waitFor(),
+    });
     expect(r.violations).toEqual([]);
     await guest.getByLabel("Email").fill(staff.email);
     await guest.getByRole("button", { name: "Send reset link" }).click();
     await guest.getByText("Check your email").waitFor();
     const sent = await checkPage(browser, server, guest, "forgot-password-sent", { inPlace: true });
     expect(sent.violations).toEqual([]);
-    const staffToken = (await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, { email: staff.email, password: staff.password })).token;
+    const staffToken = (
+      await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, {
+        email: staff.email,
+        password: staff.password,
+      })
+    ).token;
     const reset = await mailboxLink(staffToken, staff.email, "/reset-password");
-    r = await checkPage(browser, server, guest, "reset-password", { path: reset.replace(/^https?:\/\/[^/]+/, ""), ready: (p) => p.getByRole("textbox", { name: "New password", exact: true }).waitFor() });
+    r = await checkPage(browser, server, guest, "reset-password", {
+      path: reset.replace(/^https?:\/\/[^/]+/, ""),
+      ready: (p) => p.getByRole("textbox", { name: "New password", exact: true }).waitFor(),
+    });
     expect(r.violations).toEqual([]);
     const newPassword = "a fresh passphrase 2026";
     await guest.getByRole("textbox", { name: "New password", exact: true }).fill(newPassword);
@@ -526,7 +651,9 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     await page.getByRole("button", { name: "Continue" }).click();
     await page.waitForURL((u) => u.pathname === "/account");
     await poll(() => page.getByTestId("mfa-status").textContent()).toBe("On: authenticator app");
-    const r = await checkPage(browser, server, page, "account-security", { ready: (p) => p.getByTestId("mfa-status").waitFor() });
+    const r = await checkPage(browser, server, page, "account-security", {
+      ready: (p) => p.getByTestId("mfa-status").waitFor(),
+    });
     expect(r.violations).toEqual([]);
     expect(r.errors).toEqual([]);
     await page.getByRole("button", { name: "Turn off" }).click();
@@ -534,7 +661,21 @@ describe("the pages this part adds pass axe and are screenshotted", () => {
     await dialog.getByLabel("Current password").fill(person.password);
     await dialog.getByRole("button", { name: "Turn off" }).click();
     await poll(() => page.getByTestId("mfa-status").textContent()).toBe("Off");
-    expect((await apiCall<{ totp: string }>(server, "GET", "/v1/me/mfa", (await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, { email: person.email, password: person.password })).token)).totp).toBe("none");
+    expect(
+      (
+        await apiCall<{ totp: string }>(
+          server,
+          "GET",
+          "/v1/me/mfa",
+          (
+            await apiCall<{ token: string }>(server, "POST", "/v1/auth/sign-in", undefined, {
+              email: person.email,
+              password: person.password,
+            })
+          ).token,
+        )
+      ).totp,
+    ).toBe("none");
     await ctx.close();
   });
 });

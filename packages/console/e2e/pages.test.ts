@@ -6,8 +6,22 @@ import { sql } from "drizzle-orm";
 import type { Browser, Page } from "playwright-core";
 import { parse } from "csv-parse/sync";
 import {
-  addMember, apiCall, createOrg, DESKTOP, launch, newContext, screenshotAll, PHONE, seriousViolations, settle, signIn, signUp, startServer, SCREENSHOT_DIR,
-  type Account, type Server,
+  addMember,
+  apiCall,
+  createOrg,
+  DESKTOP,
+  launch,
+  newContext,
+  screenshotAll,
+  PHONE,
+  seriousViolations,
+  settle,
+  signIn,
+  signUp,
+  startServer,
+  SCREENSHOT_DIR,
+  type Account,
+  type Server,
 } from "./harness.ts";
 import { API_PATHS } from "../src/api/paths.ts";
 
@@ -24,7 +38,9 @@ beforeAll(async () => {
   owner = await signUp(server, "Olivia Owner", "owner");
   orgId = (await createOrg(server, owner, "operations", "Northwind Ops")).id;
   const people: Array<[string, string, { storeIds?: string[]; status?: "active" | "inactive" }]> = [
-    ["Adam Admin", "admin", {}], ["Sam Staff", "staff", { storeIds: ["store-1", "store-2"] }], ["Rita Reader", "read_only", { storeIds: ["store-1"] }],
+    ["Adam Admin", "admin", {}],
+    ["Sam Staff", "staff", { storeIds: ["store-1", "store-2"] }],
+    ["Rita Reader", "read_only", { storeIds: ["store-1"] }],
     ["Ivan Inactive", "staff", { status: "inactive", storeIds: ["store-3"] }],
   ];
   for (const [name, role, extra] of people) {
@@ -110,7 +126,12 @@ describe("governance pages: security, API keys, audit log, reports", () => {
     await expect.poll(() => page.getByText("1 unsaved change.").count()).toBe(1);
     await page.getByRole("button", { name: "Save changes" }).click();
     await page.getByText("Security settings saved.").waitFor();
-    const saved = await apiCall<{ invitationLifetimeHours: number; sessionIdleMinutes: number }>(server, "GET", `/v1/orgs/${orgId}/security`, owner.token);
+    const saved = await apiCall<{ invitationLifetimeHours: number; sessionIdleMinutes: number }>(
+      server,
+      "GET",
+      `/v1/orgs/${orgId}/security`,
+      owner.token,
+    );
     expect(saved.invitationLifetimeHours).toBe(48);
     expect(saved.sessionIdleMinutes).toBe(120);
     await ctx.close();
@@ -142,7 +163,9 @@ describe("governance pages: security, API keys, audit log, reports", () => {
     expect(rotated).toMatch(/^rk_/);
     expect(rotated).not.toBe(secret);
     await expect(apiCall(server, "GET", `/v1/orgs/${orgId}/members`, secret)).rejects.toThrow(/401/);
-    expect((await apiCall<{ data: unknown[] }>(server, "GET", `/v1/orgs/${orgId}/members`, rotated)).data.length).toBe(5);
+    expect((await apiCall<{ data: unknown[] }>(server, "GET", `/v1/orgs/${orgId}/members`, rotated)).data.length).toBe(
+      5,
+    );
     await page.getByRole("button", { name: "I have stored it" }).click();
 
     await row.getByRole("button", { name: "Actions for Warehouse sync" }).click();
@@ -170,13 +193,16 @@ describe("governance pages: security, API keys, audit log, reports", () => {
     const sentences = await page.getByTestId("audit-sentence").allTextContents();
     expect(sentences).toContain("Olivia Owner changed Sam Staff's role from Admin to Staff");
     expect(sentences).toContain("Olivia Owner changed Sam Staff's role from Staff to Admin");
-    expect(sentences.indexOf("Olivia Owner changed Sam Staff's role from Admin to Staff")).toBeLessThan(sentences.indexOf("Olivia Owner changed Sam Staff's role from Staff to Admin"));
+    expect(sentences.indexOf("Olivia Owner changed Sam Staff's role from Admin to Staff")).toBeLessThan(
+      sentences.indexOf("Olivia Owner changed Sam Staff's role from Staff to Admin"),
+    );
 
     // Filter by action: only role changes remain, and the filter is in the URL.
     await page.getByRole("combobox", { name: "Action", exact: true }).fill("team.role_ch");
     await page.getByRole("option", { name: "team.role_changed" }).click();
     await page.waitForURL(/action=team\.role_changed/);
-    const actions = async () => Promise.all((await page.getByTestId("audit-row").all()).map((r) => r.getAttribute("data-action")));
+    const actions = async () =>
+      Promise.all((await page.getByTestId("audit-row").all()).map((r) => r.getAttribute("data-action")));
     await expect.poll(async () => new Set(await actions())).toEqual(new Set(["team.role_changed"]));
     expect(await page.getByTestId("audit-row").count()).toBe(2);
 
@@ -188,30 +214,39 @@ describe("governance pages: security, API keys, audit log, reports", () => {
     await checkInPlace(page, "audit-event-diff");
 
     // Export (filtered) parses back to the rows shown.
-    const [file] = await Promise.all([page.waitForEvent("download"), (async () => {
-      await page.getByRole("button", { name: "Export" }).click();
-      await page.getByRole("menuitem", { name: /CSV/ }).click();
-    })()]);
+    const [file] = await Promise.all([
+      page.waitForEvent("download"),
+      (async () => {
+        await page.getByRole("button", { name: "Export" }).click();
+        await page.getByRole("menuitem", { name: /CSV/ }).click();
+      })(),
+    ]);
     const rows = parse(readFileSync(await file.path()), { columns: true }) as Array<{ action: string; seq: string }>;
     expect(rows.map((r) => r.action)).toEqual(["team.role_changed", "team.role_changed"]);
     await page.getByText("Audit log exported as CSV (filtered).").waitFor();
     await ctx.close();
   });
 
-  it.skipIf(!API_PATHS.has("/v1/orgs/{orgId}/reports/compliance"))("compliance reports: month picker, sections, verification on the cover", async () => {
-    const ctx = await newContext(browser, server);
-    const page = await ctx.newPage();
-    await signIn(page, owner, `/orgs/${orgId}/reports`);
-    await checkPage(page, `/orgs/${orgId}/reports`, "reports", async (p) => {
-      await p.getByTestId("report-cover").waitFor();
-    });
-    await expect.poll(() => page.getByTestId("report-verification").textContent()).toMatch(/Audit chain verified/);
-    await page.getByRole("tab", { name: "Role changes" }).click();
-    await page.getByRole("table", { name: "Role changes" }).getByText("Sam Staff").first().waitFor();
-    const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download XLSX" }).click()]);
-    expect(file.suggestedFilename()).toMatch(/\.xlsx$/);
-    await ctx.close();
-  });
+  it.skipIf(!API_PATHS.has("/v1/orgs/{orgId}/reports/compliance"))(
+    "compliance reports: month picker, sections, verification on the cover",
+    async () => {
+      const ctx = await newContext(browser, server);
+      const page = await ctx.newPage();
+      await signIn(page, owner, `/orgs/${orgId}/reports`);
+      await checkPage(page, `/orgs/${orgId}/reports`, "reports", async (p) => {
+        await p.getByTestId("report-cover").waitFor();
+      });
+      await expect.poll(() => page.getByTestId("report-verification").textContent()).toMatch(/Audit chain verified/);
+      await page.getByRole("tab", { name: "Role changes" }).click();
+      await page.getByRole("table", { name: "Role changes" }).getByText("Sam Staff").first().waitFor();
+      const [file] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download XLSX" }).click(),
+      ]);
+      expect(file.suggestedFilename()).toMatch(/\.xlsx$/);
+      await ctx.close();
+    },
+  );
 
   it("a staff member sees none of these pages in the navigation, and a direct visit explains why", async () => {
     const ctx = await newContext(browser, server);
@@ -220,7 +255,8 @@ describe("governance pages: security, API keys, audit log, reports", () => {
     await page.getByRole("table", { name: "Permission matrix" }).waitFor();
     const nav = page.getByRole("navigation", { name: "Main" });
     await nav.getByRole("link", { name: "Roles & permissions" }).waitFor();
-    for (const name of ["Security", "API keys", "Audit log", "Reports"]) expect(await nav.getByRole("link", { name }).count(), name).toBe(0);
+    for (const name of ["Security", "API keys", "Audit log", "Reports"])
+      expect(await nav.getByRole("link", { name }).count(), name).toBe(0);
     await checkPage(page, `/orgs/${orgId}/security`, "security-denied", async (p) => {
       await p.getByText("Not available to you").waitFor();
     });
@@ -239,11 +275,16 @@ async function checkInPlace(page: Page, name: string) {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   for (const scheme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme: scheme });
-    for (const [label, viewport] of [["1280x800", DESKTOP], ["375x812", PHONE]] as const) {
+    for (const [label, viewport] of [
+      ["1280x800", DESKTOP],
+      ["375x812", PHONE],
+    ] as const) {
       await page.setViewportSize(viewport);
       await page.waitForTimeout(100);
       // Resizing starts CSS transitions (the navigation sliding in or out): save the page once they end.
-      await page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))).then(() => true)");
+      await page.evaluate(
+        "Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))).then(() => true)",
+      );
       await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${label}-${scheme}.png`) });
     }
   }
@@ -252,10 +293,19 @@ async function checkInPlace(page: Page, name: string) {
 }
 
 /** The link in the newest mail to `to`, as `reader` may see it (reset links only to their recipient). */
-async function mailLink(to: string, path: "/accept-invitation" | "/reset-password", reader = owner.token): Promise<string> {
+async function mailLink(
+  to: string,
+  path: "/accept-invitation" | "/reset-password",
+  reader = owner.token,
+): Promise<string> {
   const pattern = new RegExp(`https?://[^\\s"<>]+${path}\\?token=[^\\s"<>]+`);
   for (let attempt = 0; attempt < 20; attempt++) {
-    const box = await apiCall<{ data: Array<{ text: string }> }>(server, "GET", `/v1/dev/mailbox?to=${encodeURIComponent(to)}`, reader);
+    const box = await apiCall<{ data: Array<{ text: string }> }>(
+      server,
+      "GET",
+      `/v1/dev/mailbox?to=${encodeURIComponent(to)}`,
+      reader,
+    );
     const hit = box.data.map((m) => pattern.exec(m.text)?.[0]).find(Boolean);
     if (hit) return hit.replace(/^https?:\/\/[^/]+/, "");
     await new Promise((r) => setTimeout(r, 250));
@@ -287,7 +337,11 @@ describe("scoped readers", () => {
 
 describe("the rest of the console: invitations, mailbox, member panel, account flows, MFA, platform, home, not found", () => {
   it("invitations tab, dev mailbox and the member panel", async () => {
-    await apiCall(server, "POST", `/v1/orgs/${orgId}/invitations`, owner.token, { email: "new.hire@example.com", role: "staff", storeIds: ["store-1"] });
+    await apiCall(server, "POST", `/v1/orgs/${orgId}/invitations`, owner.token, {
+      email: "new.hire@example.com",
+      role: "staff",
+      storeIds: ["store-1"],
+    });
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
     await signIn(page, owner, `/orgs/${orgId}/invitations`);
@@ -355,7 +409,9 @@ describe("the rest of the console: invitations, mailbox, member panel, account f
 
   it("platform tenant list, the create-organization home and the not-found page", async () => {
     const staffer = await signUp(server, "Paula Platform", "platform");
-    await server.deps.db.owner((db) => db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${staffer.userId}`));
+    await server.deps.db.owner((db) =>
+      db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${staffer.userId}`),
+    );
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
     await signIn(page, staffer, "/platform");

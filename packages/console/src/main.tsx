@@ -27,10 +27,13 @@ function onMfaGate(error: unknown) {
   }
   if (error.code === "mfa_required" && !location.pathname.startsWith("/sign-in")) {
     const email = queryClient.getQueryData<Me | null>(meKey)?.user.email;
-    void api.POST("/v1/auth/sign-out").catch(() => undefined).finally(() => {
-      queryClient.clear();
-      void router.navigate(`/sign-in?reason=mfa&next=${here}${email ? `&email=${encodeURIComponent(email)}` : ""}`);
-    });
+    void api
+      .POST("/v1/auth/sign-out")
+      .catch(() => undefined)
+      .finally(() => {
+        queryClient.clear();
+        void router.navigate(`/sign-in?reason=mfa&next=${here}${email ? `&email=${encodeURIComponent(email)}` : ""}`);
+      });
   }
 }
 

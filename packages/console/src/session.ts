@@ -60,7 +60,14 @@ export function useOrgView(): { view: OrgView | undefined; error: unknown; loadi
     const m = me.data?.memberships.find((x) => x.orgId === orgId);
     if (!me.data || !m || !policy.data || !orgId) return undefined;
     const subject: Subject = { role: m.role, userId: me.data.user.id, department: m.department, storeIds: m.storeIds };
-    return { orgId, membership: m, me: me.data, policy: policy.data.policy, assignableRoles: policy.data.assignableRoles, subject };
+    return {
+      orgId,
+      membership: m,
+      me: me.data,
+      policy: policy.data.policy,
+      assignableRoles: policy.data.assignableRoles,
+      subject,
+    };
   }, [me.data, policy.data, orgId]);
   return { view, error: me.error ?? policy.error, loading: me.isPending || policy.isPending };
 }

@@ -33,7 +33,12 @@ export const cssVariablesResolver: CSSVariablesResolver = (t) => ({
     // (#6b7280 on white 4.8:1, #a3a3a3 on the dark input 5.4:1) yet lighter than entered values.
     "--mantine-color-placeholder": "#6b7280",
     "--mantine-color-error": t.colors.red[9] ?? "#c92a2a",
-    ...Object.fromEntries(colorNames.map((c) => [`--mantine-color-${c}-light-color`, `color-mix(in srgb, var(--mantine-color-${c}-9), black 35%)`])),
+    ...Object.fromEntries(
+      colorNames.map((c) => [
+        `--mantine-color-${c}-light-color`,
+        `color-mix(in srgb, var(--mantine-color-${c}-9), black 35%)`,
+      ]),
+    ),
   },
   dark: {
     "--mantine-color-dimmed": t.colors.dark[1] ?? "#b8b8b8",

@@ -51,13 +51,35 @@ export function renderPolicyMarkdown(policy: Policy): string {
   const host = matrix.resources.filter((r) => !(r.resource in BUILTIN_RESOURCES));
   const builtin = matrix.resources.filter((r) => r.resource in BUILTIN_RESOURCES);
   if (host.length > 0) {
-    out.push("### Application resources", "", ...table(host, roles.map((r) => [r.name, r.title])), "");
+    out.push(
+      "### Application resources",
+      "",
+      ...table(
+        host,
+        roles.map((r) => [r.name, r.title]),
+      ),
+      "",
+    );
   }
-  out.push("### Access control (built in)", "", ...table(builtin, roles.map((r) => [r.name, r.title])), "");
+  out.push(
+    "### Access control (built in)",
+    "",
+    ...table(
+      builtin,
+      roles.map((r) => [r.name, r.title]),
+    ),
+    "",
+  );
 
-  out.push("## Member actions", "", "The permission each member-changing action requires, on top of the hierarchy rules.", "");
+  out.push(
+    "## Member actions",
+    "",
+    "The permission each member-changing action requires, on top of the hierarchy rules.",
+    "",
+  );
   out.push("| Action | Requires |", "|---|---|");
-  for (const [action, permission] of Object.entries(policy.memberActions)) out.push(`| ${action} | \`${permission}\` |`);
+  for (const [action, permission] of Object.entries(policy.memberActions))
+    out.push(`| ${action} | \`${permission}\` |`);
   out.push("");
 
   const store = policy.dimensions.store;
@@ -71,21 +93,36 @@ export function renderPolicyMarkdown(policy: Policy): string {
     }
     if (department) {
       out.push(
-        `- **Department** (feature scope): ${department.jurisdiction ? `members of ${roles.filter((r) => !department.unscopedRoles.includes(r.name)).map((r) => `\`${r.name}\``).join(", ")} act only on members of their own department` : "no jurisdiction limit"}; ${department.inheritFromCreator ? "a member invited without a department gets the inviter's" : "no department is inherited"}.`,
+        `- **Department** (feature scope): ${
+          department.jurisdiction
+            ? `members of ${roles
+                .filter((r) => !department.unscopedRoles.includes(r.name))
+                .map((r) => `\`${r.name}\``)
+                .join(", ")} act only on members of their own department`
+            : "no jurisdiction limit"
+        }; ${department.inheritFromCreator ? "a member invited without a department gets the inviter's" : "no department is inherited"}.`,
         "",
         "| Department | Modules |",
         "|---|---|",
       );
-      for (const [name, modules] of Object.entries(department.values)) out.push(`| ${name} | ${modules.map((m) => `\`${m}\``).join(", ")} |`);
+      for (const [name, modules] of Object.entries(department.values))
+        out.push(`| ${name} | ${modules.map((m) => `\`${m}\``).join(", ")} |`);
     }
     out.push("");
   }
 
   if (Object.keys(policy.modules).length > 0) {
-    out.push("## Modules", "", "A module hidden for a member refuses its resources to that member (`module_hidden`).", "");
+    out.push(
+      "## Modules",
+      "",
+      "A module hidden for a member refuses its resources to that member (`module_hidden`).",
+      "",
+    );
     out.push("| Module | Resources |", "|---|---|");
     for (const [module, types] of Object.entries(policy.modules)) {
-      out.push(`| \`${module}\` | ${types.length ? types.map((t) => `\`${t}\``).join(", ") : "— (checked through `resource.module`)"} |`);
+      out.push(
+        `| \`${module}\` | ${types.length ? types.map((t) => `\`${t}\``).join(", ") : "— (checked through `resource.module`)"} |`,
+      );
     }
     out.push("");
   }
@@ -96,7 +133,10 @@ export function renderPolicyMarkdown(policy: Policy): string {
       "",
       "Installation-level roles for the host company's staff. They never grant access to an organization's own data.",
       "",
-      ...table(matrix.platform.resources, policy.platform.roles.map((r) => [r.name, r.title])),
+      ...table(
+        matrix.platform.resources,
+        policy.platform.roles.map((r) => [r.name, r.title]),
+      ),
       "",
     );
   }
@@ -106,7 +146,9 @@ export function renderPolicyMarkdown(policy: Policy): string {
   if (rules) {
     out.push(
       `- Secondary email only at ${rules.secondaryEmailDomains.join(", ")}${rules.secondaryEmailImmutable ? "; it cannot be changed later" : ""}.`,
-      rules.primaryMustMatchAllowedDomains ? "- The primary email must be in the organization's allowed email domains." : "- The primary email may use any domain.",
+      rules.primaryMustMatchAllowedDomains
+        ? "- The primary email must be in the organization's allowed email domains."
+        : "- The primary email may use any domain.",
     );
   }
   out.push("");
@@ -120,7 +162,9 @@ function table(resources: PermissionMatrix["resources"], columns: Array<[name: s
   ];
   for (const { resource, actions } of resources) {
     for (const { action, label, byRole } of actions) {
-      rows.push(`| \`${resource}:${action}\` | ${label} | ${columns.map(([name]) => CELL[byRole[name] ?? "none"]).join(" | ")} |`);
+      rows.push(
+        `| \`${resource}:${action}\` | ${label} | ${columns.map(([name]) => CELL[byRole[name] ?? "none"]).join(" | ")} |`,
+      );
     }
   }
   return rows;

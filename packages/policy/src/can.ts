@@ -110,7 +110,9 @@ export function filterFor(policy: Policy, subject: Subject, action: string, reso
     case S_DEPT:
       return subject.department != null ? { kind: "department", department: subject.department } : NONE;
     case S_FEATURE:
-      return subject.department != null && c.departmentTypes.get(subject.department)?.has(resourceType) === true ? ALL : NONE;
+      return subject.department != null && c.departmentTypes.get(subject.department)?.has(resourceType) === true
+        ? ALL
+        : NONE;
   }
   return NONE;
 }
@@ -175,7 +177,12 @@ function rare(c: Compiled, key: string, build: () => Decision): Decision {
 
 function unknownRole(c: Compiled, role: string, resource: string, action: string): Decision {
   return rare(c, `role\u0000${role}\u0000${resource}\u0000${action}`, () =>
-    decision(false, `"${role}" is not a role of the ${c.policy.title} policy.`, `${resource}:${action}`, "unknown_role"),
+    decision(
+      false,
+      `"${role}" is not a role of the ${c.policy.title} policy.`,
+      `${resource}:${action}`,
+      "unknown_role",
+    ),
   );
 }
 
@@ -198,7 +205,12 @@ function moduleHidden(c: Compiled, module: string, entry: Entry): Decision {
 
 function keyDenied(c: Compiled, entry: Entry): Decision {
   return rare(c, `key\u0000${entry.key}`, () =>
-    decision(false, `This API key is not allowed to ${labelOf(c.policy, entry.resource, entry.action)}.`, entry.key, "api_key_restricted"),
+    decision(
+      false,
+      `This API key is not allowed to ${labelOf(c.policy, entry.resource, entry.action)}.`,
+      entry.key,
+      "api_key_restricted",
+    ),
   );
 }
 
@@ -214,9 +226,19 @@ function keyScopeDenied(c: Compiled, entry: Entry, scope: ScopeCode): Decision {
           "not_own_record",
         );
       case S_STORE:
-        return decision(false, `This API key can ${label} only in the stores granted to its owner.`, entry.key, "store_not_granted");
+        return decision(
+          false,
+          `This API key can ${label} only in the stores granted to its owner.`,
+          entry.key,
+          "store_not_granted",
+        );
       default:
-        return decision(false, `This API key can ${label} only in its owner's department.`, entry.key, "outside_department");
+        return decision(
+          false,
+          `This API key can ${label} only in its owner's department.`,
+          entry.key,
+          "outside_department",
+        );
     }
   });
 }

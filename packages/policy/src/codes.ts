@@ -6,7 +6,8 @@ export const DECISION_CODES: Readonly<Record<DecisionCode, string>> = {
   unknown_role: "The role named is not part of the policy.",
   unknown_permission: "The resource or action named is not part of the policy.",
   not_own_record: "The grant covers only records the subject owns.",
-  store_not_granted: "The record belongs to a store the subject was not granted, or stores were granted beyond the actor's own.",
+  store_not_granted:
+    "The record belongs to a store the subject was not granted, or stores were granted beyond the actor's own.",
   module_hidden: "The resource belongs to a module hidden for this member.",
   outside_department: "The record, member or module is outside the subject's department.",
   unknown_department: "The department named is not part of the policy.",

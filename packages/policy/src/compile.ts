@@ -95,7 +95,9 @@ export function compiledOf(policy: Policy): Compiled {
 }
 
 export function decision(allowed: boolean, reason: string, requiredPermission: string, code?: DecisionCode): Decision {
-  return Object.freeze(code === undefined ? { allowed, reason, requiredPermission } : { allowed, reason, requiredPermission, code });
+  return Object.freeze(
+    code === undefined ? { allowed, reason, requiredPermission } : { allowed, reason, requiredPermission, code },
+  );
 }
 
 /** Scope a set of grants gives to each resource:action; throws on contradictory grants. */
@@ -203,7 +205,9 @@ function compile(policy: Policy): Compiled {
         const key = `${resource}:${action}`;
         const label = labelOf(policy, resource, action);
         const scope = scopeOf(role.name, resource, action);
-        const holders = policy.roles.filter((r) => scopeOf(r.name, resource, action) !== S_NONE).map((r) => r.pluralTitle);
+        const holders = policy.roles
+          .filter((r) => scopeOf(r.name, resource, action) !== S_NONE)
+          .map((r) => r.pluralTitle);
         const noun = nounOf(policy, resource);
         let allowed: Decision;
         let denied: Decision;
@@ -218,7 +222,12 @@ function compile(policy: Policy): Compiled {
             break;
           case S_STORE:
             allowed = decision(true, `${plural} can ${label} in the stores granted to them.`, key);
-            denied = decision(false, `${plural} can ${label} only in the stores granted to them.`, key, "store_not_granted");
+            denied = decision(
+              false,
+              `${plural} can ${label} only in the stores granted to them.`,
+              key,
+              "store_not_granted",
+            );
             break;
           case S_DEPT:
             allowed = decision(true, `${plural} can ${label} in their own department.`, key);
@@ -275,7 +284,10 @@ function compile(policy: Policy): Compiled {
   if (policy.platform) {
     const platformResources = policy.platform.resources;
     const platformTables = new Map(
-      policy.platform.roles.map((r) => [r.name, scopeTable(r.permissions, platformResources, `platform role "${r.name}"`)]),
+      policy.platform.roles.map((r) => [
+        r.name,
+        scopeTable(r.permissions, platformResources, `platform role "${r.name}"`),
+      ]),
     );
     const platformRoles = policy.platform.roles.map((role): CompiledRole => {
       const grants = new Map<string, Map<string, Entry>>();
@@ -285,13 +297,20 @@ function compile(policy: Policy): Compiled {
           const key = `${resource}:${action}`;
           const label = labelOf(policy, resource, action);
           const scope = platformTables.get(role.name)?.get(resource)?.get(action) ?? S_NONE;
-          const holders = policy.platform!.roles
-            .filter((r) => (platformTables.get(r.name)?.get(resource)?.get(action) ?? S_NONE) !== S_NONE)
+          const holders = policy
+            .platform!.roles.filter(
+              (r) => (platformTables.get(r.name)?.get(resource)?.get(action) ?? S_NONE) !== S_NONE,
+            )
             .map((r) => r.pluralTitle);
           const allowed = decision(true, `${capitalize(role.pluralTitle)} can ${label}.`, key);
           const denied =
             scope === S_NONE
-              ? decision(false, holders.length > 0 ? `Only ${listOf(holders)} can ${label}.` : `No platform role can ${label}.`, key, "permission_denied")
+              ? decision(
+                  false,
+                  holders.length > 0 ? `Only ${listOf(holders)} can ${label}.` : `No platform role can ${label}.`,
+                  key,
+                  "permission_denied",
+                )
               : allowed;
           byAction.set(action, { resource, action, key, scope, allowed, denied });
         }

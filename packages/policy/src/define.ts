@@ -106,17 +106,22 @@ export function definePolicy(def: PolicyDefinition): Policy {
   const top = roles[0]!;
   const second = roles[1];
   if (second !== undefined && second.rank === top.rank) {
-    fail(`duplicate rank ${top.rank}: roles "${top.name}" and "${second.name}" share the top rank; the top role must be unique`);
+    fail(
+      `duplicate rank ${top.rank}: roles "${top.name}" and "${second.name}" share the top rank; the top role must be unique`,
+    );
   }
   const lowestRank = roles[roles.length - 1]!.rank;
   const lowest = roles.filter((r) => r.rank === lowestRank);
   let defaultRole = lowest[0]!.name;
   if (def.defaultRole !== undefined) {
     knownRole(def.defaultRole, "defaultRole");
-    if (!lowest.some((r) => r.name === def.defaultRole)) fail(`defaultRole "${def.defaultRole}" is not a lowest-rank role`);
+    if (!lowest.some((r) => r.name === def.defaultRole))
+      fail(`defaultRole "${def.defaultRole}" is not a lowest-rank role`);
     defaultRole = def.defaultRole;
   } else if (lowest.length > 1) {
-    fail(`duplicate rank ${lowestRank}: roles ${lowest.map((r) => `"${r.name}"`).join(" and ")} share the lowest rank; set defaultRole`);
+    fail(
+      `duplicate rank ${lowestRank}: roles ${lowest.map((r) => `"${r.name}"`).join(" and ")} share the lowest rank; set defaultRole`,
+    );
   }
 
   let department: DepartmentDimension | null = null;
@@ -153,7 +158,11 @@ export function definePolicy(def: PolicyDefinition): Policy {
         if (!Number.isFinite(role.rank)) fail(`platform role "${name}" has a rank that is not a finite number`);
         const permissions = unique(role.permissions);
         for (const permission of permissions) {
-          checkGrant(permission, platformResources, `platform role "${name}"`, fail, { store: false, department: false, own: false });
+          checkGrant(permission, platformResources, `platform role "${name}"`, fail, {
+            store: false,
+            department: false,
+            own: false,
+          });
         }
         return {
           name,
@@ -267,11 +276,13 @@ function checkGrant(
       );
     }
   }
-  if (parsed.scope === "store" && !allowed.store) fail(`${owner} grants "${permission}" but the policy has no store dimension`);
+  if (parsed.scope === "store" && !allowed.store)
+    fail(`${owner} grants "${permission}" but the policy has no store dimension`);
   if (parsed.scope === "department" && !allowed.department) {
     fail(`${owner} grants "${permission}" but the policy has no department dimension`);
   }
-  if (parsed.scope === "own" && allowed.own === false) fail(`${owner} grants "${permission}": platform grants cannot be scoped`);
+  if (parsed.scope === "own" && allowed.own === false)
+    fail(`${owner} grants "${permission}": platform grants cannot be scoped`);
 }
 
 function isConcrete(key: string, resources: Readonly<Record<string, readonly string[]>>): boolean {

@@ -4,7 +4,15 @@ import { can, effectiveScope } from "./can.ts";
 import { assignableFor, compiledOf, decision } from "./compile.ts";
 import type { Compiled, CompiledRole } from "./compile.ts";
 import { capitalize, listOf } from "./phrases.ts";
-import type { Decision, InviteRequest, MemberAction, MemberActionOptions, MemberRef, Policy, Subject } from "./types.ts";
+import type {
+  Decision,
+  InviteRequest,
+  MemberAction,
+  MemberActionOptions,
+  MemberRef,
+  Policy,
+  Subject,
+} from "./types.ts";
 
 /** Actions a member may take on their own record through this path (profile edits, own sessions). */
 const SELF_ALLOWED: ReadonlySet<MemberAction> = new Set(["update", "reset_password", "revoke_sessions"]);
@@ -92,11 +100,21 @@ export function decideMemberAction(
   }
   if (targetRole.rank === actorRole.rank && !actorRole.actsOnPeers) {
     const whom = targetRole === actorRole ? `other ${targetRole.pluralTitle}` : targetRole.pluralTitle;
-    return decision(false, `${capitalize(actorRole.pluralTitle)} cannot ${VERBS[action]} ${whom}.`, permission, "peer_not_allowed");
+    return decision(
+      false,
+      `${capitalize(actorRole.pluralTitle)} cannot ${VERBS[action]} ${whom}.`,
+      permission,
+      "peer_not_allowed",
+    );
   }
 
   const department = policy.dimensions.department;
-  if (action === "change_department" && department !== null && opts.newDepartment != null && !(opts.newDepartment in department.values)) {
+  if (
+    action === "change_department" &&
+    department !== null &&
+    opts.newDepartment != null &&
+    !(opts.newDepartment in department.values)
+  ) {
     return unknownDepartment(opts.newDepartment, permission);
   }
   if (actorRole.departmentBound) {
@@ -118,7 +136,11 @@ export function decideMemberAction(
     }
   }
 
-  if (target.role === policy.topRole && TAKES_TOP_ROLE.has(action) && !(action === "change_role" && opts.newRole === policy.topRole)) {
+  if (
+    target.role === policy.topRole &&
+    TAKES_TOP_ROLE.has(action) &&
+    !(action === "change_role" && opts.newRole === policy.topRole)
+  ) {
     const demote = can(policy, actor, "demote", { type: "owner" });
     if (!demote.allowed) return demote;
     if ((target.status ?? "active") === "active" && (opts.topRoleCount ?? 1) <= 1) {
@@ -135,7 +157,12 @@ export function decideMemberAction(
   if (action === "change_role") {
     const newRole = opts.newRole;
     if (newRole === undefined || !c.roles.has(newRole)) {
-      return decision(false, `"${newRole ?? ""}" is not a role of the ${policy.title} policy.`, permission, "unknown_role");
+      return decision(
+        false,
+        `"${newRole ?? ""}" is not a role of the ${policy.title} policy.`,
+        permission,
+        "unknown_role",
+      );
     }
     if (newRole !== target.role) {
       const refused = refuseRole(c, actor, newRole, permission);
@@ -173,7 +200,12 @@ export function decideInvite(policy: Policy, actor: Subject, invite: InviteReque
   const base = can(policy, actor, "create", { type: "invitation" });
   if (!base.allowed) return base;
   if (!c.roles.has(invite.role)) {
-    return decision(false, `"${invite.role}" is not a role of the ${policy.title} policy.`, "invitation:create", "unknown_role");
+    return decision(
+      false,
+      `"${invite.role}" is not a role of the ${policy.title} policy.`,
+      "invitation:create",
+      "unknown_role",
+    );
   }
   const refused = refuseRole(c, actor, invite.role, "invitation:create");
   if (refused !== undefined) return refused;
@@ -205,7 +237,11 @@ export function decideInvite(policy: Policy, actor: Subject, invite: InviteReque
  * The department a new member gets: the requested one, else the inviter's when the policy says
  * members inherit their creator's department.
  */
-export function resolveInviteDepartment(policy: Policy, actor: Subject, requested: string | null | undefined): string | null {
+export function resolveInviteDepartment(
+  policy: Policy,
+  actor: Subject,
+  requested: string | null | undefined,
+): string | null {
   if (requested != null) return requested;
   const department = policy.dimensions.department;
   if (department !== null && department.inheritFromCreator) return actor.department ?? null;
@@ -224,7 +260,12 @@ function refuseRole(c: Compiled, actor: Subject, role: string, permission: strin
 }
 
 /** Nobody grants stores they cannot see themselves. */
-function refuseStores(c: Compiled, actor: Subject, storeIds: readonly string[], permission: string): Decision | undefined {
+function refuseStores(
+  c: Compiled,
+  actor: Subject,
+  storeIds: readonly string[],
+  permission: string,
+): Decision | undefined {
   const role: CompiledRole | undefined = c.roles.get(actor.role);
   if (role === undefined || role.unscopedStores || c.policy.dimensions.store === null) return undefined;
   const own = actor.storeIds;

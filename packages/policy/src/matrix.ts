@@ -8,7 +8,10 @@ export function permissionMatrix(policy: Policy): PermissionMatrix {
   const c = compiledOf(policy);
   return {
     resources: rows(policy, policy.resources, c.roleList),
-    platform: policy.platform && c.platform ? { resources: rows(policy, policy.platform.resources, c.platform.roleList) } : null,
+    platform:
+      policy.platform && c.platform
+        ? { resources: rows(policy, policy.platform.resources, c.platform.roleList) }
+        : null,
   };
 }
 

@@ -39,7 +39,9 @@ export function labelOf(policy: Policy, resource: string, action: string): strin
   const builtin = BUILTIN_LABELS[key];
   if (builtin !== undefined) {
     const top = policy.roles[0];
-    return builtin.replace("{tops}", top?.pluralTitle ?? "owners").replace("{top}", top?.title.toLowerCase() ?? "owner");
+    return builtin
+      .replace("{tops}", top?.pluralTitle ?? "owners")
+      .replace("{top}", top?.title.toLowerCase() ?? "owner");
   }
   if (action === "use") return `use ${humanize(resource)}`;
   return `${verbOf(action)} ${nounOf(policy, resource)}`;

@@ -6,7 +6,8 @@ import type { MemberAction, Subject } from "../src/index.ts";
 const policy = presets.billing;
 const me = (role: string): Subject => ({ role, userId: "u-me" });
 const target = (role: string) => ({ role, userId: "u-target", status: "active" as const });
-const allowed = (role: string, action: string, type: string): boolean => can(policy, me(role), action, { type }).allowed;
+const allowed = (role: string, action: string, type: string): boolean =>
+  can(policy, me(role), action, { type }).allowed;
 
 /** "Access control" in the seeds means Roster's own resources; reading the organization's name is not one of them. */
 const accessControl = Object.entries(BUILTIN_RESOURCES).flatMap(([resource, actions]) =>
@@ -17,16 +18,19 @@ const deletes = Object.entries(policy.resources).flatMap(([resource, actions]) =
 );
 
 describe("only account owners delete collaborators", () => {
-  test.each(["admin", "sales", "customer_service"])("a %s gets 403 permission_denied deleting a collaborator", (role) => {
-    for (const action of ["remove", "delete"] satisfies MemberAction[]) {
-      expect(decideMemberAction(policy, me(role), target("customer_service"), action)).toEqual({
-        allowed: false,
-        reason: "Only owners can delete members.",
-        requiredPermission: "member:delete",
-        code: "permission_denied",
-      });
-    }
-  });
+  test.each(["admin", "sales", "customer_service"])(
+    "a %s gets 403 permission_denied deleting a collaborator",
+    (role) => {
+      for (const action of ["remove", "delete"] satisfies MemberAction[]) {
+        expect(decideMemberAction(policy, me(role), target("customer_service"), action)).toEqual({
+          allowed: false,
+          reason: "Only owners can delete members.",
+          requiredPermission: "member:delete",
+          code: "permission_denied",
+        });
+      }
+    },
+  );
 
   test("the owner deletes collaborators", () => {
     expect(decideMemberAction(policy, me("owner"), target("admin"), "remove").allowed).toBe(true);
@@ -91,7 +95,9 @@ describe("customer service collaborators", () => {
 describe("owners and admins manage collaborators without deleting them", () => {
   test.each(["owner", "admin"])("%s marks a collaborator inactive and reactivates it", (role) => {
     expect(decideMemberAction(policy, me(role), target("sales"), "deactivate").allowed).toBe(true);
-    expect(decideMemberAction(policy, me(role), { ...target("sales"), status: "inactive" }, "reactivate").allowed).toBe(true);
+    expect(decideMemberAction(policy, me(role), { ...target("sales"), status: "inactive" }, "reactivate").allowed).toBe(
+      true,
+    );
   });
 
   test.each(["owner", "admin"])("%s sees last login (member list) and exports collaborators", (role) => {
@@ -106,10 +112,18 @@ describe("owners and admins manage collaborators without deleting them", () => {
   });
 
   test("admin holds everything but deleting collaborators, deleting the organization and the owner rules", () => {
-    const withheld = new Set(["member:delete", "member:remove", "organization:delete", "owner:promote", "owner:demote"]);
+    const withheld = new Set([
+      "member:delete",
+      "member:remove",
+      "organization:delete",
+      "owner:promote",
+      "owner:demote",
+    ]);
     for (const [resource, actions] of Object.entries(policy.resources)) {
       for (const action of actions) {
-        expect(allowed("admin", action, resource), `${resource}:${action}`).toBe(!withheld.has(`${resource}:${action}`));
+        expect(allowed("admin", action, resource), `${resource}:${action}`).toBe(
+          !withheld.has(`${resource}:${action}`),
+        );
       }
     }
   });

@@ -65,7 +65,10 @@ describe("decisions", () => {
   });
 
   test("unknown role, resource and action are refused with their own codes", () => {
-    expect(can(policy, { role: "ghost", userId: "u" }, "read", { type: "order" })).toMatchObject({ allowed: false, code: "unknown_role" });
+    expect(can(policy, { role: "ghost", userId: "u" }, "read", { type: "order" })).toMatchObject({
+      allowed: false,
+      code: "unknown_role",
+    });
     expect(can(policy, { role: "owner", userId: "u" }, "read", { type: "spaceship" })).toMatchObject({
       allowed: false,
       code: "unknown_permission",
@@ -81,7 +84,9 @@ describe("decisions", () => {
       for (const role of p.roles) {
         for (const [resource, actions] of Object.entries(p.resources)) {
           for (const action of actions) {
-            const d = can(p, { role: role.name, userId: "u", storeIds: ["x"], department: "nowhere" }, action, { type: resource });
+            const d = can(p, { role: role.name, userId: "u", storeIds: ["x"], department: "nowhere" }, action, {
+              type: resource,
+            });
             if (d.code) seen.add(d.code);
           }
         }
@@ -98,7 +103,10 @@ describe("API keys narrowed with narrowTo", () => {
   test("allowed only when both the role and the key allow", () => {
     const key: Subject = { ...admin, narrowTo: ["lead:read", "lead:update@own"] };
     expect(can(policy, key, "read", { type: "lead", ownerId: "u-other" }).allowed).toBe(true);
-    expect(can(policy, key, "delete", { type: "lead", ownerId: "u-me" })).toMatchObject({ allowed: false, code: "api_key_restricted" });
+    expect(can(policy, key, "delete", { type: "lead", ownerId: "u-me" })).toMatchObject({
+      allowed: false,
+      code: "api_key_restricted",
+    });
     expect(can(policy, key, "update", { type: "lead", ownerId: "u-me" }).allowed).toBe(true);
     expect(can(policy, key, "update", { type: "lead", ownerId: "u-other" })).toMatchObject({
       allowed: false,
@@ -121,7 +129,12 @@ describe("API keys narrowed with narrowTo", () => {
 
   test("department-scoped key on a department module", () => {
     const p = presets.departments;
-    const key: Subject = { role: "super_admin", userId: "u", department: "tech", narrowTo: ["usage_data:use@department", "contract_builder:use@department"] };
+    const key: Subject = {
+      role: "super_admin",
+      userId: "u",
+      department: "tech",
+      narrowTo: ["usage_data:use@department", "contract_builder:use@department"],
+    };
     expect(can(p, key, "use", { type: "usage_data" }).allowed).toBe(true);
     expect(can(p, key, "use", { type: "contract_builder" }).allowed).toBe(false);
   });

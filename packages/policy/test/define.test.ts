@@ -25,10 +25,16 @@ function failsWith(mutate: (def: PolicyDefinition) => void, message: string | Re
 
 describe("definePolicy validation names the bad entry", () => {
   test("unknown resource in a grant", () => {
-    failsWith((d) => (d.roles.clerk!.permissions = ["invoice:void"]), `policy "shop": role "clerk" grants "invoice:void": unknown resource "invoice"`);
+    failsWith(
+      (d) => (d.roles.clerk!.permissions = ["invoice:void"]),
+      `policy "shop": role "clerk" grants "invoice:void": unknown resource "invoice"`,
+    );
   });
   test("unknown action in a grant", () => {
-    failsWith((d) => (d.roles.clerk!.permissions = ["order:void"]), `role "clerk" grants "order:void": unknown action "void" of resource "order" (known: read, update)`);
+    failsWith(
+      (d) => (d.roles.clerk!.permissions = ["order:void"]),
+      `role "clerk" grants "order:void": unknown action "void" of resource "order" (known: read, update)`,
+    );
   });
   test("unknown scope", () => {
     failsWith((d) => (d.roles.clerk!.permissions = ["order:read@team"]), `unknown scope "@team"`);
@@ -37,31 +43,40 @@ describe("definePolicy validation names the bad entry", () => {
     failsWith((d) => (d.roles.clerk!.permissions = ["order"]), `role "clerk" grants "order": expected`);
   });
   test("store scope without a store dimension", () => {
-    failsWith((d) => (d.roles.clerk!.permissions = ["order:read@store"]), `role "clerk" grants "order:read@store" but the policy has no store dimension`);
+    failsWith(
+      (d) => (d.roles.clerk!.permissions = ["order:read@store"]),
+      `role "clerk" grants "order:read@store" but the policy has no store dimension`,
+    );
   });
   test("department scope without a department dimension", () => {
     failsWith((d) => (d.roles.clerk!.permissions = ["order:read@department"]), "has no department dimension");
   });
   test("one role granting one permission under two scopes", () => {
-    failsWith(
-      (d) => {
-        d.dimensions = { store: { unscopedRoles: ["owner"] } };
-        d.roles.clerk!.permissions = ["order:read@own", "order:read@store"];
-      },
-      `role "clerk" grants order:read with two different scopes`,
-    );
+    failsWith((d) => {
+      d.dimensions = { store: { unscopedRoles: ["owner"] } };
+      d.roles.clerk!.permissions = ["order:read@own", "order:read@store"];
+    }, `role "clerk" grants order:read with two different scopes`);
   });
   test("unknown role in the store dimension", () => {
-    failsWith((d) => (d.dimensions = { store: { unscopedRoles: ["manager"] } }), `dimensions.store.unscopedRoles names unknown role "manager"`);
+    failsWith(
+      (d) => (d.dimensions = { store: { unscopedRoles: ["manager"] } }),
+      `dimensions.store.unscopedRoles names unknown role "manager"`,
+    );
   });
   test("unscopedStores without a store dimension", () => {
-    failsWith((d) => (d.roles.clerk!.unscopedStores = true), `role "clerk" sets unscopedStores but the policy has no store dimension`);
+    failsWith(
+      (d) => (d.roles.clerk!.unscopedStores = true),
+      `role "clerk" sets unscopedStores but the policy has no store dimension`,
+    );
   });
   test("duplicate top rank", () => {
     failsWith((d) => (d.roles.clerk!.rank = 3), `duplicate rank 3: roles "owner" and "clerk" share the top rank`);
   });
   test("duplicate lowest rank without a default role", () => {
-    failsWith((d) => (d.roles.viewer!.rank = 2), `duplicate rank 2: roles "clerk" and "viewer" share the lowest rank; set defaultRole`);
+    failsWith(
+      (d) => (d.roles.viewer!.rank = 2),
+      `duplicate rank 2: roles "clerk" and "viewer" share the lowest rank; set defaultRole`,
+    );
   });
   test("a shared lowest rank is fine with a default role", () => {
     const def = base();
@@ -95,32 +110,42 @@ describe("definePolicy validation names the bad entry", () => {
     failsWith((d) => (d.resources = { order: ["Read"] }), `resource "order" has action "Read"`);
   });
   test("module naming an unknown resource", () => {
-    failsWith((d) => (d.modules = { orders: ["order", "shipment"] }), `module "orders" names unknown resource "shipment"`);
+    failsWith(
+      (d) => (d.modules = { orders: ["order", "shipment"] }),
+      `module "orders" names unknown resource "shipment"`,
+    );
   });
   test("department naming an unknown module", () => {
-    failsWith(
-      (d) => {
-        d.modules = { orders: ["order"] };
-        d.dimensions = { department: { values: { sales: ["orders", "crm"] }, jurisdiction: true, inheritFromCreator: true } };
-      },
-      `department "sales" names unknown module "crm"`,
-    );
+    failsWith((d) => {
+      d.modules = { orders: ["order"] };
+      d.dimensions = {
+        department: { values: { sales: ["orders", "crm"] }, jurisdiction: true, inheritFromCreator: true },
+      };
+    }, `department "sales" names unknown module "crm"`);
   });
   test("unknown role outside department jurisdiction", () => {
     failsWith(
-      (d) => (d.dimensions = { department: { values: { sales: [] }, jurisdiction: true, inheritFromCreator: false, unscopedRoles: ["boss"] } }),
+      (d) =>
+        (d.dimensions = {
+          department: { values: { sales: [] }, jurisdiction: true, inheritFromCreator: false, unscopedRoles: ["boss"] },
+        }),
       `dimensions.department.unscopedRoles names unknown role "boss"`,
     );
   });
   test("platform resource colliding with an organization resource", () => {
     failsWith(
-      (d) => (d.platform = { resources: { order: ["read"] }, roles: { dev: { rank: 1, title: "Dev", permissions: [] } } }),
+      (d) =>
+        (d.platform = { resources: { order: ["read"] }, roles: { dev: { rank: 1, title: "Dev", permissions: [] } } }),
       `platform resource "order" collides with an organization resource`,
     );
   });
   test("platform grant on an organization resource", () => {
     failsWith(
-      (d) => (d.platform = { resources: { tenant: ["read"] }, roles: { dev: { rank: 1, title: "Dev", permissions: ["order:read"] } } }),
+      (d) =>
+        (d.platform = {
+          resources: { tenant: ["read"] },
+          roles: { dev: { rank: 1, title: "Dev", permissions: ["order:read"] } },
+        }),
       `platform role "dev" grants "order:read": unknown resource "order"`,
     );
   });
@@ -135,10 +160,16 @@ describe("definePolicy validation names the bad entry", () => {
     );
   });
   test("invitation lifetime", () => {
-    failsWith((d) => (d.settings = { invitationLifetimeHours: 0 }), "settings.invitationLifetimeHours must be a positive number");
+    failsWith(
+      (d) => (d.settings = { invitationLifetimeHours: 0 }),
+      "settings.invitationLifetimeHours must be a positive number",
+    );
   });
   test("member action mapped to an unknown permission", () => {
-    failsWith((d) => (d.memberActions = { remove: "member:purge" }), `memberActions.remove names unknown permission "member:purge"`);
+    failsWith(
+      (d) => (d.memberActions = { remove: "member:purge" }),
+      `memberActions.remove names unknown permission "member:purge"`,
+    );
   });
   test("label for an unknown permission", () => {
     failsWith((d) => (d.labels = { "order:ship": "ship orders" }), `labels names unknown permission "order:ship"`);

@@ -47,8 +47,12 @@ describe("hierarchy super admin > admin > user", () => {
   });
 
   test("the super admin promotes a user to admin and demotes an admin", () => {
-    expect(decideMemberAction(policy, me("super_admin"), member("user"), "change_role", { newRole: "admin" }).allowed).toBe(true);
-    expect(decideMemberAction(policy, me("super_admin"), member("admin"), "change_role", { newRole: "user" }).allowed).toBe(true);
+    expect(
+      decideMemberAction(policy, me("super_admin"), member("user"), "change_role", { newRole: "admin" }).allowed,
+    ).toBe(true);
+    expect(
+      decideMemberAction(policy, me("super_admin"), member("admin"), "change_role", { newRole: "user" }).allowed,
+    ).toBe(true);
     expect(decideMemberAction(policy, me("admin"), member("user"), "change_role", { newRole: "admin" }).code).toBe(
       "role_not_assignable",
     );
@@ -91,7 +95,8 @@ describe("department module sets", () => {
   });
 
   test("a member without a department uses no module", () => {
-    for (const module of ALL_MODULES) expect(can(policy, me("user", null), "use", { type: module }).allowed).toBe(false);
+    for (const module of ALL_MODULES)
+      expect(can(policy, me("user", null), "use", { type: module }).allowed).toBe(false);
   });
 
   test("the refusal names the department that has the module", () => {
@@ -110,7 +115,15 @@ describe("department module sets", () => {
 });
 
 describe("admin jurisdiction", () => {
-  const actions = ["update", "deactivate", "reactivate", "remove", "restore", "reset_password", "revoke_sessions"] as const;
+  const actions = [
+    "update",
+    "deactivate",
+    "reactivate",
+    "remove",
+    "restore",
+    "reset_password",
+    "revoke_sessions",
+  ] as const;
   test.each(actions)("an admin may %s users of its own department only", (action) => {
     const admin = me("admin", "sales");
     expect(decideMemberAction(policy, admin, member("user", "sales"), action).allowed).toBe(true);
@@ -120,7 +133,9 @@ describe("admin jurisdiction", () => {
   });
 
   test("an admin without a department manages nobody", () => {
-    expect(decideMemberAction(policy, me("admin", null), member("user", null), "deactivate").code).toBe("outside_department");
+    expect(decideMemberAction(policy, me("admin", null), member("user", null), "deactivate").code).toBe(
+      "outside_department",
+    );
   });
 
   test("an admin invites only into its own department; users inherit their creator's department", () => {
@@ -138,15 +153,21 @@ describe("admin jurisdiction", () => {
   test("the super admin sets any department at creation", () => {
     expect(decideInvite(policy, me("super_admin", "sales"), { role: "user", department: "tech" }).allowed).toBe(true);
     expect(resolveInviteDepartment(policy, me("super_admin", "sales"), "tech")).toBe("tech");
-    expect(decideInvite(policy, me("super_admin"), { role: "user", department: "legal" }).code).toBe("unknown_department");
+    expect(decideInvite(policy, me("super_admin"), { role: "user", department: "legal" }).code).toBe(
+      "unknown_department",
+    );
   });
 
   test("only the super admin moves members between departments", () => {
     expect(
-      decideMemberAction(policy, me("super_admin"), member("user", "sales"), "change_department", { newDepartment: "tech" }).allowed,
+      decideMemberAction(policy, me("super_admin"), member("user", "sales"), "change_department", {
+        newDepartment: "tech",
+      }).allowed,
     ).toBe(true);
     expect(
-      decideMemberAction(policy, me("admin", "sales"), member("user", "sales"), "change_department", { newDepartment: "tech" }).code,
+      decideMemberAction(policy, me("admin", "sales"), member("user", "sales"), "change_department", {
+        newDepartment: "tech",
+      }).code,
     ).toBe("outside_department");
   });
 
@@ -163,7 +184,9 @@ describe("admin jurisdiction", () => {
 describe("soft delete with recovery", () => {
   test("admins and the super admin remove and restore users; users do not", () => {
     expect(decideMemberAction(policy, me("admin"), member("user"), "remove").allowed).toBe(true);
-    expect(decideMemberAction(policy, me("admin"), { ...member("user"), status: "removed" }, "restore").allowed).toBe(true);
+    expect(decideMemberAction(policy, me("admin"), { ...member("user"), status: "removed" }, "restore").allowed).toBe(
+      true,
+    );
     expect(decideMemberAction(policy, me("super_admin"), member("admin", "tech"), "remove").allowed).toBe(true);
     expect(decideMemberAction(policy, me("user"), member("user"), "remove").code).toBe("permission_denied");
   });

@@ -6,8 +6,13 @@ import { renderPolicyMarkdown } from "../scripts/markdown.ts";
 import { presets } from "../src/index.ts";
 
 describe("docs/policies are generated from the presets", () => {
-  test.each(Object.values(presets).map((p) => [p.name, p] as const))("%s.md is up to date (run `npm run docs:policies`)", (name, policy) => {
-    const file = fileURLToPath(new URL(`../../../docs/policies/${name}.md`, import.meta.url));
-    expect(readFileSync(file, "utf8"), `docs/policies/${name}.md is stale; run npm run docs:policies`).toBe(renderPolicyMarkdown(policy));
-  });
+  test.each(Object.values(presets).map((p) => [p.name, p] as const))(
+    "%s.md is up to date (run `npm run docs:policies`)",
+    (name, policy) => {
+      const file = fileURLToPath(new URL(`../../../docs/policies/${name}.md`, import.meta.url));
+      expect(readFileSync(file, "utf8"), `docs/policies/${name}.md is stale; run npm run docs:policies`).toBe(
+        renderPolicyMarkdown(policy),
+      );
+    },
+  );
 });

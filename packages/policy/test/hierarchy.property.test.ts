@@ -3,11 +3,27 @@
 // are not neatly nested (a lower role may hold what a higher one lacks).
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { assignableRoles, decideInvite, decideMemberAction, definePolicy, permissionMatrix, presets } from "../src/index.ts";
+import {
+  assignableRoles,
+  decideInvite,
+  decideMemberAction,
+  definePolicy,
+  permissionMatrix,
+  presets,
+} from "../src/index.ts";
 import type { MatrixCell, MemberAction, MemberRef, Policy, PolicyDefinition, Subject } from "../src/index.ts";
 
 const PRESETS = Object.entries(presets);
-const ACTIONS = ["change_role", "deactivate", "reactivate", "remove", "restore", "delete", "update", "reset_password"] as const;
+const ACTIONS = [
+  "change_role",
+  "deactivate",
+  "reactivate",
+  "remove",
+  "restore",
+  "delete",
+  "update",
+  "reset_password",
+] as const;
 const SELF_OK: ReadonlySet<MemberAction> = new Set(["update", "reset_password", "revoke_sessions"]);
 
 interface Member extends MemberRef {
@@ -52,7 +68,8 @@ function model(policy: Policy) {
     policy.dimensions.department.jurisdiction &&
     !policy.dimensions.department.unscopedRoles.includes(role);
   const roleArb = fc.constantFrom(...roleNames);
-  const departmentArb = departments.length > 0 ? fc.constantFrom<string | null>(...departments, null) : fc.constant(null);
+  const departmentArb =
+    departments.length > 0 ? fc.constantFrom<string | null>(...departments, null) : fc.constant(null);
   const orgArb: fc.Arbitrary<History> = fc.record({
     others: fc.array(fc.record({ role: roleArb, department: departmentArb }), { maxLength: 6 }),
     founderDepartment: departmentArb,
@@ -79,7 +96,10 @@ function model(policy: Policy) {
       const target = org[step.target % org.length]!;
       const actor: Subject = { role: actorMember.role, userId: actorMember.userId, department: actorMember.department };
       const topRoleCount = org.filter((m) => m.role === policy.topRole && m.status === "active").length;
-      const decision = decideMemberAction(policy, actor, { ...target }, step.action, { newRole: step.newRole, topRoleCount });
+      const decision = decideMemberAction(policy, actor, { ...target }, step.action, {
+        newRole: step.newRole,
+        topRoleCount,
+      });
       if (!decision.allowed) {
         expect(decision.code).toBeTruthy();
         continue;
@@ -93,7 +113,10 @@ function model(policy: Policy) {
       switch (step.action) {
         case "change_role":
           if (step.newRole !== target.role) {
-            expect(uncovered(cells.get(actor.role)!, cells.get(step.newRole)!), `${actor.role} grants ${step.newRole}`).toBeNull();
+            expect(
+              uncovered(cells.get(actor.role)!, cells.get(step.newRole)!),
+              `${actor.role} grants ${step.newRole}`,
+            ).toBeNull();
             expect(reachable(actor.role, step.newRole)).toBe(true);
             if (step.newRole === policy.topRole) expect(cells.get(actor.role)!.get("owner:promote")).toBe("all");
           }
@@ -115,7 +138,10 @@ function model(policy: Policy) {
         default:
           break;
       }
-      expect(org.some((m) => m.role === policy.topRole && m.status === "active"), "an active top-role member remains").toBe(true);
+      expect(
+        org.some((m) => m.role === policy.topRole && m.status === "active"),
+        "an active top-role member remains",
+      ).toBe(true);
     }
     return allowed;
   }
@@ -150,20 +176,33 @@ describe.each(PRESETS)("%s hierarchy properties", (_, policy) => {
 
   test("an allowed invitation never hands out more than the inviter holds", () => {
     fc.assert(
-      fc.property(m.roleArb, m.roleArb, m.departmentArb, m.departmentArb, (actor, role, actorDepartment, department) => {
-        const d = decideInvite(policy, { role: actor, userId: "a", department: actorDepartment }, { role, department });
-        if (!d.allowed) return;
-        expect(uncovered(m.cells.get(actor)!, m.cells.get(role)!)).toBeNull();
-        expect(m.reachable(actor, role)).toBe(true);
-        if (m.departmentBound(actor)) expect(department ?? actorDepartment).toBe(actorDepartment);
-      }),
+      fc.property(
+        m.roleArb,
+        m.roleArb,
+        m.departmentArb,
+        m.departmentArb,
+        (actor, role, actorDepartment, department) => {
+          const d = decideInvite(
+            policy,
+            { role: actor, userId: "a", department: actorDepartment },
+            { role, department },
+          );
+          if (!d.allowed) return;
+          expect(uncovered(m.cells.get(actor)!, m.cells.get(role)!)).toBeNull();
+          expect(m.reachable(actor, role)).toBe(true);
+          if (m.departmentBound(actor)) expect(department ?? actorDepartment).toBe(actorDepartment);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   test("no sequence of member changes breaks the hierarchy or loses the last top-role member", () => {
     let allowed = 0;
-    fc.assert(fc.property(m.orgArb, (history) => void (allowed += m.play(history))), { numRuns: 300 });
+    fc.assert(
+      fc.property(m.orgArb, (history) => void (allowed += m.play(history))),
+      { numRuns: 300 },
+    );
     expect(allowed).toBeGreaterThan(0);
   });
 });

@@ -49,7 +49,9 @@ describe("granting rules", () => {
     expect(decideInvite(shop, manager, { role: "clerk", storeIds: ["s1", "s3"] }).code).toBe("store_not_granted");
     // empty means every store, which is more than the manager has
     expect(decideInvite(shop, manager, { role: "clerk", storeIds: [] }).code).toBe("store_not_granted");
-    expect(decideMemberAction(shop, manager, target("clerk"), "update_store_access", { storeIds: ["s2"] }).allowed).toBe(true);
+    expect(
+      decideMemberAction(shop, manager, target("clerk"), "update_store_access", { storeIds: ["s2"] }).allowed,
+    ).toBe(true);
     expect(decideMemberAction(shop, manager, target("clerk"), "update_store_access", { storeIds: ["s9"] }).code).toBe(
       "store_not_granted",
     );
@@ -64,7 +66,9 @@ describe("granting rules", () => {
 
   test("change_role needs a known new role", () => {
     expect(decideMemberAction(shop, manager, target("clerk"), "change_role").code).toBe("unknown_role");
-    expect(decideMemberAction(shop, manager, target("clerk"), "change_role", { newRole: "king" }).code).toBe("unknown_role");
+    expect(decideMemberAction(shop, manager, target("clerk"), "change_role", { newRole: "king" }).code).toBe(
+      "unknown_role",
+    );
     expect(decideMemberAction(shop, manager, target("clerk"), "change_role", { newRole: "clerk" }).allowed).toBe(true);
   });
 });
@@ -83,13 +87,16 @@ describe("acting on oneself", () => {
     "change_department",
   ];
   test.each(refused)("nobody may %s themselves", (action) => {
-    expect(decideMemberAction(shop, owner, target("owner", "u-me"), action, { newRole: "clerk", topRoleCount: 5 }).code).toBe(
-      "self_action",
-    );
+    expect(
+      decideMemberAction(shop, owner, target("owner", "u-me"), action, { newRole: "clerk", topRoleCount: 5 }).code,
+    ).toBe("self_action");
   });
-  test.each(["update", "reset_password", "revoke_sessions"] as const)("a member holding the permission may %s their own record", (action) => {
-    expect(decideMemberAction(shop, owner, target("owner", "u-me"), action).allowed).toBe(true);
-  });
+  test.each(["update", "reset_password", "revoke_sessions"] as const)(
+    "a member holding the permission may %s their own record",
+    (action) => {
+      expect(decideMemberAction(shop, owner, target("owner", "u-me"), action).allowed).toBe(true);
+    },
+  );
 });
 
 describe("the last top-role guard", () => {
@@ -99,14 +106,21 @@ describe("the last top-role guard", () => {
     expect(decideMemberAction(ops, owner, target("owner"), "remove").code).toBe("last_top_role");
   });
   test("an inactive owner can be removed while another owner is active", () => {
-    expect(decideMemberAction(ops, owner, { ...target("owner"), status: "inactive" }, "remove", { topRoleCount: 1 }).allowed).toBe(true);
+    expect(
+      decideMemberAction(ops, owner, { ...target("owner"), status: "inactive" }, "remove", { topRoleCount: 1 }).allowed,
+    ).toBe(true);
   });
   test("promoting never trips the guard", () => {
-    expect(decideMemberAction(ops, owner, target("owner"), "change_role", { newRole: "owner", topRoleCount: 1 }).allowed).toBe(true);
+    expect(
+      decideMemberAction(ops, owner, target("owner"), "change_role", { newRole: "owner", topRoleCount: 1 }).allowed,
+    ).toBe(true);
   });
   test("demoting an owner needs owner:demote even for a role that may change roles", () => {
-    expect(decideMemberAction(ops, { role: "admin", userId: "a" }, target("owner"), "change_role", { newRole: "admin", topRoleCount: 3 }).code).toBe(
-      "target_outranks_actor",
-    );
+    expect(
+      decideMemberAction(ops, { role: "admin", userId: "a" }, target("owner"), "change_role", {
+        newRole: "admin",
+        topRoleCount: 3,
+      }).code,
+    ).toBe("target_outranks_actor");
   });
 });

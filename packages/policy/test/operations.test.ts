@@ -6,38 +6,66 @@ import type { MemberRef, Subject } from "../src/index.ts";
 const policy = presets.operations;
 const ROLES = ["owner", "admin", "staff", "read_only"] as const;
 /** Scoped roles are granted store s1; the records checked live there. */
-const me = (role: string, extra: Partial<Subject> = {}): Subject => ({ role, userId: "u-me", storeIds: ["s1"], ...extra });
-const ok = (s: Subject, action: string, type: string): boolean => can(policy, s, action, { type, storeId: "s1" }).allowed;
+const me = (role: string, extra: Partial<Subject> = {}): Subject => ({
+  role,
+  userId: "u-me",
+  storeIds: ["s1"],
+  ...extra,
+});
+const ok = (s: Subject, action: string, type: string): boolean =>
+  can(policy, s, action, { type, storeId: "s1" }).allowed;
 const all = (...checks: boolean[]): boolean => checks.every(Boolean);
 const member = (role: string, userId = "u-target"): MemberRef => ({ role, userId, status: "active" });
 
 const table: Array<[row: string, cells: [string, string, string, string], check: (s: Subject) => string]> = [
-  ["View orders, clients, vendors", ["yes", "yes", "yes", "yes"], (s) => yes(all(ok(s, "read", "order"), ok(s, "read", "client"), ok(s, "read", "vendor")))],
+  [
+    "View orders, clients, vendors",
+    ["yes", "yes", "yes", "yes"],
+    (s) => yes(all(ok(s, "read", "order"), ok(s, "read", "client"), ok(s, "read", "vendor"))),
+  ],
   [
     "Create / edit orders, clients, vendors",
     ["yes", "yes", "yes", "no"],
     (s) => yes(all(...["order", "client", "vendor"].flatMap((t) => [ok(s, "create", t), ok(s, "update", t)]))),
   ],
-  ["Record payments, refunds", ["yes", "yes", "yes", "no"], (s) => yes(all(ok(s, "record", "payment"), ok(s, "refund", "payment")))],
+  [
+    "Record payments, refunds",
+    ["yes", "yes", "yes", "no"],
+    (s) => yes(all(ok(s, "record", "payment"), ok(s, "refund", "payment"))),
+  ],
   ["Send email / SMS to clients", ["yes", "yes", "yes", "no"], (s) => yes(ok(s, "send", "message"))],
   [
     "Mint / rotate / revoke integration keys",
     ["yes", "yes", "no", "no"],
-    (s) => yes(all(ok(s, "create", "integration_key"), ok(s, "rotate", "integration_key"), ok(s, "revoke", "integration_key"))),
+    (s) =>
+      yes(
+        all(ok(s, "create", "integration_key"), ok(s, "rotate", "integration_key"), ok(s, "revoke", "integration_key")),
+      ),
   ],
   ["Edit webhook endpoints", ["yes", "yes", "no", "no"], (s) => yes(ok(s, "update", "webhook"))],
   [
     "Invite / remove teammates",
     ["yes", "yes", "no", "no"],
     (s) =>
-      yes(all(decideInvite(policy, s, { role: "read_only" }).allowed, decideMemberAction(policy, s, member("read_only"), "remove").allowed)),
+      yes(
+        all(
+          decideInvite(policy, s, { role: "read_only" }).allowed,
+          decideMemberAction(policy, s, member("read_only"), "remove").allowed,
+        ),
+      ),
   ],
   [
     "Change another member's role",
     ["yes", "yes (not owner)", "no", "no"],
     (s) => {
-      const staffToReadOnly = decideMemberAction(policy, s, member("staff"), "change_role", { newRole: "read_only", topRoleCount: 2 }).allowed;
-      const ownerToAdmin = decideMemberAction(policy, s, member("owner"), "change_role", { newRole: "admin", topRoleCount: 2 }).allowed;
+      const staffToReadOnly = decideMemberAction(policy, s, member("staff"), "change_role", {
+        newRole: "read_only",
+        topRoleCount: 2,
+      }).allowed;
+      const ownerToAdmin = decideMemberAction(policy, s, member("owner"), "change_role", {
+        newRole: "admin",
+        topRoleCount: 2,
+      }).allowed;
       const staffToOwner = decideMemberAction(policy, s, member("staff"), "change_role", { newRole: "owner" }).allowed;
       if (!staffToReadOnly) return "no";
       return ownerToAdmin && staffToOwner ? "yes" : "yes (not owner)";
@@ -45,7 +73,11 @@ const table: Array<[row: string, cells: [string, string, string, string], check:
   ],
   ["Edit billing / change plan", ["yes", "yes", "no", "no"], (s) => yes(ok(s, "update", "billing"))],
   ["Export audit log", ["yes", "yes", "no", "no"], (s) => yes(ok(s, "export", "audit_log"))],
-  ["Add / archive a store", ["yes", "yes", "no", "no"], (s) => yes(all(ok(s, "create", "store"), ok(s, "archive", "store")))],
+  [
+    "Add / archive a store",
+    ["yes", "yes", "no", "no"],
+    (s) => yes(all(ok(s, "create", "store"), ok(s, "archive", "store"))),
+  ],
   [
     "Promote / demote owners",
     ["yes", "no", "no", "no"],
@@ -65,7 +97,9 @@ function yes(value: boolean): string {
 }
 
 describe("operations permission matrix (seed 004)", () => {
-  const cases = table.flatMap(([row, cells, check]) => ROLES.map((role, i) => ({ row, role, expected: cells[i]!, check })));
+  const cases = table.flatMap(([row, cells, check]) =>
+    ROLES.map((role, i) => ({ row, role, expected: cells[i]!, check })),
+  );
   test.each(cases)("$row — $role: $expected", ({ role, expected, check }) => {
     expect(check(me(role))).toBe(expected);
   });
@@ -76,7 +110,10 @@ describe("operations roles in prose (seed 004)", () => {
     for (const [resource, actions] of Object.entries(policy.resources)) {
       for (const action of actions) {
         if (action === "read") continue;
-        expect(can(policy, me("read_only"), action, { type: resource, storeId: "s1" }).allowed, `${resource}:${action}`).toBe(false);
+        expect(
+          can(policy, me("read_only"), action, { type: resource, storeId: "s1" }).allowed,
+          `${resource}:${action}`,
+        ).toBe(false);
       }
     }
   });
@@ -126,9 +163,13 @@ describe("operations roles in prose (seed 004)", () => {
     const owner = me("owner");
     expect(decideMemberAction(policy, owner, member("owner"), "remove", { topRoleCount: 2 }).allowed).toBe(true);
     for (const action of ["remove", "deactivate", "delete"] as const) {
-      expect(decideMemberAction(policy, owner, member("owner"), action, { topRoleCount: 1 }).code).toBe("last_top_role");
+      expect(decideMemberAction(policy, owner, member("owner"), action, { topRoleCount: 1 }).code).toBe(
+        "last_top_role",
+      );
     }
-    expect(decideMemberAction(policy, owner, member("owner"), "change_role", { newRole: "admin", topRoleCount: 1 })).toMatchObject({
+    expect(
+      decideMemberAction(policy, owner, member("owner"), "change_role", { newRole: "admin", topRoleCount: 1 }),
+    ).toMatchObject({
       allowed: false,
       code: "last_top_role",
       reason: "The organization must keep at least one active owner. Make another member owner first.",
@@ -137,10 +178,13 @@ describe("operations roles in prose (seed 004)", () => {
 
   test("an owner cannot remove or demote themselves (promote another, then have them remove you)", () => {
     const owner = me("owner");
-    expect(decideMemberAction(policy, owner, member("owner", "u-me"), "remove", { topRoleCount: 2 }).code).toBe("self_action");
-    expect(decideMemberAction(policy, owner, member("owner", "u-me"), "change_role", { newRole: "admin", topRoleCount: 2 }).code).toBe(
+    expect(decideMemberAction(policy, owner, member("owner", "u-me"), "remove", { topRoleCount: 2 }).code).toBe(
       "self_action",
     );
+    expect(
+      decideMemberAction(policy, owner, member("owner", "u-me"), "change_role", { newRole: "admin", topRoleCount: 2 })
+        .code,
+    ).toBe("self_action");
   });
 
   test("invitations last 7 days", () => {
@@ -175,7 +219,9 @@ describe("operations per-store access", () => {
   });
 
   test("messages are not store-scoped", () => {
-    expect(can(policy, me("staff", { storeIds: ["retail"] }), "send", { type: "message", storeId: "wholesale" }).allowed).toBe(true);
+    expect(
+      can(policy, me("staff", { storeIds: ["retail"] }), "send", { type: "message", storeId: "wholesale" }).allowed,
+    ).toBe(true);
   });
 
   test("the reason names the store rule", () => {
@@ -204,7 +250,9 @@ describe("operations per-module hiding", () => {
   });
 
   test("hiding applies to owners too", () => {
-    expect(can(policy, me("owner", { hiddenModules: ["payments"] }), "refund", { type: "payment" }).code).toBe("module_hidden");
+    expect(can(policy, me("owner", { hiddenModules: ["payments"] }), "refund", { type: "payment" }).code).toBe(
+      "module_hidden",
+    );
   });
 
   test("modules map to the preset vocabulary", () => {

@@ -5,7 +5,11 @@ import type { Subject } from "../src/index.ts";
 
 const policy = presets.saas;
 const me = (role: string): Subject => ({ role, userId: "u-me" });
-const target = (role: string, status: "active" | "inactive" | "removed" = "active") => ({ role, userId: "u-target", status });
+const target = (role: string, status: "active" | "inactive" | "removed" = "active") => ({
+  role,
+  userId: "u-target",
+  status,
+});
 
 describe("saas admins", () => {
   const admin = me("admin");
@@ -16,7 +20,10 @@ describe("saas admins", () => {
     ["trigger a password reset", () => decideMemberAction(policy, admin, target("member"), "reset_password")],
     ["deactivate a user", () => decideMemberAction(policy, admin, target("member"), "deactivate")],
     ["reactivate a user", () => decideMemberAction(policy, admin, target("member", "inactive"), "reactivate")],
-    ["change a role (member → admin)", () => decideMemberAction(policy, admin, target("member"), "change_role", { newRole: "admin" })],
+    [
+      "change a role (member → admin)",
+      () => decideMemberAction(policy, admin, target("member"), "change_role", { newRole: "admin" }),
+    ],
     ["remove a user", () => decideMemberAction(policy, admin, target("member"), "remove")],
     ["read the audit trail", () => can(policy, admin, "read", { type: "audit_log" })],
   ])("can %s", (_, decide) => {
@@ -24,7 +31,9 @@ describe("saas admins", () => {
   });
 
   test("cannot touch owners or grant ownership", () => {
-    expect(decideMemberAction(policy, admin, target("owner"), "deactivate", { topRoleCount: 2 }).code).toBe("target_outranks_actor");
+    expect(decideMemberAction(policy, admin, target("owner"), "deactivate", { topRoleCount: 2 }).code).toBe(
+      "target_outranks_actor",
+    );
     expect(assignableRoles(policy, admin)).toEqual(["admin", "member"]);
   });
 });

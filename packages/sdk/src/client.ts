@@ -16,7 +16,11 @@ export interface RosterClientOptions {
 
 export interface OrgPolicy {
   policy: Policy;
-  viewer: { role: string; assignableRoles: string[]; subject: Subject & { department: string | null; storeIds: string[]; hiddenModules: string[] } };
+  viewer: {
+    role: string;
+    assignableRoles: string[];
+    subject: Subject & { department: string | null; storeIds: string[]; hiddenModules: string[] };
+  };
 }
 
 /** The host app's handle on Roster: remote decisions, and local ones through an `Enforcer`. */
@@ -66,10 +70,18 @@ export class RosterClient {
     const token = this.options.apiKey ?? this.options.sessionToken;
     const headers: Record<string, string> = { authorization: `Bearer ${token ?? ""}`, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.fetchImpl(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const res = await this.fetchImpl(`${this.base}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await res.text();
     let parsed: unknown = null;
-    try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
     if (!res.ok) throw new RosterError(res.status, parsed, res.headers.get("x-request-id") ?? undefined);
     return parsed as T;
   }

@@ -1,4 +1,12 @@
-import { can, filterFor, type DataFilter, type Decision, type Policy, type ResourceRef, type Subject } from "@roster/policy";
+import {
+  can,
+  filterFor,
+  type DataFilter,
+  type Decision,
+  type Policy,
+  type ResourceRef,
+  type Subject,
+} from "@roster/policy";
 import { ForbiddenError } from "./errors.ts";
 
 /**
@@ -6,7 +14,10 @@ import { ForbiddenError } from "./errors.ts";
  * round trip per record, so a host app can check every row of a page or turn a list query into a filter.
  */
 export class Enforcer {
-  constructor(readonly policy: Policy, readonly subject: Subject) {}
+  constructor(
+    readonly policy: Policy,
+    readonly subject: Subject,
+  ) {}
 
   /** May the member do `action` on this record? `resource.ownerId` is the owning user's id (for `@own` grants). */
   can(action: string, resource: ResourceRef): Decision {

@@ -8,7 +8,10 @@ export class RosterError extends Error {
   readonly requestId: string | undefined;
 
   constructor(status: number, body: unknown, requestId?: string) {
-    const e = (typeof body === "object" && body !== null && "error" in body ? (body as { error: Record<string, unknown> }).error : {}) ?? {};
+    const e =
+      (typeof body === "object" && body !== null && "error" in body
+        ? (body as { error: Record<string, unknown> }).error
+        : {}) ?? {};
     const str = (v: unknown) => (typeof v === "string" ? v : undefined);
     super(str(e.message) ?? `Roster answered ${status}`);
     this.name = "RosterError";

@@ -75,7 +75,9 @@ describe("@roster/sdk against a running Roster", () => {
     const bad = new RosterClient({ baseUrl, sessionToken: "rs_not-a-real-token" });
     await expect(bad.policy(orgId)).rejects.toMatchObject({ status: 401, type: "authentication_error" });
     const stranger = await signUp(t.app, undefined, "Stranger");
-    const err = await new RosterClient({ baseUrl, sessionToken: stranger.token }).enforcer(orgId).catch((e: unknown) => e);
+    const err = await new RosterClient({ baseUrl, sessionToken: stranger.token })
+      .enforcer(orgId)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RosterError);
     expect(err).toMatchObject({ status: 404 });
     // The failed fetch is not cached: the next call asks again.

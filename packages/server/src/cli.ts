@@ -33,7 +33,11 @@ program
     const mailWorker = outboxWorker(deps, { log: app.log });
     mailWorker.start();
     const engine = deps.db.kind === "pglite" ? `embedded PGlite in ${deps.config.dataDir}` : "PostgreSQL";
-    const lines = [``, `Roster is running at ${deps.config.publicUrl}  (database: ${engine})`, `  API reference: ${deps.config.publicUrl}/docs`];
+    const lines = [
+      ``,
+      `Roster is running at ${deps.config.publicUrl}  (database: ${engine})`,
+      `  API reference: ${deps.config.publicUrl}/docs`,
+    ];
     if (demo) {
       lines.push(``, `Demo sign-in (password for every account: ${demo.password})`);
       for (const a of demo.accounts) lines.push(`  ${a.email.padEnd(36)} ${a.role.padEnd(18)} ${a.org}`);
@@ -77,12 +81,27 @@ program
         checkPasswordPolicy(password);
         const now = deps.clock.now();
         const id = newId("usr");
-        const row = { id, email: normalizeEmail(opts.ownerEmail), name: opts.ownerEmail.split("@")[0] ?? "Owner", passwordHash: await hashPassword(password, deps.config.argon2), platformRole: null, lastLoginAt: null, createdAt: now, updatedAt: now };
+        const row = {
+          id,
+          email: normalizeEmail(opts.ownerEmail),
+          name: opts.ownerEmail.split("@")[0] ?? "Owner",
+          passwordHash: await hashPassword(password, deps.config.argon2),
+          platformRole: null,
+          lastLoginAt: null,
+          createdAt: now,
+          updatedAt: now,
+        };
         await deps.db.tx({ userId: id }, (tx) => tx.insert(users).values(row));
         user = row;
       }
-      const { org, member } = await createOrg(deps, { name: opts.name, policy: opts.policy, ownerUserId: user.id }, cliMeta);
-      process.stdout.write(`Created org ${org.id} (${org.name}, policy ${org.policy}); ${user.email} is ${member.role}.\n`);
+      const { org, member } = await createOrg(
+        deps,
+        { name: opts.name, policy: opts.policy, ownerUserId: user.id },
+        cliMeta,
+      );
+      process.stdout.write(
+        `Created org ${org.id} (${org.name}, policy ${org.policy}); ${user.email} is ${member.role}.\n`,
+      );
       if (generated) process.stdout.write(`Generated password for ${user.email}: ${generated}\n`);
     } finally {
       await deps.db.close();
@@ -91,17 +110,24 @@ program
 
 program
   .command("grant-platform-role")
-  .description("Give a user an installation-level role (developer, developer_staff, developer_admin), or --role none to take it away")
+  .description(
+    "Give a user an installation-level role (developer, developer_staff, developer_admin), or --role none to take it away",
+  )
   .requiredOption("--email <email>")
   .requiredOption("--role <role>")
   .action(async (opts: { email: string; role: string }) => {
     const deps = await productionDeps();
     try {
       const roles = Object.keys(presets.crm.platform?.roles ?? {});
-      if (opts.role !== "none" && !roles.includes(opts.role)) throw new Error(`Unknown platform role "${opts.role}". Use one of: ${roles.join(", ")}, none.`);
+      if (opts.role !== "none" && !roles.includes(opts.role))
+        throw new Error(`Unknown platform role "${opts.role}". Use one of: ${roles.join(", ")}, none.`);
       const user = await findUserByEmail(deps, opts.email);
       if (!user) throw new Error(`No user with email ${opts.email}.`);
-      await deps.db.owner((db) => db.execute(sql`UPDATE users SET platform_role = ${opts.role === "none" ? null : opts.role}, updated_at = now() WHERE id = ${user.id}`));
+      await deps.db.owner((db) =>
+        db.execute(
+          sql`UPDATE users SET platform_role = ${opts.role === "none" ? null : opts.role}, updated_at = now() WHERE id = ${user.id}`,
+        ),
+      );
       process.stdout.write(`${user.email} now has platform role ${opts.role}.\n`);
     } finally {
       await deps.db.close();
@@ -110,7 +136,9 @@ program
 
 program
   .command("backup")
-  .description("Write a consistent snapshot of the whole database to a file (gzipped JSON lines; works while Roster runs)")
+  .description(
+    "Write a consistent snapshot of the whole database to a file (gzipped JSON lines; works while Roster runs)",
+  )
   .requiredOption("--file <path>", "where to write the backup, e.g. roster-2026-11-23.jsonl.gz")
   .action(async (opts: { file: string }) => {
     const deps = await productionDeps();
@@ -133,7 +161,9 @@ program
     try {
       const counts = await restoreFrom(deps.db, opts.file);
       const rows = Object.values(counts).reduce((a, b) => a + b, 0);
-      process.stdout.write(`Restored ${rows} rows into ${Object.keys(counts).length} tables. Start Roster with the ROSTER_SECRET_KEY of the backed-up installation.\n`);
+      process.stdout.write(
+        `Restored ${rows} rows into ${Object.keys(counts).length} tables. Start Roster with the ROSTER_SECRET_KEY of the backed-up installation.\n`,
+      );
     } finally {
       await deps.db.close();
     }
@@ -141,12 +171,16 @@ program
 
 program
   .command("reseal-secrets")
-  .description("After rotating ROSTER_SECRET_KEY (old key in ROSTER_SECRET_KEY_PREVIOUS): re-encrypt every stored secret under the new key")
+  .description(
+    "After rotating ROSTER_SECRET_KEY (old key in ROSTER_SECRET_KEY_PREVIOUS): re-encrypt every stored secret under the new key",
+  )
   .action(async () => {
     const deps = await productionDeps();
     try {
       const r = await resealSecrets(deps.db, deps.config);
-      process.stdout.write(`Re-sealed ${r.factors} TOTP secrets and ${r.mails} queued emails under the current key. ROSTER_SECRET_KEY_PREVIOUS can now be removed (sessions signed in before the rotation then sign in again).\n`);
+      process.stdout.write(
+        `Re-sealed ${r.factors} TOTP secrets and ${r.mails} queued emails under the current key. ROSTER_SECRET_KEY_PREVIOUS can now be removed (sessions signed in before the rotation then sign in again).\n`,
+      );
     } finally {
       await deps.db.close();
     }

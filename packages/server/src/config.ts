@@ -29,7 +29,8 @@ export interface Config {
   auditSigningKey: { pem: string | undefined; file: string | undefined };
 }
 
-const bool = (v: string | undefined, dflt: boolean) => (v === undefined || v === "" ? dflt : !/^(0|false|no|off)$/i.test(v));
+const bool = (v: string | undefined, dflt: boolean) =>
+  v === undefined || v === "" ? dflt : !/^(0|false|no|off)$/i.test(v);
 const int = (v: string | undefined, dflt: number) => {
   const n = v === undefined || v === "" ? NaN : Number(v);
   return Number.isInteger(n) && n > 0 ? n : dflt;
@@ -44,7 +45,11 @@ function parseSecretKey(raw: string, name: string): Buffer {
 
 /** ROSTER_SECRET_KEY_PREVIOUS: comma-separated keys that were ROSTER_SECRET_KEY before a rotation. */
 function loadPreviousKeys(env: NodeJS.ProcessEnv): Buffer[] {
-  return (env.ROSTER_SECRET_KEY_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean).map((k) => parseSecretKey(k, "ROSTER_SECRET_KEY_PREVIOUS"));
+  return (env.ROSTER_SECRET_KEY_PREVIOUS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((k) => parseSecretKey(k, "ROSTER_SECRET_KEY_PREVIOUS"));
 }
 
 function loadSecretKey(env: NodeJS.ProcessEnv, dataDir: string, embedded: boolean): Buffer {
@@ -64,7 +69,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.HOST || "127.0.0.1";
   const dataDir = env.ROSTER_DATA_DIR || "./data";
   const databaseUrl = env.DATABASE_URL || undefined;
-  const publicUrl = (env.ROSTER_PUBLIC_URL || `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, "");
+  const publicUrl = (env.ROSTER_PUBLIC_URL || `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(
+    /\/$/,
+    "",
+  );
   return {
     port,
     host,
@@ -91,10 +99,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: 1024 * 1024,
     auditSigningKey: {
       pem: env.ROSTER_AUDIT_SIGNING_KEY?.replace(/\\n/g, "\n") || undefined,
-      file: env.ROSTER_AUDIT_SIGNING_KEY_FILE || (dataDir.startsWith("memory://") ? undefined : join(dataDir, "audit-signing-key.pem")),
+      file:
+        env.ROSTER_AUDIT_SIGNING_KEY_FILE ||
+        (dataDir.startsWith("memory://") ? undefined : join(dataDir, "audit-signing-key.pem")),
     },
   };
 }
 
 /** Keys that may open a sealed secret: the current one first, then those of before a rotation. */
-export const openingKeys = (config: Pick<Config, "secretKey" | "previousSecretKeys">): Buffer[] => [config.secretKey, ...config.previousSecretKeys];
+export const openingKeys = (config: Pick<Config, "secretKey" | "previousSecretKeys">): Buffer[] => [
+  config.secretKey,
+  ...config.previousSecretKeys,
+];

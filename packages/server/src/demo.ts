@@ -21,16 +21,50 @@ interface DemoPlan {
 }
 
 const PLANS: DemoPlan[] = [
-  { preset: "saas", name: "Acme Cloud", people: [{ name: "Ada Admin", role: "admin" }, { name: "Milo Member", role: "member" }] },
-  { preset: "billing", name: "Pelican Billing", people: [{ name: "Alex Admin", role: "admin" }, { name: "Sam Sales", role: "sales" }, { name: "Casey Support", role: "customer_service" }] },
-  { preset: "crm", name: "Northwind CRM", people: [{ name: "Morgan Manager", role: "manager" }, { name: "Riley Rep", role: "sales_rep" }, { name: "Jordan Rep", role: "sales_rep" }] },
   {
-    preset: "departments", name: "Zenith Finance", ownerDepartment: "finance",
-    people: [{ name: "Sofia Sales Admin", role: "admin", department: "sales" }, { name: "Theo Tech", role: "user", department: "tech" }, { name: "Fiona Finance", role: "user", department: "finance" }],
+    preset: "saas",
+    name: "Acme Cloud",
+    people: [
+      { name: "Ada Admin", role: "admin" },
+      { name: "Milo Member", role: "member" },
+    ],
   },
   {
-    preset: "operations", name: "Harbor Supply",
-    people: [{ name: "Avery Admin", role: "admin" }, { name: "Sky Staff", role: "staff", storeIds: ["retail"] }, { name: "Reese Readonly", role: "read_only", storeIds: ["retail", "wholesale"] }],
+    preset: "billing",
+    name: "Pelican Billing",
+    people: [
+      { name: "Alex Admin", role: "admin" },
+      { name: "Sam Sales", role: "sales" },
+      { name: "Casey Support", role: "customer_service" },
+    ],
+  },
+  {
+    preset: "crm",
+    name: "Northwind CRM",
+    people: [
+      { name: "Morgan Manager", role: "manager" },
+      { name: "Riley Rep", role: "sales_rep" },
+      { name: "Jordan Rep", role: "sales_rep" },
+    ],
+  },
+  {
+    preset: "departments",
+    name: "Zenith Finance",
+    ownerDepartment: "finance",
+    people: [
+      { name: "Sofia Sales Admin", role: "admin", department: "sales" },
+      { name: "Theo Tech", role: "user", department: "tech" },
+      { name: "Fiona Finance", role: "user", department: "finance" },
+    ],
+  },
+  {
+    preset: "operations",
+    name: "Harbor Supply",
+    people: [
+      { name: "Avery Admin", role: "admin" },
+      { name: "Sky Staff", role: "staff", storeIds: ["retail"] },
+      { name: "Reese Readonly", role: "read_only", storeIds: ["retail", "wholesale"] },
+    ],
   },
 ];
 
@@ -45,7 +79,9 @@ const credentialsFile = (deps: AppDeps) => join(deps.config.dataDir, "demo-crede
 export async function seedDemo(deps: AppDeps): Promise<DemoCredentials | null> {
   const [{ n } = { n: 0 }] = await deps.db.owner((db) => db.select({ n: sql<number>`count(*)::int` }).from(users));
   if (Number(n) > 0) {
-    return existsSync(credentialsFile(deps)) ? (JSON.parse(readFileSync(credentialsFile(deps), "utf8")) as DemoCredentials) : null;
+    return existsSync(credentialsFile(deps))
+      ? (JSON.parse(readFileSync(credentialsFile(deps), "utf8")) as DemoCredentials)
+      : null;
   }
   const password = `demo-${randomBytes(6).toString("base64url")}`;
   const passwordHash = await hashPassword(password, deps.config.argon2);
@@ -56,7 +92,9 @@ export async function seedDemo(deps: AppDeps): Promise<DemoCredentials | null> {
   const makeUser = async (email: string, name: string, platformRole: string | null = null) => {
     const id = newId("usr");
     await deps.db.tx({ userId: id }, (tx) =>
-      tx.insert(users).values({ id, email, name, passwordHash, platformRole, lastLoginAt: null, createdAt: now, updatedAt: now }),
+      tx
+        .insert(users)
+        .values({ id, email, name, passwordHash, platformRole, lastLoginAt: null, createdAt: now, updatedAt: now }),
     );
     return id;
   };
@@ -64,10 +102,16 @@ export async function seedDemo(deps: AppDeps): Promise<DemoCredentials | null> {
   const ownerId = await makeUser(`owner@${DEMO_DOMAIN}`, "Olivia Owner");
   for (const plan of PLANS) {
     const policy = presets[plan.preset];
-    const { org, member: owner } = await createOrg(deps, { name: plan.name, policy: plan.preset, ownerUserId: ownerId, department: plan.ownerDepartment ?? null }, meta);
+    const { org, member: owner } = await createOrg(
+      deps,
+      { name: plan.name, policy: plan.preset, ownerUserId: ownerId, department: plan.ownerDepartment ?? null },
+      meta,
+    );
     if (plan.preset === "departments") {
       await deps.db.tx({ orgId: org.id, userId: ownerId }, (tx) =>
-        tx.execute(sql`UPDATE organizations SET settings = jsonb_set(settings, '{allowedEmailDomains}', ${JSON.stringify([DEMO_DOMAIN])}::jsonb) WHERE id = ${org.id}`),
+        tx.execute(
+          sql`UPDATE organizations SET settings = jsonb_set(settings, '{allowedEmailDomains}', ${JSON.stringify([DEMO_DOMAIN])}::jsonb) WHERE id = ${org.id}`,
+        ),
       );
     }
     accounts.push({ email: `owner@${DEMO_DOMAIN}`, org: org.name, role: policy.topRole });
@@ -77,12 +121,32 @@ export async function seedDemo(deps: AppDeps): Promise<DemoCredentials | null> {
       await deps.db.tx({ orgId: org.id, userId: ownerId }, async (tx) => {
         const memberId = newId("mem");
         await tx.insert(members).values({
-          orgId: org.id, id: memberId, userId, role: person.role, status: "active", department: person.department ?? null,
-          secondaryEmail: null, storeIds: person.storeIds ?? [], hiddenModules: [], invitedBy: owner.id, createdAt: now, updatedAt: now, removedAt: null,
+          orgId: org.id,
+          id: memberId,
+          userId,
+          role: person.role,
+          status: "active",
+          department: person.department ?? null,
+          secondaryEmail: null,
+          storeIds: person.storeIds ?? [],
+          hiddenModules: [],
+          invitedBy: owner.id,
+          createdAt: now,
+          updatedAt: now,
+          removedAt: null,
         });
         await record(tx, org.id, now, {
-          action: "team.invite_accepted", actorId: userId, targetId: memberId, entityType: "team",
-          after: { role: person.role, department: person.department ?? null, storeIds: person.storeIds ?? [], source: "demo" }, ...meta,
+          action: "team.invite_accepted",
+          actorId: userId,
+          targetId: memberId,
+          entityType: "team",
+          after: {
+            role: person.role,
+            department: person.department ?? null,
+            storeIds: person.storeIds ?? [],
+            source: "demo",
+          },
+          ...meta,
         });
       });
       accounts.push({ email, org: org.name, role: person.role });

@@ -10,6 +10,14 @@ export async function productionDeps(env: NodeJS.ProcessEnv = process.env): Prom
   const config: Config = loadConfig(env);
   const log = pino({ level: config.logLevel });
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const mailer = config.smtpUrl ? smtpMailer(config.smtpUrl, env.ROSTER_MAIL_FROM || "Roster <no-reply@roster.localhost>") : logMailer(log);
-  return { db, config, clock: systemClock, mailer, logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] } };
+  const mailer = config.smtpUrl
+    ? smtpMailer(config.smtpUrl, env.ROSTER_MAIL_FROM || "Roster <no-reply@roster.localhost>")
+    : logMailer(log);
+  return {
+    db,
+    config,
+    clock: systemClock,
+    mailer,
+    logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
+  };
 }

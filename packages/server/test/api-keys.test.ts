@@ -40,14 +40,27 @@ async function mintOk(orgId: string, s: Session, body: Record<string, unknown> =
   return json<Minted>(res);
 }
 
-const listKeys = async (orgId: string, s: Session) => json<{ data: KeyItem[] }>(await t.app.inject({ url: `/v1/orgs/${orgId}/api-keys`, headers: bearer(s) })).data;
-const members = (orgId: string, key: string) => t.app.inject({ url: `/v1/orgs/${orgId}/members`, headers: bearer(key) });
+const listKeys = async (orgId: string, s: Session) =>
+  json<{ data: KeyItem[] }>(await t.app.inject({ url: `/v1/orgs/${orgId}/api-keys`, headers: bearer(s) })).data;
+const members = (orgId: string, key: string) =>
+  t.app.inject({ url: `/v1/orgs/${orgId}/members`, headers: bearer(key) });
 const setStatus = (orgId: string, actor: Session, memberId: string, status: "active" | "inactive") =>
-  t.app.inject({ method: "PATCH", url: `/v1/orgs/${orgId}/members/${memberId}`, headers: bearer(actor), payload: { status } });
+  t.app.inject({
+    method: "PATCH",
+    url: `/v1/orgs/${orgId}/members/${memberId}`,
+    headers: bearer(actor),
+    payload: { status },
+  });
 const auditActions = async (orgId: string, s: Session, action: string) =>
-  json<{ data: Array<{ action: string; actorId: string; targetId: string; before: unknown; after: Record<string, unknown> | null }> }>(
-    await t.app.inject({ url: `/v1/orgs/${orgId}/audit-events?action=${action}`, headers: bearer(s) }),
-  ).data;
+  json<{
+    data: Array<{
+      action: string;
+      actorId: string;
+      targetId: string;
+      before: unknown;
+      after: Record<string, unknown> | null;
+    }>;
+  }>(await t.app.inject({ url: `/v1/orgs/${orgId}/audit-events?action=${action}`, headers: bearer(s) })).data;
 
 async function orgWithOwner(policy = "saas") {
   const owner = await signUp(t.app);
@@ -68,14 +81,27 @@ describe("lifecycle: mint → use → rotate → revoke", () => {
     expect(listRes.body).not.toContain(key.secret);
     expect(listRes.body).not.toContain(key.secret.slice(12));
     const [item] = json<{ data: KeyItem[] }>(listRes).data;
-    expect(item).toMatchObject({ id: key.id, name: "Billing sync", prefix: key.prefix, memberId: org.memberId, ownerName: "Test User", permissions: null, lastUsedAt: null, revokedAt: null });
+    expect(item).toMatchObject({
+      id: key.id,
+      name: "Billing sync",
+      prefix: key.prefix,
+      memberId: org.memberId,
+      ownerName: "Test User",
+      permissions: null,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
     expect(Object.keys(item!)).not.toContain("secret");
 
     // Use.
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
 
     // Rotate: a new secret and prefix, the old secret fails at once.
-    const rotatedRes = await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys/${key.id}/rotate`, headers: bearer(owner) });
+    const rotatedRes = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org.id}/api-keys/${key.id}/rotate`,
+      headers: bearer(owner),
+    });
     expect(rotatedRes.statusCode).toBe(200);
     const rotated = json<Minted>(rotatedRes);
     expect(rotated.id).toBe(key.id);
@@ -87,13 +113,24 @@ describe("lifecycle: mint → use → rotate → revoke", () => {
     expect((await members(org.id, rotated.secret)).statusCode).toBe(200);
 
     // Revoke: fails from the next request; revoking again changes nothing.
-    const revoke = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/api-keys/${key.id}`, headers: bearer(owner) });
+    const revoke = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/api-keys/${key.id}`,
+      headers: bearer(owner),
+    });
     expect(revoke.statusCode).toBe(204);
     const after = await members(org.id, rotated.secret);
     expect(after.statusCode).toBe(401);
     expect(errorOf(after).code).toBe("api_key_invalid");
-    expect((await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/api-keys/${key.id}`, headers: bearer(owner) })).statusCode).toBe(204);
-    const rotateRevoked = await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys/${key.id}/rotate`, headers: bearer(owner) });
+    expect(
+      (await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/api-keys/${key.id}`, headers: bearer(owner) }))
+        .statusCode,
+    ).toBe(204);
+    const rotateRevoked = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org.id}/api-keys/${key.id}/rotate`,
+      headers: bearer(owner),
+    });
     expect(rotateRevoked.statusCode).toBe(409);
     const [listed] = await listKeys(org.id, owner);
     expect(listed?.revokedAt).toBe(t.clock.now().toISOString());
@@ -126,7 +163,12 @@ describe("lifecycle: mint → use → rotate → revoke", () => {
     const { owner, org } = await orgWithOwner();
     const key = await mintOk(org.id, owner);
     const last = key.secret.at(-1) === "A" ? "B" : "A";
-    for (const bad of [`${key.secret.slice(0, -1)}${last}`, key.secret.slice(0, -2), `rk_${key.prefix}_${"A".repeat(43)}`, "rk_nope"]) {
+    for (const bad of [
+      `${key.secret.slice(0, -1)}${last}`,
+      key.secret.slice(0, -2),
+      `rk_${key.prefix}_${"A".repeat(43)}`,
+      "rk_nope",
+    ]) {
       const res = await members(org.id, bad);
       expect(res.statusCode, bad).toBe(401);
       expect(errorOf(res).code).toBe("api_key_invalid");
@@ -147,11 +189,41 @@ describe("what a key may do", () => {
     const minted = await mint(a.org.id, key.secret, { name: "child" });
     expect(minted.statusCode).toBe(403);
     expect(errorOf(minted).code).toBe("api_key_not_allowed");
-    expect((await t.app.inject({ method: "POST", url: `/v1/orgs/${a.org.id}/api-keys/${key.id}/rotate`, headers: bearer(key.secret) })).statusCode).toBe(403);
-    expect((await t.app.inject({ method: "DELETE", url: `/v1/orgs/${a.org.id}/api-keys/${key.id}`, headers: bearer(key.secret) })).statusCode).toBe(403);
-    expect((await t.app.inject({ method: "PATCH", url: `/v1/orgs/${a.org.id}/security`, headers: bearer(key.secret), payload: { requireMfa: false } })).statusCode).toBe(403);
+    expect(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: `/v1/orgs/${a.org.id}/api-keys/${key.id}/rotate`,
+          headers: bearer(key.secret),
+        })
+      ).statusCode,
+    ).toBe(403);
+    expect(
+      (
+        await t.app.inject({
+          method: "DELETE",
+          url: `/v1/orgs/${a.org.id}/api-keys/${key.id}`,
+          headers: bearer(key.secret),
+        })
+      ).statusCode,
+    ).toBe(403);
+    expect(
+      (
+        await t.app.inject({
+          method: "PATCH",
+          url: `/v1/orgs/${a.org.id}/security`,
+          headers: bearer(key.secret),
+          payload: { requireMfa: false },
+        })
+      ).statusCode,
+    ).toBe(403);
     // It can ask POST /v1/authorize about its own org.
-    const decision = await t.app.inject({ method: "POST", url: "/v1/authorize", headers: bearer(key.secret), payload: { orgId: a.org.id, action: "read", resource: { type: "member" } } });
+    const decision = await t.app.inject({
+      method: "POST",
+      url: "/v1/authorize",
+      headers: bearer(key.secret),
+      payload: { orgId: a.org.id, action: "read", resource: { type: "member" } },
+    });
     expect(decision.statusCode).toBe(200);
     expect(json<{ allowed: boolean }>(decision).allowed).toBe(true);
   });
@@ -164,9 +236,15 @@ describe("what a key may do", () => {
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
     const inv = await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(key.secret) });
     expect(inv.statusCode).toBe(403);
-    expect(errorOf(inv)).toMatchObject({ type: "authorization_error", code: "permission_denied", requiredPermission: "invitation:read" });
+    expect(errorOf(inv)).toMatchObject({
+      type: "authorization_error",
+      code: "permission_denied",
+      requiredPermission: "invitation:read",
+    });
     // The same admin's session still can.
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(admin.session) })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(admin.session) })).statusCode,
+    ).toBe(200);
   });
 
   it("refuses permissions the member does not hold, unknown ones and malformed ones", async () => {
@@ -181,10 +259,19 @@ describe("what a key may do", () => {
     const malformed = await mint(org.id, admin.session, { name: "x", permissions: ["member:read", "DROP TABLE"] });
     expect(malformed.statusCode).toBe(422);
     expect(errorOf(malformed)).toMatchObject({ code: "invalid_value", param: "permissions.1" });
-    const twoScopes = await mint(org.id, admin.session, { name: "x", permissions: ["member:read", "member:read@department"] });
+    const twoScopes = await mint(org.id, admin.session, {
+      name: "x",
+      permissions: ["member:read", "member:read@department"],
+    });
     expect(twoScopes.statusCode).toBe(422);
     expect(errorOf(twoScopes)).toMatchObject({ code: "invalid_value", param: "permissions.1" });
-    for (const body of [{}, { name: "" }, { name: "   " }, { name: "x".repeat(101) }, { name: "x", permissions: [1] }]) {
+    for (const body of [
+      {},
+      { name: "" },
+      { name: "   " },
+      { name: "x".repeat(101) },
+      { name: "x", permissions: [1] },
+    ]) {
       const res = await mint(org.id, admin.session, body);
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       expect(errorOf(res).type).toBe("invalid_request_error");
@@ -208,10 +295,19 @@ describe("what a key may do", () => {
     const { owner, org } = await orgWithOwner();
     const admin = await addMember(t, org.id, "admin");
     const key = await mintOk(org.id, admin.session);
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(key.secret) })).statusCode).toBe(200);
-    const demote = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/members/${admin.memberId}`, headers: bearer(owner), payload: { role: "member" } });
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(key.secret) })).statusCode,
+    ).toBe(200);
+    const demote = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/members/${admin.memberId}`,
+      headers: bearer(owner),
+      payload: { role: "member" },
+    });
     expect(demote.statusCode).toBe(200);
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(key.secret) })).statusCode).toBe(403);
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/invitations`, headers: bearer(key.secret) })).statusCode,
+    ).toBe(403);
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
   });
 
@@ -221,15 +317,24 @@ describe("what a key may do", () => {
     const denied = await mint(org.id, member.session, { name: "x" });
     expect(denied.statusCode).toBe(403);
     expect(errorOf(denied)).toMatchObject({ code: "permission_denied", requiredPermission: "api_key:create" });
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(member.session) })).statusCode).toBe(403);
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(member.session) })).statusCode,
+    ).toBe(403);
 
     const admin = await addMember(t, org.id, "admin");
     const key = await mintOk(org.id, admin.session);
-    const rotate = await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys/${key.id}/rotate`, headers: bearer(owner) });
+    const rotate = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org.id}/api-keys/${key.id}/rotate`,
+      headers: bearer(owner),
+    });
     expect(rotate.statusCode).toBe(403);
     expect(errorOf(rotate).code).toBe("permission_denied");
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
-    expect((await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/api-keys/${key.id}`, headers: bearer(owner) })).statusCode).toBe(204);
+    expect(
+      (await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/api-keys/${key.id}`, headers: bearer(owner) }))
+        .statusCode,
+    ).toBe(204);
     expect((await members(org.id, key.secret)).statusCode).toBe(401);
   });
 
@@ -237,8 +342,24 @@ describe("what a key may do", () => {
     const a = await orgWithOwner();
     const b = await orgWithOwner();
     const key = await mintOk(a.org.id, a.owner);
-    expect((await t.app.inject({ method: "DELETE", url: `/v1/orgs/${b.org.id}/api-keys/${key.id}`, headers: bearer(b.owner) })).statusCode).toBe(404);
-    expect((await t.app.inject({ method: "POST", url: `/v1/orgs/${b.org.id}/api-keys/${key.id}/rotate`, headers: bearer(b.owner) })).statusCode).toBe(404);
+    expect(
+      (
+        await t.app.inject({
+          method: "DELETE",
+          url: `/v1/orgs/${b.org.id}/api-keys/${key.id}`,
+          headers: bearer(b.owner),
+        })
+      ).statusCode,
+    ).toBe(404);
+    expect(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: `/v1/orgs/${b.org.id}/api-keys/${key.id}/rotate`,
+          headers: bearer(b.owner),
+        })
+      ).statusCode,
+    ).toBe(404);
     expect((await members(a.org.id, key.secret)).statusCode).toBe(200);
   });
 });
@@ -249,7 +370,9 @@ describe("the member's status", () => {
     const admin = await addMember(t, org.id, "admin");
     const key = await mintOk(org.id, admin.session);
     expect((await setStatus(org.id, owner, admin.memberId, "inactive")).statusCode).toBe(200);
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(admin.session) })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(admin.session) })).statusCode).toBe(
+      401,
+    );
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
     expect((await setStatus(org.id, owner, admin.memberId, "active")).statusCode).toBe(200);
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
@@ -257,7 +380,12 @@ describe("the member's status", () => {
 
   it("deactivated with suspendedMemberApiKeys=paused: keys answer 403 api_key_paused; reactivation restores them", async () => {
     const { owner, org } = await orgWithOwner("billing");
-    const patch = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/security`, headers: bearer(owner), payload: { suspendedMemberApiKeys: "paused" } });
+    const patch = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/security`,
+      headers: bearer(owner),
+      payload: { suspendedMemberApiKeys: "paused" },
+    });
     expect(patch.statusCode).toBe(200);
     const admin = await addMember(t, org.id, "admin");
     const key = await mintOk(org.id, admin.session);
@@ -277,9 +405,19 @@ describe("the member's status", () => {
     const key = await mintOk(org.id, admin.session);
     await setStatus(org.id, owner, admin.memberId, "inactive");
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
-    await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/security`, headers: bearer(owner), payload: { suspendedMemberApiKeys: "paused" } });
+    await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/security`,
+      headers: bearer(owner),
+      payload: { suspendedMemberApiKeys: "paused" },
+    });
     expect((await members(org.id, key.secret)).statusCode).toBe(403);
-    await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/security`, headers: bearer(owner), payload: { suspendedMemberApiKeys: "active" } });
+    await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/security`,
+      headers: bearer(owner),
+      payload: { suspendedMemberApiKeys: "active" },
+    });
     expect((await members(org.id, key.secret)).statusCode).toBe(200);
   });
 
@@ -289,7 +427,11 @@ describe("the member's status", () => {
     const a = await mintOk(org.id, admin.session, { name: "a" });
     const b = await mintOk(org.id, admin.session, { name: "b" });
     const ownKey = await mintOk(org.id, owner, { name: "owner's" });
-    const removed = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/members/${admin.memberId}`, headers: bearer(owner) });
+    const removed = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/members/${admin.memberId}`,
+      headers: bearer(owner),
+    });
     expect(removed.statusCode).toBe(200);
     for (const k of [a, b]) {
       const res = await members(org.id, k.secret);
@@ -298,8 +440,17 @@ describe("the member's status", () => {
     }
     expect((await members(org.id, ownKey.secret)).statusCode).toBe(200);
     const listed = await listKeys(org.id, owner);
-    expect(listed.filter((k) => k.revokedAt !== null).map((k) => k.name).sort()).toEqual(["a", "b"]);
-    const restore = await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/members/${admin.memberId}/restore`, headers: bearer(owner) });
+    expect(
+      listed
+        .filter((k) => k.revokedAt !== null)
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(["a", "b"]);
+    const restore = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org.id}/members/${admin.memberId}/restore`,
+      headers: bearer(owner),
+    });
     expect(restore.statusCode).toBe(200);
     expect((await members(org.id, a.secret)).statusCode).toBe(401);
   });

@@ -20,13 +20,16 @@ const engine = baseUrl ? "postgres" : "pglite";
 async function newOrg(db: Database, name: string): Promise<string> {
   const orgId = `org_${name}_${Math.random().toString(36).slice(2, 10)}`;
   await db.tx({ orgId }, async (tx) => {
-    await tx.execute(sql`INSERT INTO organizations (id, name, policy, settings, created_at, updated_at) VALUES (${orgId}, ${name}, 'saas', '{}'::jsonb, now(), now())`);
+    await tx.execute(
+      sql`INSERT INTO organizations (id, name, policy, settings, created_at, updated_at) VALUES (${orgId}, ${name}, 'saas', '{}'::jsonb, now(), now())`,
+    );
     await startChain(tx, orgId);
   });
   return orgId;
 }
 
-const verify = (db: Database, orgId: string, mode: "auto" | "process" = "auto") => verifyChain(db, orgId, { trustedKeys: [key], mode });
+const verify = (db: Database, orgId: string, mode: "auto" | "process" = "auto") =>
+  verifyChain(db, orgId, { trustedKeys: [key], mode });
 
 describe(`the database's canonical form (${engine})`, () => {
   let scratch: ScratchDatabase;
@@ -43,14 +46,34 @@ describe(`the database's canonical form (${engine})`, () => {
     const json = fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 });
     let at = Date.UTC(2026, 0, 1);
     await fc.assert(
-      fc.asyncProperty(fc.option(text), fc.option(text), fc.option(json), fc.option(json), fc.option(text), async (targetId, userAgent, before, after, ip) => {
-        at += 1;
-        const e = await db.tx({ orgId }, (tx) =>
-          record(tx, orgId, new Date(at), { action: "team.name_changed", actorId: "usr_x", targetId, entityType: "team", before, after, ip, userAgent }),
-        );
-        const stored = rowsOf<{ canonical: string }>(await db.owner((d) => d.execute(sql`SELECT canonical FROM audit_events WHERE org_id = ${orgId} AND seq = ${e.seq}`)))[0]!;
-        expect(stored.canonical).toBe(canonicalEvent(e));
-      }),
+      fc.asyncProperty(
+        fc.option(text),
+        fc.option(text),
+        fc.option(json),
+        fc.option(json),
+        fc.option(text),
+        async (targetId, userAgent, before, after, ip) => {
+          at += 1;
+          const e = await db.tx({ orgId }, (tx) =>
+            record(tx, orgId, new Date(at), {
+              action: "team.name_changed",
+              actorId: "usr_x",
+              targetId,
+              entityType: "team",
+              before,
+              after,
+              ip,
+              userAgent,
+            }),
+          );
+          const stored = rowsOf<{ canonical: string }>(
+            await db.owner((d) =>
+              d.execute(sql`SELECT canonical FROM audit_events WHERE org_id = ${orgId} AND seq = ${e.seq}`),
+            ),
+          )[0]!;
+          expect(stored.canonical).toBe(canonicalEvent(e));
+        },
+      ),
       { numRuns: 150 },
     );
     const auto = await verify(db, orgId);
@@ -60,7 +83,15 @@ describe(`the database's canonical form (${engine})`, () => {
 
   it("falls back to the process when the column is no longer generated, and still finds the edit", async () => {
     const orgId = await newOrg(db, "altered");
-    for (let i = 0; i < 6; i++) await db.tx({ orgId }, (tx) => record(tx, orgId, new Date(Date.UTC(2026, 1, 1, 0, 0, i)), { action: "security.updated", actorId: "usr_x", entityType: "security", after: { i } }));
+    for (let i = 0; i < 6; i++)
+      await db.tx({ orgId }, (tx) =>
+        record(tx, orgId, new Date(Date.UTC(2026, 1, 1, 0, 0, i)), {
+          action: "security.updated",
+          actorId: "usr_x",
+          entityType: "security",
+          after: { i },
+        }),
+      );
     expect(await canonicalColumnIntact(db)).toBe(true);
     await db.script(async (run) => {
       await run.exec("ALTER TABLE audit_events ALTER COLUMN canonical DROP EXPRESSION");
@@ -74,17 +105,27 @@ describe(`the database's canonical form (${engine})`, () => {
 
 describe(`a replaced canonical function (${engine})`, () => {
   let scratch: ScratchDatabase;
-  beforeAll(async () => { scratch = await scratchDatabase(baseUrl, { prefix: "roster_canonical_fn" }); });
+  beforeAll(async () => {
+    scratch = await scratchDatabase(baseUrl, { prefix: "roster_canonical_fn" });
+  });
   afterAll(async () => scratch.drop());
 
   it("is not trusted: verification recomputes in the process", async () => {
     const db = scratch.db;
     const orgId = await newOrg(db, "fn");
-    await db.tx({ orgId }, (tx) => record(tx, orgId, new Date(Date.UTC(2026, 2, 1)), { action: "security.updated", actorId: "usr_x", entityType: "security" }));
-    await db.script((run) => run.exec(`CREATE OR REPLACE FUNCTION roster_audit_canonical(
+    await db.tx({ orgId }, (tx) =>
+      record(tx, orgId, new Date(Date.UTC(2026, 2, 1)), {
+        action: "security.updated",
+        actorId: "usr_x",
+        entityType: "security",
+      }),
+    );
+    await db.script((run) =>
+      run.exec(`CREATE OR REPLACE FUNCTION roster_audit_canonical(
       org_id text, seq bigint, id text, action text, actor_id text, target_id text, entity_type text,
       before text, after text, ip text, user_agent text, created_at timestamptz) RETURNS text
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$ SELECT 'anything' $$`));
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$ SELECT 'anything' $$`),
+    );
     expect(await canonicalColumnIntact(db)).toBe(false);
     expect(await verify(db, orgId)).toMatchObject({ ok: true, eventsVerified: 1 });
   });
@@ -92,30 +133,55 @@ describe(`a replaced canonical function (${engine})`, () => {
 
 describe(`upgrading a chain written before migration 0005 (${engine})`, () => {
   let scratch: ScratchDatabase;
-  beforeAll(async () => { scratch = await scratchDatabase(baseUrl, { prefix: "roster_canonical_up", migrateUpTo: "0004_security.sql" }); });
+  beforeAll(async () => {
+    scratch = await scratchDatabase(baseUrl, { prefix: "roster_canonical_up", migrateUpTo: "0004_security.sql" });
+  });
   afterAll(async () => scratch.drop());
 
   it("rewrites before/after to canonical text and the chain verifies in both modes", async () => {
     const db = scratch.db;
     const orgId = `org_upgrade`;
-    await db.owner((d) => d.execute(sql`INSERT INTO organizations (id, name, policy, settings, created_at, updated_at) VALUES (${orgId}, 'Up', 'saas', '{}'::jsonb, now(), now())`));
+    await db.owner((d) =>
+      d.execute(
+        sql`INSERT INTO organizations (id, name, policy, settings, created_at, updated_at) VALUES (${orgId}, 'Up', 'saas', '{}'::jsonb, now(), now())`,
+      ),
+    );
     // Written as the old record() did: jsonb payloads (PostgreSQL re-spells them), hashes over canonical JSON.
     const payloads: Array<Record<string, unknown> | null> = [
-      { role: "member" }, null, { zeta: 1, alpha: [3, { b: 2, a: 1 }], "é": "x\n\"y\"", big: 1e21, small: 1.5e-7 }, { "😀": true, "": null, "\uE000": 0 },
+      { role: "member" },
+      null,
+      { zeta: 1, alpha: [3, { b: 2, a: 1 }], é: 'x\n"y"', big: 1e21, small: 1.5e-7 },
+      { "😀": true, "": null, "\uE000": 0 },
     ];
     let prev = GENESIS_HASH;
     for (let seq = 1; seq <= payloads.length; seq++) {
       const e: ChainedEvent = {
-        orgId, seq, id: `evt_up${seq}`, action: "security.updated", actorId: "usr_x", targetId: null, entityType: "security",
-        before: payloads[seq - 1]!, after: payloads[payloads.length - seq]!, ip: null, userAgent: "agent \"quoted\"", createdAt: new Date(Date.UTC(2025, 11, 31, 0, 0, seq)).toISOString(),
+        orgId,
+        seq,
+        id: `evt_up${seq}`,
+        action: "security.updated",
+        actorId: "usr_x",
+        targetId: null,
+        entityType: "security",
+        before: payloads[seq - 1]!,
+        after: payloads[payloads.length - seq]!,
+        ip: null,
+        userAgent: 'agent "quoted"',
+        createdAt: new Date(Date.UTC(2025, 11, 31, 0, 0, seq)).toISOString(),
       };
       const hash = chainHash(prev, e);
-      await db.owner((d) => d.execute(sql`INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
+      await db.owner((d) =>
+        d.execute(sql`INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
         VALUES (${orgId}, ${seq}, ${e.id}, ${e.action}, ${e.actorId}, ${e.targetId}, ${e.entityType}, ${e.before === null ? null : JSON.stringify(e.before)}::jsonb,
-                ${e.after === null ? null : JSON.stringify(e.after)}::jsonb, ${e.ip}, ${e.userAgent}, ${e.createdAt}::timestamptz, ${prev}, ${hash})`));
+                ${e.after === null ? null : JSON.stringify(e.after)}::jsonb, ${e.ip}, ${e.userAgent}, ${e.createdAt}::timestamptz, ${prev}, ${hash})`),
+      );
       prev = hash;
     }
-    await db.owner((d) => d.execute(sql`INSERT INTO audit_heads (org_id, last_seq, last_hash) VALUES (${orgId}, ${payloads.length}, ${prev})`));
+    await db.owner((d) =>
+      d.execute(
+        sql`INSERT INTO audit_heads (org_id, last_seq, last_hash) VALUES (${orgId}, ${payloads.length}, ${prev})`,
+      ),
+    );
 
     expect(await migrate(db)).toContain("0005_audit_canonical.sql");
     expect(await canonicalColumnIntact(db)).toBe(true);
@@ -123,7 +189,14 @@ describe(`upgrading a chain written before migration 0005 (${engine})`, () => {
     expect(auto).toMatchObject({ ok: true, lastSeq: payloads.length, lastHash: prev });
     expect(await verify(db, orgId, "process")).toEqual(auto);
     // And appending goes on from the upgraded head.
-    await db.tx({ orgId }, (tx) => record(tx, orgId, new Date(Date.UTC(2026, 0, 1)), { action: "security.updated", actorId: "usr_x", entityType: "security", after: { z: 1, a: 2 } }));
+    await db.tx({ orgId }, (tx) =>
+      record(tx, orgId, new Date(Date.UTC(2026, 0, 1)), {
+        action: "security.updated",
+        actorId: "usr_x",
+        entityType: "security",
+        after: { z: 1, a: 2 },
+      }),
+    );
     expect(await verify(db, orgId)).toMatchObject({ ok: true, lastSeq: payloads.length + 1 });
   });
 });

@@ -36,7 +36,9 @@ describe(`roster audit commands (${engine})`, () => {
     const out = new Capture();
     expect(await verifyCommand(t.deps, { org }, out)).toBe(0);
     expect(out.text).toMatch(new RegExp(`^${org}: ok, 1 events verified, last seq 1`));
-    await t.db.owner((db) => db.execute(sql`UPDATE audit_events SET action = 'team.invited' WHERE org_id = ${org} AND seq = 1`));
+    await t.db.owner((db) =>
+      db.execute(sql`UPDATE audit_events SET action = 'team.invited' WHERE org_id = ${org} AND seq = 1`),
+    );
     const bad = new Capture();
     expect(await verifyCommand(t.deps, { org, json: true }, bad)).toBe(EXIT_CHAIN_BROKEN);
     expect(JSON.parse(bad.text)).toMatchObject({ ok: false, brokenAtSeq: 1, reason: "edited" });
@@ -74,17 +76,35 @@ describe("the roster CLI binary", () => {
   it("runs audit checkpoint and audit verify, exiting 2 on a tampered chain", { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "roster-audit-cli-"));
     const env = { ...process.env, ROSTER_DATA_DIR: dir, ROSTER_SECRET_KEY: "33".repeat(32), DATABASE_URL: "" };
-    const cli = (...args: string[]) => run(process.execPath, [join(ROOT, "bin", "roster.mjs"), ...args], { env, cwd: ROOT });
+    const cli = (...args: string[]) =>
+      run(process.execPath, [join(ROOT, "bin", "roster.mjs"), ...args], { env, cwd: ROOT });
     try {
-      const created = await cli("create-org", "--name", "Cli Org", "--policy", "saas", "--owner-email", "cli.owner@example.com", "--owner-password", "a sturdy passphrase 42");
+      const created = await cli(
+        "create-org",
+        "--name",
+        "Cli Org",
+        "--policy",
+        "saas",
+        "--owner-email",
+        "cli.owner@example.com",
+        "--owner-password",
+        "a sturdy passphrase 42",
+      );
       const org = /Created org (\S+)/.exec(created.stdout)?.[1];
       expect(org).toBeTruthy();
       expect((await cli("audit", "checkpoint")).stdout).toContain(`${org}: signed checkpoint at seq 1`);
-      expect((await cli("audit", "verify", "--org", org!)).stdout).toMatch(/ok, 1 events verified.*newest signed checkpoint: seq 1/);
+      expect((await cli("audit", "verify", "--org", org!)).stdout).toMatch(
+        /ok, 1 events verified.*newest signed checkpoint: seq 1/,
+      );
       const db = await openDatabase({ dataDir: dir });
-      await db.owner((d) => d.execute(sql`UPDATE audit_events SET user_agent = 'someone else' WHERE org_id = ${org} AND seq = 1`));
+      await db.owner((d) =>
+        d.execute(sql`UPDATE audit_events SET user_agent = 'someone else' WHERE org_id = ${org} AND seq = 1`),
+      );
       await db.close();
-      const broken = await cli("audit", "verify", "--org", org!).then(() => null, (e: { code: number; stdout: string }) => e);
+      const broken = await cli("audit", "verify", "--org", org!).then(
+        () => null,
+        (e: { code: number; stdout: string }) => e,
+      );
       expect(broken?.code).toBe(EXIT_CHAIN_BROKEN);
       expect(broken?.stdout).toContain("BROKEN at seq 1 (edited)");
     } finally {

@@ -3,7 +3,18 @@ import { parse } from "csv-parse/sync";
 import { sql } from "drizzle-orm";
 import { record } from "../src/audit/record.ts";
 import { rowsOf } from "../src/db/database.ts";
-import { addMember, bearer, createOrg, engine, json, signUp, testApp, GOOD_PASSWORD, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  engine,
+  json,
+  signUp,
+  testApp,
+  GOOD_PASSWORD,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 
 let t: TestApp;
 let owner: Session;
@@ -15,15 +26,40 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-type Ev = { seq: number; action: string; actorId: string | null; targetId: string | null; entityType: string; after: Record<string, unknown> | null; ip: string | null; userAgent: string | null; createdAt: string; hash: string; prevHash: string };
+type Ev = {
+  seq: number;
+  action: string;
+  actorId: string | null;
+  targetId: string | null;
+  entityType: string;
+  after: Record<string, unknown> | null;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: string;
+  hash: string;
+  prevHash: string;
+};
 type Page = { data: Ev[]; nextCursor: string | null };
-const get = (url: string, s: Session = owner, headers: Record<string, string> = {}) => t.app.inject({ method: "GET", url, headers: { ...bearer(s), ...headers } });
+const get = (url: string, s: Session = owner, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: "GET", url, headers: { ...bearer(s), ...headers } });
 
-async function append(n: number, action: "organization.updated" | "security.updated" = "organization.updated", extra: { actorId?: string; targetId?: string } = {}) {
+async function append(
+  n: number,
+  action: "organization.updated" | "security.updated" = "organization.updated",
+  extra: { actorId?: string; targetId?: string } = {},
+) {
   for (let i = 0; i < n; i++) {
     t.clock.advance(1000);
     await t.db.tx({ orgId }, (tx) =>
-      record(tx, orgId, t.clock.now(), { action, actorId: extra.actorId ?? owner.user.id, targetId: extra.targetId ?? orgId, entityType: action.split(".")[0]!, after: { i }, ip: "203.0.113.5", userAgent: "feed-test" }),
+      record(tx, orgId, t.clock.now(), {
+        action,
+        actorId: extra.actorId ?? owner.user.id,
+        targetId: extra.targetId ?? orgId,
+        entityType: action.split(".")[0]!,
+        after: { i },
+        ip: "203.0.113.5",
+        userAgent: "feed-test",
+      }),
     );
   }
 }
@@ -62,7 +98,13 @@ describe(`audit feed (${engine})`, () => {
   });
 
   it("answers 400 for a bad cursor, a bad time or an inverted range", async () => {
-    for (const qs of ["cursor=nonsense", "from=yesterday", "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "limit=0", "bogus=1"]) {
+    for (const qs of [
+      "cursor=nonsense",
+      "from=yesterday",
+      "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+      "limit=0",
+      "bogus=1",
+    ]) {
       const res = await get(`/v1/orgs/${orgId}/audit-events?${qs}`);
       expect(res.statusCode, qs).toBe(400);
       expect(json<{ error: { type: string } }>(res).error.type).toBe("invalid_request_error");
@@ -89,14 +131,25 @@ describe(`audit feed (${engine})`, () => {
     const seller = await addMember(t, dorg, "user", { department: "sales" });
     const techie = await addMember(t, dorg, "user", { department: "tech" });
     for (const m of [seller, techie]) {
-      await t.db.tx({ orgId: dorg }, (tx) => record(tx, dorg, t.clock.now(), { action: "team.role_changed", actorId: boss.user.id, targetId: m.memberId, entityType: "team", before: { role: "user" }, after: { role: "user" } }));
+      await t.db.tx({ orgId: dorg }, (tx) =>
+        record(tx, dorg, t.clock.now(), {
+          action: "team.role_changed",
+          actorId: boss.user.id,
+          targetId: m.memberId,
+          entityType: "team",
+          before: { role: "user" },
+          after: { role: "user" },
+        }),
+      );
     }
     const res = await get(`/v1/orgs/${dorg}/audit-events`, admin.session);
     expect(res.statusCode).toBe(200);
     const targets = json<Page>(res).data.map((e) => e.targetId);
     expect(targets).toContain(seller.memberId);
     expect(targets).not.toContain(techie.memberId);
-    expect((await get(`/v1/orgs/${dorg}/audit-events`, boss)).json<Page>().data.map((e) => e.targetId)).toContain(techie.memberId);
+    expect((await get(`/v1/orgs/${dorg}/audit-events`, boss)).json<Page>().data.map((e) => e.targetId)).toContain(
+      techie.memberId,
+    );
   });
 });
 
@@ -106,7 +159,10 @@ describe(`audit export (${engine})`, () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/application\/x-ndjson/);
     expect(res.headers["content-disposition"]).toMatch(/attachment; filename="audit-/);
-    const lines = res.body.trim().split("\n").map((l) => JSON.parse(l) as Ev & { orgId: string });
+    const lines = res.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Ev & { orgId: string });
     expect(lines.map((e) => e.seq)).toEqual(lines.map((_, i) => i + 1));
     expect(lines[0]).toMatchObject({ orgId, seq: 1, action: "organization.created", prevHash: "0".repeat(64) });
     for (let i = 1; i < lines.length; i++) expect(lines[i]!.prevHash).toBe(lines[i - 1]!.hash);
@@ -114,16 +170,35 @@ describe(`audit export (${engine})`, () => {
 
   it("CSV neutralises cells a spreadsheet would run as formulas", async () => {
     t.clock.advance(1000);
-    const res0 = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${orgId}`, headers: { ...bearer(owner), "user-agent": "=HYPERLINK(\"http://evil\")" }, payload: { name: "Renamed" } });
+    const res0 = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${orgId}`,
+      headers: { ...bearer(owner), "user-agent": '=HYPERLINK("http://evil")' },
+      payload: { name: "Renamed" },
+    });
     expect(res0.statusCode).toBe(200);
     const res = await get(`/v1/orgs/${orgId}/audit-events/export?format=csv&action=organization.updated`);
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/text\/csv/);
     const rows = parse(res.body, { columns: true }) as Array<Record<string, string>>;
     const renamed = rows.find((r) => r.after === JSON.stringify({ name: "Renamed" }));
-    expect(renamed?.userAgent).toBe("'=HYPERLINK(\"http://evil\")");
+    expect(renamed?.userAgent).toBe('\'=HYPERLINK("http://evil")');
     expect(rows.every((r) => r.action === "organization.updated")).toBe(true);
-    expect(Object.keys(rows[0]!)).toEqual(["seq", "id", "createdAt", "action", "actorId", "targetId", "entityType", "before", "after", "ip", "userAgent", "prevHash", "hash"]);
+    expect(Object.keys(rows[0]!)).toEqual([
+      "seq",
+      "id",
+      "createdAt",
+      "action",
+      "actorId",
+      "targetId",
+      "entityType",
+      "before",
+      "after",
+      "ip",
+      "userAgent",
+      "prevHash",
+      "hash",
+    ]);
   });
 
   it("refuses an unknown format", async () => {
@@ -133,14 +208,26 @@ describe(`audit export (${engine})`, () => {
 
 describe(`audit verify endpoint (${engine})`, () => {
   it("answers ok with the head, then the first bad seq once a row is edited", async () => {
-    const ok = json<{ ok: boolean; lastSeq: number; lastHash: string }>(await get(`/v1/orgs/${orgId}/audit-events/verify`));
+    const ok = json<{ ok: boolean; lastSeq: number; lastHash: string }>(
+      await get(`/v1/orgs/${orgId}/audit-events/verify`),
+    );
     expect(ok).toMatchObject({ ok: true });
-    const head = rowsOf<{ last_seq: string; last_hash: string }>(await t.db.owner((db) => db.execute(sql`SELECT last_seq, last_hash FROM audit_heads WHERE org_id = ${orgId}`)))[0]!;
+    const head = rowsOf<{ last_seq: string; last_hash: string }>(
+      await t.db.owner((db) => db.execute(sql`SELECT last_seq, last_hash FROM audit_heads WHERE org_id = ${orgId}`)),
+    )[0]!;
     expect(ok.lastSeq).toBe(Number(head.last_seq));
     expect(ok.lastHash).toBe(head.last_hash);
-    await t.db.owner((db) => db.execute(sql`UPDATE audit_events SET ip = '198.51.100.7' WHERE org_id = ${orgId} AND seq = 3`));
-    expect(json(await get(`/v1/orgs/${orgId}/audit-events/verify`))).toMatchObject({ ok: false, brokenAtSeq: 3, reason: "edited" });
-    await t.db.owner((db) => db.execute(sql`UPDATE audit_events SET ip = '203.0.113.5' WHERE org_id = ${orgId} AND seq = 3`));
+    await t.db.owner((db) =>
+      db.execute(sql`UPDATE audit_events SET ip = '198.51.100.7' WHERE org_id = ${orgId} AND seq = 3`),
+    );
+    expect(json(await get(`/v1/orgs/${orgId}/audit-events/verify`))).toMatchObject({
+      ok: false,
+      brokenAtSeq: 3,
+      reason: "edited",
+    });
+    await t.db.owner((db) =>
+      db.execute(sql`UPDATE audit_events SET ip = '203.0.113.5' WHERE org_id = ${orgId} AND seq = 3`),
+    );
     expect(json(await get(`/v1/orgs/${orgId}/audit-events/verify`))).toMatchObject({ ok: true });
   });
 });
@@ -151,20 +238,40 @@ describe(`sign-in attempts (${engine})`, () => {
     const a = (await createOrg(t.app, person, "saas", "A")).id;
     const b = (await createOrg(t.app, person, "operations", "B")).id;
     const ua = { "user-agent": "SignInTest/1.0" };
-    const bad = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", headers: ua, payload: { email: person.user.email, password: "wrong password here" } });
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      headers: ua,
+      payload: { email: person.user.email, password: "wrong password here" },
+    });
     expect(bad.statusCode).toBe(401);
-    const good = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", headers: ua, payload: { email: person.user.email, password: GOOD_PASSWORD } });
+    const good = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      headers: ua,
+      payload: { email: person.user.email, password: GOOD_PASSWORD },
+    });
     expect(good.statusCode).toBe(200);
     for (const org of [a, b]) {
       const events = json<Page>(await get(`/v1/orgs/${org}/audit-events?entityType=auth`, person)).data;
       const failed = events.find((e) => e.action === "auth.sign_in_failed");
       const ok = events.find((e) => e.action === "auth.sign_in_succeeded");
-      expect(failed).toMatchObject({ actorId: person.user.id, targetId: person.user.id, after: { reason: "invalid_password" }, ip: "127.0.0.1", userAgent: "SignInTest/1.0" });
+      expect(failed).toMatchObject({
+        actorId: person.user.id,
+        targetId: person.user.id,
+        after: { reason: "invalid_password" },
+        ip: "127.0.0.1",
+        userAgent: "SignInTest/1.0",
+      });
       expect(ok).toMatchObject({ actorId: person.user.id, ip: "127.0.0.1", userAgent: "SignInTest/1.0" });
       expect(events.indexOf(ok!)).toBeLessThan(events.indexOf(failed!));
     }
     // An unknown email is recorded nowhere (there is no org to put it in) and answers the same.
-    const unknown = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: "nobody.at.all@example.com", password: "wrong password here" } });
+    const unknown = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: "nobody.at.all@example.com", password: "wrong password here" },
+    });
     expect(unknown.statusCode).toBe(401);
   });
 });

@@ -39,7 +39,16 @@ async function orgWithEvents(n: number): Promise<string> {
   for (let i = 2; i <= n; i++) {
     t.clock.advance(1000);
     await t.db.tx({ orgId: id }, (tx) =>
-      record(tx, id, t.clock.now(), { action: "organization.updated", actorId: owner.user.id, targetId: id, entityType: "organization", before: { name: `n${i - 1}` }, after: { name: `n${i}` }, ip: "203.0.113.9", userAgent: "test" }),
+      record(tx, id, t.clock.now(), {
+        action: "organization.updated",
+        actorId: owner.user.id,
+        targetId: id,
+        entityType: "organization",
+        before: { name: `n${i - 1}` },
+        after: { name: `n${i}` },
+        ip: "203.0.113.9",
+        userAgent: "test",
+      }),
     );
   }
   return id;
@@ -51,11 +60,26 @@ const canonicalText = (v: Record<string, unknown> | null) => (v === null ? null 
 const parsed = (v: unknown) => (v === null ? null : (JSON.parse(v as string) as Record<string, unknown>));
 
 async function storedEvent(orgId: string, seq: number): Promise<ChainedEvent & { prevHash: string; hash: string }> {
-  const r = rowsOf<Record<string, unknown>>(await owned(sql`SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts FROM audit_events WHERE org_id = ${orgId} AND seq = ${seq}`))[0]!;
+  const r = rowsOf<Record<string, unknown>>(
+    await owned(
+      sql`SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts FROM audit_events WHERE org_id = ${orgId} AND seq = ${seq}`,
+    ),
+  )[0]!;
   return {
-    orgId, seq, id: r.id as string, action: r.action as string, actorId: r.actor_id as string | null, targetId: r.target_id as string | null,
-    entityType: r.entity_type as string, before: parsed(r.before), after: parsed(r.after),
-    ip: r.ip as string | null, userAgent: r.user_agent as string | null, createdAt: r.ts as string, prevHash: r.prev_hash as string, hash: r.hash as string,
+    orgId,
+    seq,
+    id: r.id as string,
+    action: r.action as string,
+    actorId: r.actor_id as string | null,
+    targetId: r.target_id as string | null,
+    entityType: r.entity_type as string,
+    before: parsed(r.before),
+    after: parsed(r.after),
+    ip: r.ip as string | null,
+    userAgent: r.user_agent as string | null,
+    createdAt: r.ts as string,
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
   };
 }
 
@@ -68,14 +92,24 @@ async function shift(orgId: string, from: number, delta: number) {
 describe(`audit chain verification (${engine})`, () => {
   it("an untouched chain verifies up to the head", async () => {
     const org = await orgWithEvents(12);
-    const head = rowsOf<{ last_hash: string }>(await owned(sql`SELECT last_hash FROM audit_heads WHERE org_id = ${org}`))[0]!;
-    expect(await verifyBoth(org)).toMatchObject({ ok: true, lastSeq: 12, lastHash: head.last_hash, eventsVerified: 12 });
+    const head = rowsOf<{ last_hash: string }>(
+      await owned(sql`SELECT last_hash FROM audit_heads WHERE org_id = ${org}`),
+    )[0]!;
+    expect(await verifyBoth(org)).toMatchObject({
+      ok: true,
+      lastSeq: 12,
+      lastHash: head.last_hash,
+      eventsVerified: 12,
+    });
   });
 
   it("verifies across several batches", async () => {
     const org = await orgWithEvents(23);
     const { verifyChain } = await import("../src/audit/verify.ts");
-    expect(await verifyChain(t.db, org, { trustedKeys: [loadSigningKey(t.deps.config)], batchSize: 5 })).toMatchObject({ ok: true, lastSeq: 23 });
+    expect(await verifyChain(t.db, org, { trustedKeys: [loadSigningKey(t.deps.config)], batchSize: 5 })).toMatchObject({
+      ok: true,
+      lastSeq: 23,
+    });
   });
 
   it("an edited field is reported at its seq", async () => {
@@ -86,7 +120,9 @@ describe(`audit chain verification (${engine})`, () => {
 
   it("a changed timestamp is an edit, even below a millisecond", async () => {
     const org = await orgWithEvents(6);
-    await owned(sql`UPDATE audit_events SET created_at = created_at + interval '1 microsecond' WHERE org_id = ${org} AND seq = 4`);
+    await owned(
+      sql`UPDATE audit_events SET created_at = created_at + interval '1 microsecond' WHERE org_id = ${org} AND seq = 4`,
+    );
     expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 4, reason: "edited" });
   });
 
@@ -94,7 +130,9 @@ describe(`audit chain verification (${engine})`, () => {
     const org = await orgWithEvents(12);
     const e = await storedEvent(org, 7);
     const forged = { ...e, actorId: "usr_someone_else" };
-    await owned(sql`UPDATE audit_events SET actor_id = ${forged.actorId}, hash = ${chainHash(e.prevHash, forged)} WHERE org_id = ${org} AND seq = 7`);
+    await owned(
+      sql`UPDATE audit_events SET actor_id = ${forged.actorId}, hash = ${chainHash(e.prevHash, forged)} WHERE org_id = ${org} AND seq = 7`,
+    );
     expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 7, reason: "edited" });
   });
 
@@ -131,7 +169,13 @@ describe(`audit chain verification (${engine})`, () => {
     const org = await orgWithEvents(12);
     const prev = await storedEvent(org, 6);
     await shift(org, 7, +1);
-    const forged: ChainedEvent = { ...prev, seq: 7, id: "evt_forged", action: "team.role_changed", after: { role: "owner" } };
+    const forged: ChainedEvent = {
+      ...prev,
+      seq: 7,
+      id: "evt_forged",
+      action: "team.role_changed",
+      after: { role: "owner" },
+    };
     const hash = chainHash(prev.hash, forged);
     await owned(sql`INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
       VALUES (${org}, 7, ${forged.id}, ${forged.action}, ${forged.actorId}, ${forged.targetId}, ${forged.entityType}, ${canonicalText(forged.before)},
@@ -170,7 +214,14 @@ describe(`audit chain verification (${engine})`, () => {
     await createCheckpoint(t.deps, org);
     for (let i = 0; i < 5; i++) {
       t.clock.advance(1000);
-      await t.db.tx({ orgId: org }, (tx) => record(tx, org, t.clock.now(), { action: "security.updated", actorId: owner.user.id, entityType: "security", after: { i } }));
+      await t.db.tx({ orgId: org }, (tx) =>
+        record(tx, org, t.clock.now(), {
+          action: "security.updated",
+          actorId: owner.user.id,
+          entityType: "security",
+          after: { i },
+        }),
+      );
     }
     await createCheckpoint(t.deps, org);
     // Rewrite seq 12 and re-chain everything after it, head included: only the checkpoint at 15 can tell.
@@ -179,7 +230,9 @@ describe(`audit chain verification (${engine})`, () => {
       const e = await storedEvent(org, s);
       const changed = s === 12 ? { ...e, after: { i: 999 } } : e;
       const hash = chainHash(prevHash, changed);
-      await owned(sql`UPDATE audit_events SET after = ${canonicalText(changed.after)}, prev_hash = ${prevHash}, hash = ${hash} WHERE org_id = ${org} AND seq = ${s}`);
+      await owned(
+        sql`UPDATE audit_events SET after = ${canonicalText(changed.after)}, prev_hash = ${prevHash}, hash = ${hash} WHERE org_id = ${org} AND seq = ${s}`,
+      );
       prevHash = hash;
     }
     await owned(sql`UPDATE audit_heads SET last_hash = ${prevHash} WHERE org_id = ${org}`);
@@ -189,17 +242,26 @@ describe(`audit chain verification (${engine})`, () => {
   it("a checkpoint not signed by the installation's key is reported as forged", async () => {
     const org = await orgWithEvents(8);
     const head = await storedEvent(org, 8);
-    const other = loadSigningKey({ auditSigningKey: { pem: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(), file: undefined } });
+    const other = loadSigningKey({
+      auditSigningKey: {
+        pem: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+        file: undefined,
+      },
+    });
     const real = loadSigningKey(t.deps.config);
     const forgedSig = signCheckpoint(other, { orgId: org, seq: 8, hash: head.hash });
     // Claiming the real key's id does not help without its private half.
-    await owned(sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${org}, 'chk_forged', 8, ${head.hash}, ${real.keyId}, ${forgedSig}, now())`);
+    await owned(
+      sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${org}, 'chk_forged', 8, ${head.hash}, ${real.keyId}, ${forgedSig}, now())`,
+    );
     expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 8, reason: "checkpoint_forged" });
   });
 
   it("a checkpoint claiming events beyond the chain is forged when unsigned", async () => {
     const org = await orgWithEvents(4);
-    await owned(sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${org}, 'chk_x', 9, ${"ab".repeat(32)}, 'nobody', 'AAAA', now())`);
+    await owned(
+      sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${org}, 'chk_x', 9, ${"ab".repeat(32)}, 'nobody', 'AAAA', now())`,
+    );
     expect(await verifyBoth(org)).toMatchObject({ ok: false, brokenAtSeq: 9, reason: "checkpoint_forged" });
   });
 
@@ -208,7 +270,9 @@ describe(`audit chain verification (${engine})`, () => {
     expect(await createCheckpoint(t.deps, org)).toMatchObject({ status: "created", seq: 5 });
     expect(await createCheckpoint(t.deps, org)).toMatchObject({ status: "unchanged", seq: 5 });
     t.clock.advance(1000);
-    await t.db.tx({ orgId: org }, (tx) => record(tx, org, t.clock.now(), { action: "security.updated", actorId: owner.user.id, entityType: "security" }));
+    await t.db.tx({ orgId: org }, (tx) =>
+      record(tx, org, t.clock.now(), { action: "security.updated", actorId: owner.user.id, entityType: "security" }),
+    );
     await owned(sql`UPDATE audit_events SET ip = '198.51.100.1' WHERE org_id = ${org} AND seq = 6`);
     const refused = await createCheckpoint(t.deps, org);
     expect(refused).toMatchObject({ status: "refused", verification: { ok: false, brokenAtSeq: 6, reason: "edited" } });
@@ -219,10 +283,28 @@ describe(`audit chain verification (${engine})`, () => {
   it("the application role cannot write checkpoints for another org or change them", async () => {
     const a = await orgWithEvents(2);
     const b = await orgWithEvents(2);
-    const fail = (p: Promise<unknown>) => p.then(() => "ok", (e: Error & { cause?: Error }) => String(e.cause?.message ?? e.message));
-    expect(await fail(t.db.tx({ orgId: a }, (tx) => tx.execute(sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${b}, 'c', 1, 'h', 'k', 's', now())`)))).toMatch(/row-level security/);
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e: Error & { cause?: Error }) => String(e.cause?.message ?? e.message),
+      );
+    expect(
+      await fail(
+        t.db.tx({ orgId: a }, (tx) =>
+          tx.execute(
+            sql`INSERT INTO audit_checkpoints (org_id, id, seq, hash, key_id, signature, created_at) VALUES (${b}, 'c', 1, 'h', 'k', 's', now())`,
+          ),
+        ),
+      ),
+    ).toMatch(/row-level security/);
     await createCheckpoint(t.deps, a);
-    expect(await fail(t.db.tx({ orgId: a }, (tx) => tx.execute(sql`UPDATE audit_checkpoints SET seq = 1 WHERE org_id = ${a}`)))).toMatch(/permission denied/);
-    expect(await fail(t.db.tx({ orgId: a }, (tx) => tx.execute(sql`DELETE FROM audit_checkpoints WHERE org_id = ${a}`)))).toMatch(/permission denied/);
+    expect(
+      await fail(
+        t.db.tx({ orgId: a }, (tx) => tx.execute(sql`UPDATE audit_checkpoints SET seq = 1 WHERE org_id = ${a}`)),
+      ),
+    ).toMatch(/permission denied/);
+    expect(
+      await fail(t.db.tx({ orgId: a }, (tx) => tx.execute(sql`DELETE FROM audit_checkpoints WHERE org_id = ${a}`))),
+    ).toMatch(/permission denied/);
   });
 });

@@ -14,7 +14,11 @@ const signIn = (email: string, password: string, headers: Record<string, string>
 describe("sign-up and sign-in", () => {
   it("signs up, answers the session shape, and the token works as a bearer token", async () => {
     const email = uniqueEmail();
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email, name: "Ann", password: GOOD_PASSWORD } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-up",
+      payload: { email, name: "Ann", password: GOOD_PASSWORD },
+    });
     expect(res.statusCode).toBe(201);
     const body = json<{ token: string; expiresAt: string; user: { email: string } }>(res);
     expect(body.user.email).toBe(email);
@@ -27,14 +31,21 @@ describe("sign-up and sign-in", () => {
 
   it("issues a new token at every sign-in and sets lastLoginAt on memberships", async () => {
     const s = await signUp(t.app);
-    const org = await t.app.inject({ method: "POST", url: "/v1/orgs", headers: bearer(s), payload: { name: "A", policy: "saas" } });
+    const org = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      headers: bearer(s),
+      payload: { name: "A", policy: "saas" },
+    });
     const orgId = json<{ id: string }>(org).id;
     t.clock.advance(5_000);
     const a = json<{ token: string }>(await signIn(s.user.email, GOOD_PASSWORD));
     const b = json<{ token: string }>(await signIn(s.user.email, GOOD_PASSWORD));
     expect(a.token).not.toBe(b.token);
     expect(a.token).not.toBe(s.token);
-    const list = json<{ data: Array<{ lastLoginAt: string }> }>(await t.app.inject({ url: `/v1/orgs/${orgId}/members`, headers: bearer(b.token) }));
+    const list = json<{ data: Array<{ lastLoginAt: string }> }>(
+      await t.app.inject({ url: `/v1/orgs/${orgId}/members`, headers: bearer(b.token) }),
+    );
     expect(list.data[0]?.lastLoginAt).toBe(t.clock.now().toISOString());
   });
 
@@ -58,7 +69,11 @@ describe("sign-up and sign-in", () => {
   it("refuses a second account for the same email with 409", async () => {
     const email = uniqueEmail();
     await signUp(t.app, email);
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email, name: "Dup", password: GOOD_PASSWORD } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-up",
+      payload: { email, name: "Dup", password: GOOD_PASSWORD },
+    });
     expect(res.statusCode).toBe(409);
     expect(json<{ error: { type: string } }>(res).error.type).toBe("conflict_error");
   });
@@ -76,18 +91,27 @@ describe("password policy", () => {
   ])("refuses %s with 422", async (_label, password, code) => {
     const res = await attempt(password);
     expect(res.statusCode).toBe(422);
-    expect(json<{ error: { code: string; param: string; type: string } }>(res).error).toMatchObject({ code, param: "password", type: "invalid_request_error" });
+    expect(json<{ error: { code: string; param: string; type: string } }>(res).error).toMatchObject({
+      code,
+      param: "password",
+      type: "invalid_request_error",
+    });
   });
 
-  it.each([["8 characters", "zq8#Lm2v"], ["64 characters", "a-long-passphrase-".repeat(4).slice(0, 64)], ["no composition rules", "tangerine submarine"]])(
-    "accepts %s",
-    async (_label, password) => {
-      expect((await attempt(password)).statusCode).toBe(201);
-    },
-  );
+  it.each([
+    ["8 characters", "zq8#Lm2v"],
+    ["64 characters", "a-long-passphrase-".repeat(4).slice(0, 64)],
+    ["no composition rules", "tangerine submarine"],
+  ])("accepts %s", async (_label, password) => {
+    expect((await attempt(password)).statusCode).toBe(201);
+  });
 
   it("hashes with argon2id at OWASP parameters by default", () => {
-    expect(loadConfig({ ROSTER_SECRET_KEY: "22".repeat(32), DATABASE_URL: "postgres://x" }).argon2).toEqual({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    expect(loadConfig({ ROSTER_SECRET_KEY: "22".repeat(32), DATABASE_URL: "postgres://x" }).argon2).toEqual({
+      memoryCost: 19_456,
+      timeCost: 2,
+      parallelism: 1,
+    });
   });
 });
 
@@ -95,7 +119,9 @@ describe("sessions", () => {
   it("a revoked session fails on its very next request", async () => {
     const s = await signUp(t.app);
     const other = json<{ token: string }>(await signIn(s.user.email, GOOD_PASSWORD));
-    const sessions = json<{ data: Array<{ id: string; current: boolean }> }>(await t.app.inject({ url: "/v1/me/sessions", headers: bearer(s) }));
+    const sessions = json<{ data: Array<{ id: string; current: boolean }> }>(
+      await t.app.inject({ url: "/v1/me/sessions", headers: bearer(s) }),
+    );
     expect(sessions.data).toHaveLength(2);
     const otherId = sessions.data.find((x) => !x.current)!.id;
     expect((await t.app.inject({ url: "/v1/me", headers: bearer(other.token) })).statusCode).toBe(200);
@@ -109,8 +135,14 @@ describe("sessions", () => {
   it("cannot end another user's session (404)", async () => {
     const a = await signUp(t.app);
     const b = await signUp(t.app);
-    const bSessions = json<{ data: Array<{ id: string }> }>(await t.app.inject({ url: "/v1/me/sessions", headers: bearer(b) }));
-    const res = await t.app.inject({ method: "DELETE", url: `/v1/me/sessions/${bSessions.data[0]!.id}`, headers: bearer(a) });
+    const bSessions = json<{ data: Array<{ id: string }> }>(
+      await t.app.inject({ url: "/v1/me/sessions", headers: bearer(b) }),
+    );
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/me/sessions/${bSessions.data[0]!.id}`,
+      headers: bearer(a),
+    });
     expect(res.statusCode).toBe(404);
     expect((await t.app.inject({ url: "/v1/me", headers: bearer(b) })).statusCode).toBe(200);
   });
@@ -156,12 +188,29 @@ describe("cookies and CSRF", () => {
     const csrf = json<{ csrfToken: string }>(res).csrfToken;
     const cookies = { roster_session: cookie.value };
     expect((await t.app.inject({ url: "/v1/me", cookies })).statusCode).toBe(200);
-    const noCsrf = await t.app.inject({ method: "POST", url: "/v1/orgs", cookies, payload: { name: "X", policy: "saas" } });
+    const noCsrf = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      cookies,
+      payload: { name: "X", policy: "saas" },
+    });
     expect(noCsrf.statusCode).toBe(403);
     expect(json<{ error: { code: string } }>(noCsrf).error.code).toBe("csrf_token_invalid");
-    const forged = await t.app.inject({ method: "POST", url: "/v1/orgs", cookies, headers: { "x-csrf-token": "forged" }, payload: { name: "X", policy: "saas" } });
+    const forged = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      cookies,
+      headers: { "x-csrf-token": "forged" },
+      payload: { name: "X", policy: "saas" },
+    });
     expect(forged.statusCode).toBe(403);
-    const ok = await t.app.inject({ method: "POST", url: "/v1/orgs", cookies, headers: { "x-csrf-token": csrf }, payload: { name: "X", policy: "saas" } });
+    const ok = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      cookies,
+      headers: { "x-csrf-token": csrf },
+      payload: { name: "X", policy: "saas" },
+    });
     expect(ok.statusCode).toBe(201);
   });
 });
@@ -170,7 +219,10 @@ describe("throttling", () => {
   it("locks an account after repeated failures with 429 and Retry-After, and the window passes", async () => {
     const s = await signUp(t.app);
     const { max } = t.deps.config.signInLimits.perAccount;
-    for (let i = 0; i < max; i++) expect((await signIn(s.user.email, "wrong password " + i, { "x-forwarded-for": `10.0.0.${i}` })).statusCode).toBe(401);
+    for (let i = 0; i < max; i++)
+      expect((await signIn(s.user.email, "wrong password " + i, { "x-forwarded-for": `10.0.0.${i}` })).statusCode).toBe(
+        401,
+      );
     const locked = await signIn(s.user.email, GOOD_PASSWORD);
     expect(locked.statusCode).toBe(429);
     expect(json<{ error: { type: string } }>(locked).error.type).toBe("rate_limit_error");
@@ -180,10 +232,21 @@ describe("throttling", () => {
   });
 
   it("limits attempts per address", async () => {
-    const limited = await testApp({ signInLimits: { perAccount: { max: 100, windowSeconds: 900 }, perIp: { max: 3, windowSeconds: 60 } } });
+    const limited = await testApp({
+      signInLimits: { perAccount: { max: 100, windowSeconds: 900 }, perIp: { max: 3, windowSeconds: 60 } },
+    });
     try {
       const codes: number[] = [];
-      for (let i = 0; i < 5; i++) codes.push((await limited.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: uniqueEmail(), password: "whatever-pass" } })).statusCode);
+      for (let i = 0; i < 5; i++)
+        codes.push(
+          (
+            await limited.app.inject({
+              method: "POST",
+              url: "/v1/auth/sign-in",
+              payload: { email: uniqueEmail(), password: "whatever-pass" },
+            })
+          ).statusCode,
+        );
       expect(codes).toEqual([401, 401, 401, 429, 429]);
     } finally {
       await limited.close();

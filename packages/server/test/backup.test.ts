@@ -9,7 +9,19 @@ import { backupTo, BackupError, restoreFrom } from "../src/backup/backup.ts";
 import { rowsOf } from "../src/db/database.ts";
 import { verifyChain } from "../src/audit/verify.ts";
 import { FakeClock } from "../src/lib/clock.ts";
-import { addMember, bearer, createOrg, freshDatabase, GOOD_PASSWORD, json, MemoryMailer, signUp, testApp, testConfig, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  freshDatabase,
+  GOOD_PASSWORD,
+  json,
+  MemoryMailer,
+  signUp,
+  testApp,
+  testConfig,
+  type TestApp,
+} from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "roster-backup-"));
 let t: TestApp;
@@ -18,9 +30,13 @@ let ownerEmail: string;
 const file = join(dir, "backup.jsonl.gz");
 
 const countRows = async (db: TestApp["db"]) =>
-  rowsOf<{ n: number }>(await db.owner((d) => d.execute(
-    "SELECT ((SELECT count(*) FROM users) + (SELECT count(*) FROM members) + (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM organizations))::int AS n",
-  )))[0]!.n;
+  rowsOf<{ n: number }>(
+    await db.owner((d) =>
+      d.execute(
+        "SELECT ((SELECT count(*) FROM users) + (SELECT count(*) FROM members) + (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM organizations))::int AS n",
+      ),
+    ),
+  )[0]!.n;
 
 beforeAll(async () => {
   t = await testApp();
@@ -28,7 +44,12 @@ beforeAll(async () => {
   ownerEmail = owner.user.email;
   orgId = (await createOrg(t.app, owner, "billing", "Acme")).id;
   await addMember(t, orgId, "sales", { storeIds: [] });
-  const res = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${orgId}`, headers: bearer(owner), payload: { name: "Acme Inc" } });
+  const res = await t.app.inject({
+    method: "PATCH",
+    url: `/v1/orgs/${orgId}`,
+    headers: bearer(owner),
+    payload: { name: "Acme Inc" },
+  });
   expect(res.statusCode).toBe(200);
 });
 
@@ -53,11 +74,25 @@ describe("roster backup / restore", () => {
       const check = await verifyChain(target.db, orgId, { trustedKeys: [] });
       expect(check.ok).toBe(true);
 
-      const app = await createApp({ db: target.db, config: testConfig(), clock: new FakeClock(), mailer: new MemoryMailer(), logger: false });
+      const app = await createApp({
+        db: target.db,
+        config: testConfig(),
+        clock: new FakeClock(),
+        mailer: new MemoryMailer(),
+        logger: false,
+      });
       try {
-        const signIn = await app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: ownerEmail, password: GOOD_PASSWORD } });
+        const signIn = await app.inject({
+          method: "POST",
+          url: "/v1/auth/sign-in",
+          payload: { email: ownerEmail, password: GOOD_PASSWORD },
+        });
         expect(signIn.statusCode).toBe(200);
-        const me = await app.inject({ method: "GET", url: "/v1/me", headers: bearer(json<{ token: string }>(signIn).token) });
+        const me = await app.inject({
+          method: "GET",
+          url: "/v1/me",
+          headers: bearer(json<{ token: string }>(signIn).token),
+        });
         expect(JSON.stringify(json(me))).toContain("Acme Inc");
       } finally {
         await app.close();
@@ -96,7 +131,9 @@ describe("roster backup / restore", () => {
       await expect(restoreFrom(target.db, plain)).rejects.toThrow(/not a gzipped Roster backup/);
       await expect(restoreFrom(target.db, foreign)).rejects.toThrow(/not a Roster backup/);
       // A missing file and a gzip stream cut short answer at once (the reader used to wait for ever on the first).
-      await expect(restoreFrom(target.db, join(dir, "no-such-backup.jsonl.gz"))).rejects.toThrow(/cannot be read: .*ENOENT/);
+      await expect(restoreFrom(target.db, join(dir, "no-such-backup.jsonl.gz"))).rejects.toThrow(
+        /cannot be read: .*ENOENT/,
+      );
       const whole = gzipSync(`${'{"format":"roster-backup"}\n'.repeat(2000)}`);
       const cut = join(dir, "cut.jsonl.gz");
       writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));

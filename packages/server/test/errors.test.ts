@@ -3,7 +3,16 @@ import { createApp } from "../src/app.ts";
 import type { Database } from "../src/db/database.ts";
 import { bearer, createOrg, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
 
-type ErrorShape = { error: { type: string; code: string; message: string; requestId: string; param?: string; requiredPermission?: string } };
+type ErrorShape = {
+  error: {
+    type: string;
+    code: string;
+    message: string;
+    requestId: string;
+    param?: string;
+    requiredPermission?: string;
+  };
+};
 
 let t: TestApp;
 let owner: Session;
@@ -13,7 +22,12 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-function expectError(res: { statusCode: number; json: () => unknown; headers: Record<string, unknown> }, status: number, type: string, code?: string) {
+function expectError(
+  res: { statusCode: number; json: () => unknown; headers: Record<string, unknown> },
+  status: number,
+  type: string,
+  code?: string,
+) {
   expect(res.statusCode).toBe(status);
   const body = res.json() as ErrorShape;
   expect(body.error.type).toBe(type);
@@ -26,39 +40,83 @@ function expectError(res: { statusCode: number; json: () => unknown; headers: Re
 
 describe("error contract", () => {
   it("400 names the field that failed validation", async () => {
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email: "not-an-email", name: "X", password: "long enough pw" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-up",
+      payload: { email: "not-an-email", name: "X", password: "long enough pw" },
+    });
     expect(expectError(res, 400, "invalid_request_error", "validation_failed").param).toBe("email");
-    const missing = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email: "a@b.co", password: "long enough pw" } });
+    const missing = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-up",
+      payload: { email: "a@b.co", password: "long enough pw" },
+    });
     expect(expectError(missing, 400, "invalid_request_error").param).toBe("name");
-    const extra = await t.app.inject({ method: "POST", url: "/v1/orgs", headers: bearer(owner), payload: { name: "n", policy: "saas", role: "owner" } });
+    const extra = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      headers: bearer(owner),
+      payload: { name: "n", policy: "saas", role: "owner" },
+    });
     expect(expectError(extra, 400, "invalid_request_error").param).toBe("role");
   });
 
   it("400 naming the field for a NUL character anywhere (body, nested, query, path), never a database 500", async () => {
-    const signUpNul = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email: "nul@example.com", name: "A\u0000B", password: "long enough pw" } });
+    const signUpNul = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-up",
+      payload: { email: "nul@example.com", name: "A\u0000B", password: "long enough pw" },
+    });
     expect(expectError(signUpNul, 400, "invalid_request_error", "validation_failed").param).toBe("name");
-    const signInNul = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: "a\u0000@example.com", password: "long enough pw" } });
+    const signInNul = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: "a\u0000@example.com", password: "long enough pw" },
+    });
     expect(expectError(signInNul, 400, "invalid_request_error", "validation_failed").param).toBe("email");
     const org = await createOrg(t.app, owner, "crm");
-    const nested = await t.app.inject({ method: "POST", url: "/v1/authorize", headers: bearer(owner), payload: { orgId: org.id, action: "read", resource: { type: "lead", ownerId: "x\u0000" } } });
+    const nested = await t.app.inject({
+      method: "POST",
+      url: "/v1/authorize",
+      headers: bearer(owner),
+      payload: { orgId: org.id, action: "read", resource: { type: "lead", ownerId: "x\u0000" } },
+    });
     expect(expectError(nested, 400, "invalid_request_error", "validation_failed").param).toBe("resource.ownerId");
-    const query = await t.app.inject({ method: "GET", url: `/v1/orgs/${org.id}/members?q=a%00b`, headers: bearer(owner) });
+    const query = await t.app.inject({
+      method: "GET",
+      url: `/v1/orgs/${org.id}/members?q=a%00b`,
+      headers: bearer(owner),
+    });
     expect(expectError(query, 400, "invalid_request_error").param).toBe("q");
     const path = await t.app.inject({ method: "GET", url: `/v1/orgs/${org.id}%00`, headers: bearer(owner) });
     expect(path.statusCode).toBeLessThan(500);
   });
 
   it("400 for malformed JSON, 415 for another media type", async () => {
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", headers: { "content-type": "application/json" }, payload: "{not json" });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      headers: { "content-type": "application/json" },
+      payload: "{not json",
+    });
     expectError(res, 400, "invalid_request_error", "invalid_json");
-    const text = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", headers: { "content-type": "text/plain" }, payload: "hello" });
+    const text = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      headers: { "content-type": "text/plain" },
+      payload: "hello",
+    });
     expectError(text, 415, "invalid_request_error", "unsupported_media_type");
   });
 
   it("401 without credentials and with a bad token", async () => {
     expectError(await t.app.inject({ url: "/v1/me" }), 401, "authentication_error", "authentication_required");
     expectError(await t.app.inject({ url: "/v1/me", headers: bearer("rs_bogus") }), 401, "authentication_error");
-    expectError(await t.app.inject({ url: "/v1/me", headers: { authorization: "Basic abc" } }), 401, "authentication_error");
+    expectError(
+      await t.app.inject({ url: "/v1/me", headers: { authorization: "Basic abc" } }),
+      401,
+      "authentication_error",
+    );
   });
 
   it("403 with the permission needed", async () => {
@@ -71,8 +129,18 @@ describe("error contract", () => {
     expectError(await t.app.inject({ url: "/v1/nothing-here" }), 404, "not_found_error", "route_not_found");
     const stranger = await signUp(t.app);
     const org = await createOrg(t.app, owner, "saas");
-    expectError(await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(stranger) }), 404, "not_found_error", "not_found");
-    expectError(await t.app.inject({ url: `/v1/orgs/org_doesnotexist`, headers: bearer(stranger) }), 404, "not_found_error", "not_found");
+    expectError(
+      await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(stranger) }),
+      404,
+      "not_found_error",
+      "not_found",
+    );
+    expectError(
+      await t.app.inject({ url: `/v1/orgs/org_doesnotexist`, headers: bearer(stranger) }),
+      404,
+      "not_found_error",
+      "not_found",
+    );
   });
 
   it("405 for a known path with the wrong method", async () => {
@@ -82,22 +150,37 @@ describe("error contract", () => {
   });
 
   it("409 for a conflict", async () => {
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email: owner.user.email, name: "X", password: "long enough pw" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-up",
+      payload: { email: owner.user.email, name: "X", password: "long enough pw" },
+    });
     expectError(res, 409, "conflict_error", "email_taken");
   });
 
   it("413 for a body over the limit", async () => {
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: "a@b.co", password: "x".repeat(2 * 1024 * 1024) } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: "a@b.co", password: "x".repeat(2 * 1024 * 1024) },
+    });
     expectError(res, 413, "invalid_request_error", "body_too_large");
   });
 
   it("422 for a well-formed but unacceptable value", async () => {
-    const res = await t.app.inject({ method: "POST", url: "/v1/orgs", headers: bearer(owner), payload: { name: "X", policy: "no-such-preset" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      headers: bearer(owner),
+      payload: { name: "X", policy: "no-such-preset" },
+    });
     expect(expectError(res, 422, "invalid_request_error", "unknown_policy").param).toBe("policy");
   });
 
   it("429 when throttled", async () => {
-    const limited = await testApp({ signInLimits: { perAccount: { max: 1, windowSeconds: 60 }, perIp: { max: 100, windowSeconds: 60 } } });
+    const limited = await testApp({
+      signInLimits: { perAccount: { max: 1, windowSeconds: 60 }, perIp: { max: 100, windowSeconds: 60 } },
+    });
     try {
       const body = { email: "someone@example.com", password: "wrong password" };
       await limited.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: body });
@@ -118,7 +201,11 @@ describe("error contract", () => {
       },
     };
     const logs: string[] = [];
-    const app = await createApp({ ...t.deps, db: failing, logger: { level: "error", stream: { write: (l: string) => logs.push(l) } } });
+    const app = await createApp({
+      ...t.deps,
+      db: failing,
+      logger: { level: "error", stream: { write: (l: string) => logs.push(l) } },
+    });
     const res = await app.inject({ url: "/v1/me", headers: bearer(owner) });
     const err = expectError(res, 500, "api_error", "internal_error");
     expect(JSON.stringify(err)).not.toMatch(/relation|password_hash|\/srv|db\.ts/);
@@ -127,7 +214,12 @@ describe("error contract", () => {
   });
 
   it("GET /readyz answers 503 in the contract's shape when the database is down", async () => {
-    const down: Database = { ...t.db, ping: async () => { throw new Error("connection refused"); } };
+    const down: Database = {
+      ...t.db,
+      ping: async () => {
+        throw new Error("connection refused");
+      },
+    };
     const app = await createApp({ ...t.deps, db: down });
     expectError(await app.inject({ url: "/readyz" }), 503, "api_error", "unavailable");
     expect((await t.app.inject({ url: "/readyz" })).statusCode).toBe(200);

@@ -52,35 +52,45 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 describe(`export of ${TOTAL.toLocaleString("en")} members (${engine})`, () => {
-  it("CSV parses back to 100,000 rows with the contract's columns, neutralised formulas, this org only", { timeout: 300_000 }, async () => {
-    const res = await api(t).get(owner, `/v1/orgs/${orgId}/members/export?format=csv&status=all`);
-    expect(res.statusCode).toBe(200);
-    expect(res.headers["content-disposition"]).toMatch(/attachment/);
-    let rows = 0;
-    let formulas = 0;
-    let inactive = 0;
-    const seen = new Set<string>();
-    const parser = Readable.from([res.rawPayload]).pipe(parse({ columns: true }));
-    for await (const row of parser as AsyncIterable<Record<string, string>>) {
-      if (rows === 0) expect(Object.keys(row)).toEqual([...EXPORT_COLUMNS]);
-      rows++;
-      seen.add(row.email!);
-      if (row.name!.startsWith("'=")) formulas++;
-      if (/^[=+\-@\t\r]/.test(row.name!)) throw new Error(`formula left active: ${row.name}`);
-      if (row.status === "inactive") inactive++;
-      if (row.email!.startsWith("otherco.")) throw new Error("another org's member in the export");
-    }
-    expect(rows).toBe(TOTAL);
-    expect(seen.size).toBe(TOTAL);
-    expect(formulas).toBe(99);
-    expect(inactive).toBe(9_999);
-  });
+  it(
+    "CSV parses back to 100,000 rows with the contract's columns, neutralised formulas, this org only",
+    { timeout: 300_000 },
+    async () => {
+      const res = await api(t).get(owner, `/v1/orgs/${orgId}/members/export?format=csv&status=all`);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["content-disposition"]).toMatch(/attachment/);
+      let rows = 0;
+      let formulas = 0;
+      let inactive = 0;
+      const seen = new Set<string>();
+      const parser = Readable.from([res.rawPayload]).pipe(parse({ columns: true }));
+      for await (const row of parser as AsyncIterable<Record<string, string>>) {
+        if (rows === 0) expect(Object.keys(row)).toEqual([...EXPORT_COLUMNS]);
+        rows++;
+        seen.add(row.email!);
+        if (row.name!.startsWith("'=")) formulas++;
+        if (/^[=+\-@\t\r]/.test(row.name!)) throw new Error(`formula left active: ${row.name}`);
+        if (row.status === "inactive") inactive++;
+        if (row.email!.startsWith("otherco.")) throw new Error("another org's member in the export");
+      }
+      expect(rows).toBe(TOTAL);
+      expect(seen.size).toBe(TOTAL);
+      expect(formulas).toBe(99);
+      expect(inactive).toBe(9_999);
+    },
+  );
 
   it("XLSX opens with exceljs's reader and has 100,000 data rows", { timeout: 300_000 }, async () => {
     const res = await api(t).get(owner, `/v1/orgs/${orgId}/members/export?format=xlsx&status=all`);
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toContain("spreadsheetml");
-    const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([res.rawPayload]), { worksheets: "emit", sharedStrings: "cache", styles: "ignore", hyperlinks: "ignore", entries: "ignore" });
+    const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([res.rawPayload]), {
+      worksheets: "emit",
+      sharedStrings: "cache",
+      styles: "ignore",
+      hyperlinks: "ignore",
+      entries: "ignore",
+    });
     let header: unknown[] = [];
     let rows = 0;
     let sample: unknown[] = [];

@@ -25,7 +25,11 @@ export class MemoryMailer implements Mailer {
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  const base = loadConfig({ ROSTER_SECRET_KEY: "11".repeat(32), ROSTER_DATA_DIR: "memory://", ROSTER_PUBLIC_URL: "http://127.0.0.1:4000" });
+  const base = loadConfig({
+    ROSTER_SECRET_KEY: "11".repeat(32),
+    ROSTER_DATA_DIR: "memory://",
+    ROSTER_PUBLIC_URL: "http://127.0.0.1:4000",
+  });
   // Cheap argon2 in tests only: the production parameters are checked by a test of loadConfig.
   return { ...base, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, ...overrides };
 }
@@ -46,7 +50,11 @@ export async function testApp(overrides: Partial<Config> = {}): Promise<TestApp>
   const deps: AppDeps = { db, config: testConfig(overrides), clock, mailer, logger: false };
   const app = await createApp(deps);
   return {
-    app, deps, clock, mailer, db,
+    app,
+    deps,
+    clock,
+    mailer,
+    db,
     close: async () => {
       await app.close();
       await close();
@@ -66,7 +74,12 @@ let counter = 0;
 export const uniqueEmail = (tag = "user") => `${tag}.${Date.now().toString(36)}${(counter++).toString(36)}@example.com`;
 export const GOOD_PASSWORD = "correct horse battery staple";
 
-export async function signUp(app: FastifyInstance, email = uniqueEmail(), name = "Test User", password = GOOD_PASSWORD): Promise<Session> {
+export async function signUp(
+  app: FastifyInstance,
+  email = uniqueEmail(),
+  name = "Test User",
+  password = GOOD_PASSWORD,
+): Promise<Session> {
   const res = await app.inject({ method: "POST", url: "/v1/auth/sign-up", payload: { email, name, password } });
   if (res.statusCode !== 201) throw new Error(`sign-up failed: ${res.statusCode} ${res.body}`);
   return json<Session>(res);
@@ -85,7 +98,13 @@ export async function addMember(
   t: TestApp,
   orgId: string,
   role: string,
-  extra: { department?: string | null; storeIds?: string[]; hiddenModules?: string[]; status?: "active" | "inactive" | "removed"; email?: string } = {},
+  extra: {
+    department?: string | null;
+    storeIds?: string[];
+    hiddenModules?: string[];
+    status?: "active" | "inactive" | "removed";
+    email?: string;
+  } = {},
 ): Promise<{ session: Session; memberId: string; userId: string }> {
   const email = extra.email ?? uniqueEmail(role);
   const session = await signUp(t.app, email, `${role} person`);
@@ -95,9 +114,19 @@ export async function addMember(
   const now = t.clock.now();
   await t.db.tx({ orgId, userId: session.user.id }, (tx) =>
     tx.insert(members).values({
-      orgId, id: memberId, userId: session.user.id, role, status: extra.status ?? "active", department: extra.department ?? null,
-      secondaryEmail: null, storeIds: extra.storeIds ?? [], hiddenModules: extra.hiddenModules ?? [], invitedBy: null,
-      createdAt: now, updatedAt: now, removedAt: null,
+      orgId,
+      id: memberId,
+      userId: session.user.id,
+      role,
+      status: extra.status ?? "active",
+      department: extra.department ?? null,
+      secondaryEmail: null,
+      storeIds: extra.storeIds ?? [],
+      hiddenModules: extra.hiddenModules ?? [],
+      invitedBy: null,
+      createdAt: now,
+      updatedAt: now,
+      removedAt: null,
     }),
   );
   return { session, memberId, userId: session.user.id };

@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { addMember, bearer, createOrg, engine, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  engine,
+  json,
+  signUp,
+  testApp,
+  uniqueEmail,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 import { api, deliverMail, eventsOf, lastMailTo, signInAgain, tokenIn, type ErrorJson } from "./members.helpers.ts";
 import { hashToken } from "../src/lib/tokens.ts";
 
@@ -17,7 +28,17 @@ beforeEach(async () => {
   owner = { ...owner, token: (await signInAgain(t, owner.user.email)).token };
 });
 
-type InvitationJson = { id: string; email: string; role: string; status: string; createdAt: string; sentAt: string; expiresAt: string; invitedBy: string | null; invitedByName: string | null };
+type InvitationJson = {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+  createdAt: string;
+  sentAt: string;
+  expiresAt: string;
+  invitedBy: string | null;
+  invitedByName: string | null;
+};
 const invUrl = (suffix = "") => `/v1/orgs/${orgId}/invitations${suffix}`;
 const invite = (body: object, s: Session = owner) => api(t).post(s, invUrl(), body);
 
@@ -43,7 +64,11 @@ describe("create", () => {
     expect(JSON.stringify(raw)).not.toContain(token);
     expect(JSON.stringify(raw)).toContain(hashToken(token));
     const ev = (await eventsOf(t, orgId)).find((e) => e.targetId === inv.id);
-    expect(ev).toMatchObject({ action: "team.invited", actorId: owner.user.id, after: { email, role: "staff", storeIds: ["retail"] } });
+    expect(ev).toMatchObject({
+      action: "team.invited",
+      actorId: owner.user.id,
+      after: { email, role: "staff", storeIds: ["retail"] },
+    });
   });
 
   it("follows the org's invitationLifetimeHours setting (72 h default in saas, changed to 24 h)", async () => {
@@ -82,7 +107,10 @@ describe("create", () => {
     const admin = await addMember(t, orgId, "admin");
     const owner2 = await invite({ email: uniqueEmail(), role: "owner" }, admin.session);
     expect(owner2.statusCode).toBe(403);
-    expect(json<ErrorJson>(owner2).error).toMatchObject({ type: "authorization_error", requiredPermission: "owner:promote" });
+    expect(json<ErrorJson>(owner2).error).toMatchObject({
+      type: "authorization_error",
+      requiredPermission: "owner:promote",
+    });
     const staff = await addMember(t, orgId, "staff");
     const denied = await invite({ email: uniqueEmail() }, staff.session);
     expect(denied.statusCode).toBe(403);
@@ -100,30 +128,57 @@ describe("list, resend, revoke", () => {
   it("lists pending, expired, accepted and revoked with sent date, expiry and inviter", async () => {
     const s = await signUp(t.app, uniqueEmail("lister"), "Lister");
     const org = (await createOrg(t.app, s, "saas")).id;
-    const mk = async () => json<InvitationJson>(await api(t).post(s, `/v1/orgs/${org}/invitations`, { email: uniqueEmail() }));
+    const mk = async () =>
+      json<InvitationJson>(await api(t).post(s, `/v1/orgs/${org}/invitations`, { email: uniqueEmail() }));
     const expired = await mk();
     t.clock.advance(73 * 3_600_000);
-    s.token = json<Session>(await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: s.user.email, password: "correct horse battery staple" } })).token;
+    s.token = json<Session>(
+      await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/sign-in",
+        payload: { email: s.user.email, password: "correct horse battery staple" },
+      }),
+    ).token;
     const pending = await mk();
     const revoked = await mk();
     await api(t).post(s, `/v1/orgs/${org}/invitations/${revoked.id}/revoke`);
     const accepted = await mk();
     await deliverMail(t);
-    const acc = await api(t).post(null, `/v1/invitations/${tokenIn(lastMailTo(t, accepted.email))}/accept`, { name: "A", password: "a long enough passphrase" });
+    const acc = await api(t).post(null, `/v1/invitations/${tokenIn(lastMailTo(t, accepted.email))}/accept`, {
+      name: "A",
+      password: "a long enough passphrase",
+    });
     expect(acc.statusCode).toBe(200);
-    const list = json<{ data: InvitationJson[]; total: number; nextCursor: string | null }>(await api(t).get(s, `/v1/orgs/${org}/invitations`));
+    const list = json<{ data: InvitationJson[]; total: number; nextCursor: string | null }>(
+      await api(t).get(s, `/v1/orgs/${org}/invitations`),
+    );
     expect(list.total).toBe(4);
     const status = Object.fromEntries(list.data.map((i) => [i.id, i.status]));
-    expect(status).toEqual({ [expired.id]: "expired", [pending.id]: "pending", [revoked.id]: "revoked", [accepted.id]: "accepted" });
+    expect(status).toEqual({
+      [expired.id]: "expired",
+      [pending.id]: "pending",
+      [revoked.id]: "revoked",
+      [accepted.id]: "accepted",
+    });
     expect(list.data[0]).toHaveProperty("sentAt");
     expect(list.data[0]!.invitedByName).toBe("Lister");
-    const onlyPending = json<{ data: InvitationJson[] }>(await api(t).get(s, `/v1/orgs/${org}/invitations?status=pending`));
+    const onlyPending = json<{ data: InvitationJson[] }>(
+      await api(t).get(s, `/v1/orgs/${org}/invitations?status=pending`),
+    );
     expect(onlyPending.data.map((i) => i.id)).toEqual([pending.id]);
-    const onlyExpired = json<{ data: InvitationJson[] }>(await api(t).get(s, `/v1/orgs/${org}/invitations?status=expired`));
+    const onlyExpired = json<{ data: InvitationJson[] }>(
+      await api(t).get(s, `/v1/orgs/${org}/invitations?status=expired`),
+    );
     expect(onlyExpired.data.map((i) => i.id)).toEqual([expired.id]);
-    const p1 = json<{ data: InvitationJson[]; nextCursor: string }>(await api(t).get(s, `/v1/orgs/${org}/invitations?limit=3`));
-    const p2 = json<{ data: InvitationJson[]; nextCursor: string | null }>(await api(t).get(s, `/v1/orgs/${org}/invitations?limit=3&cursor=${p1.nextCursor}`));
-    expect([...p1.data, ...p2.data].map((i) => i.id).sort()).toEqual([expired.id, pending.id, revoked.id, accepted.id].sort());
+    const p1 = json<{ data: InvitationJson[]; nextCursor: string }>(
+      await api(t).get(s, `/v1/orgs/${org}/invitations?limit=3`),
+    );
+    const p2 = json<{ data: InvitationJson[]; nextCursor: string | null }>(
+      await api(t).get(s, `/v1/orgs/${org}/invitations?limit=3&cursor=${p1.nextCursor}`),
+    );
+    expect([...p1.data, ...p2.data].map((i) => i.id).sort()).toEqual(
+      [expired.id, pending.id, revoked.id, accepted.id].sort(),
+    );
     expect(p2.nextCursor).toBeNull();
   });
 
@@ -141,7 +196,10 @@ describe("list, resend, revoke", () => {
     expect(newToken).not.toBe(oldToken);
     expect((await api(t).get(null, `/v1/invitations/${oldToken}`)).statusCode).toBe(404);
     expect((await api(t).get(null, `/v1/invitations/${newToken}`)).statusCode).toBe(200);
-    expect((await eventsOf(t, orgId)).filter((e) => e.targetId === inv.id).map((e) => e.action)).toEqual(["team.invited", "team.invite_resent"]);
+    expect((await eventsOf(t, orgId)).filter((e) => e.targetId === inv.id).map((e) => e.action)).toEqual([
+      "team.invited",
+      "team.invite_resent",
+    ]);
   });
 
   it("resend revives an expired invitation", async () => {
@@ -162,7 +220,10 @@ describe("list, resend, revoke", () => {
     const look = await api(t).get(null, `/v1/invitations/${token}`);
     expect(look.statusCode).toBe(409);
     expect(json<ErrorJson>(look).error.code).toBe("invitation_not_pending");
-    const acc = await api(t).post(null, `/v1/invitations/${token}/accept`, { name: "X", password: "a long enough passphrase" });
+    const acc = await api(t).post(null, `/v1/invitations/${token}/accept`, {
+      name: "X",
+      password: "a long enough passphrase",
+    });
     expect(acc.statusCode).toBe(409);
     expect((await api(t).post(owner, invUrl(`/${inv.id}/revoke`))).statusCode).toBe(409);
   });
@@ -191,11 +252,24 @@ describe("public lookup and accept", () => {
     const email = uniqueEmail();
     await invite({ email, role: "staff", storeIds: ["retail"], hiddenModules: ["reports"] });
     await deliverMail(t);
-    const res = await api(t).post(null, `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`, { name: "New Person", password: "a long enough passphrase" });
+    const res = await api(t).post(null, `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`, {
+      name: "New Person",
+      password: "a long enough passphrase",
+    });
     expect(res.statusCode).toBe(200);
-    const body = json<{ token: string; expiresAt: string; user: { email: string }; member: { role: string; storeIds: string[]; hiddenModules: string[]; status: string } }>(res);
+    const body = json<{
+      token: string;
+      expiresAt: string;
+      user: { email: string };
+      member: { role: string; storeIds: string[]; hiddenModules: string[]; status: string };
+    }>(res);
     expect(body.user.email).toBe(email);
-    expect(body.member).toMatchObject({ role: "staff", storeIds: ["retail"], hiddenModules: ["reports"], status: "active" });
+    expect(body.member).toMatchObject({
+      role: "staff",
+      storeIds: ["retail"],
+      hiddenModules: ["reports"],
+      status: "active",
+    });
     expect(res.cookies.find((c) => c.name === "roster_session")).toBeTruthy();
     expect((await t.app.inject({ url: `/v1/orgs/${orgId}`, headers: bearer(body.token) })).statusCode).toBe(200);
     const ev = (await eventsOf(t, orgId)).at(-1)!;
@@ -220,7 +294,10 @@ describe("public lookup and accept", () => {
     await invite({ email: existing.user.email, role: "admin" });
     await deliverMail(t);
     const token = tokenIn(lastMailTo(t, existing.user.email));
-    const anon = await api(t).post(null, `/v1/invitations/${token}/accept`, { name: "x", password: "a long enough passphrase" });
+    const anon = await api(t).post(null, `/v1/invitations/${token}/accept`, {
+      name: "x",
+      password: "a long enough passphrase",
+    });
     expect(anon.statusCode).toBe(401);
     expect(json<ErrorJson>(anon).error.message).toContain("Sign in");
     const wrong = await api(t).post(other, `/v1/invitations/${token}/accept`, {});
@@ -228,7 +305,10 @@ describe("public lookup and accept", () => {
     expect(json<ErrorJson>(wrong).error.code).toBe("invitation_email_mismatch");
     const ok = await api(t).post(existing, `/v1/invitations/${token}/accept`, {});
     expect(ok.statusCode).toBe(200);
-    expect(json<{ member: { role: string; userId: string } }>(ok).member).toMatchObject({ role: "admin", userId: existing.user.id });
+    expect(json<{ member: { role: string; userId: string } }>(ok).member).toMatchObject({
+      role: "admin",
+      userId: existing.user.id,
+    });
   });
 
   it("an expired invitation cannot be accepted", async () => {
@@ -237,7 +317,10 @@ describe("public lookup and accept", () => {
     await deliverMail(t);
     const token = tokenIn(lastMailTo(t, email));
     t.clock.advance(7 * 24 * 3_600_000 + 1);
-    const res = await api(t).post(null, `/v1/invitations/${token}/accept`, { name: "Late", password: "a long enough passphrase" });
+    const res = await api(t).post(null, `/v1/invitations/${token}/accept`, {
+      name: "Late",
+      password: "a long enough passphrase",
+    });
     expect(res.statusCode).toBe(409);
     expect(json<ErrorJson>(res).error.message).toMatch(/expired/);
   });
@@ -248,12 +331,16 @@ describe("public lookup and accept", () => {
     await deliverMail(t);
     const token = tokenIn(lastMailTo(t, email));
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => api(t).post(null, `/v1/invitations/${token}/accept`, { name: "Racer", password: "a long enough passphrase" })),
+      Array.from({ length: 50 }, () =>
+        api(t).post(null, `/v1/invitations/${token}/accept`, { name: "Racer", password: "a long enough passphrase" }),
+      ),
     );
     const codes = results.map((r) => r.statusCode);
     expect(codes.filter((c) => c === 200)).toHaveLength(1);
     expect(codes.every((c) => c === 200 || c === 409 || c === 401)).toBe(true);
-    const members = json<{ data: Array<{ email: string }> }>(await api(t).get(owner, `/v1/orgs/${orgId}/members?q=${encodeURIComponent(email)}`));
+    const members = json<{ data: Array<{ email: string }> }>(
+      await api(t).get(owner, `/v1/orgs/${orgId}/members?q=${encodeURIComponent(email)}`),
+    );
     expect(members.data).toHaveLength(1);
   });
 });

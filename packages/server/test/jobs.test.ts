@@ -49,7 +49,9 @@ describe(`job scheduler (${engine})`, () => {
       concurrent--;
     });
     for (let round = 0; round < 3; round++) {
-      const results = await Promise.all(["a", "b", "c", "d", "e"].map((owner) => runDueJobs(t.deps, [job], { owner: `instance-${owner}` })));
+      const results = await Promise.all(
+        ["a", "b", "c", "d", "e"].map((owner) => runDueJobs(t.deps, [job], { owner: `instance-${owner}` })),
+      );
       expect(results.flat()).toEqual(["t.race"]);
       t.clock.advance(30_000);
     }
@@ -79,7 +81,9 @@ describe(`job scheduler (${engine})`, () => {
     job.leaseSeconds = 300;
     const now = t.clock.now();
     await t.db.owner((db) =>
-      db.execute(sql`INSERT INTO job_runs (name, next_run_at, locked_until, locked_by) VALUES ('t.lease', ${now.toISOString()}::timestamptz - interval '1 minute', ${now.toISOString()}::timestamptz + interval '5 minutes', 'crashed-instance')`),
+      db.execute(
+        sql`INSERT INTO job_runs (name, next_run_at, locked_until, locked_by) VALUES ('t.lease', ${now.toISOString()}::timestamptz - interval '1 minute', ${now.toISOString()}::timestamptz + interval '5 minutes', 'crashed-instance')`,
+      ),
     );
     expect(await runDueJobs(t.deps, [job])).toEqual([]);
     t.clock.advance(5 * 60_000 + 1);

@@ -15,7 +15,18 @@ import { smtpMailer } from "../src/mail/transport.ts";
 import { outboxWorker, type OutboxWorker } from "../src/mail/worker.ts";
 import type { Mailer } from "../src/mail/mailer.ts";
 import { sealPayload } from "../src/mail/outbox.ts";
-import { bearer, createOrg, engine, freshDatabase, json, signUp, testApp, testConfig, uniqueEmail, type Session } from "./helpers.ts";
+import {
+  bearer,
+  createOrg,
+  engine,
+  freshDatabase,
+  json,
+  signUp,
+  testApp,
+  testConfig,
+  uniqueEmail,
+  type Session,
+} from "./helpers.ts";
 import { api, deliverMail } from "./members.helpers.ts";
 
 interface Received {
@@ -39,7 +50,12 @@ async function startSmtp(opts: { delayMs?: number } = {}) {
         const raw = Buffer.concat(chunks).toString("utf8");
         const header = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, "im").exec(raw)?.[1]?.trim() ?? "";
         const accept = () => {
-          received.push({ messageId: header("Message-ID"), idempotencyKey: header("X-Roster-Idempotency-Key"), to: session.envelope.rcptTo.map((r) => r.address), raw });
+          received.push({
+            messageId: header("Message-ID"),
+            idempotencyKey: header("X-Roster-Idempotency-Key"),
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw,
+          });
           callback();
         };
         if (opts.delayMs) setTimeout(accept, opts.delayMs);
@@ -87,11 +103,19 @@ async function reopenableDatabase(): Promise<{ open: () => Promise<Database>; cl
 }
 
 function depsFor(db: Database, smtpUrl: string, mailer?: Mailer): AppDeps {
-  return { db, config: testConfig({ smtpUrl }), clock: systemClock, mailer: mailer ?? smtpMailer(smtpUrl, "Roster <no-reply@roster.test>"), logger: false };
+  return {
+    db,
+    config: testConfig({ smtpUrl }),
+    clock: systemClock,
+    mailer: mailer ?? smtpMailer(smtpUrl, "Roster <no-reply@roster.test>"),
+    logger: false,
+  };
 }
 
 async function outboxStatus(db: Database): Promise<Record<string, number>> {
-  const rows = rowsOf<{ status: string; n: number }>(await db.owner((d) => d.execute(sql`SELECT status, count(*)::int AS n FROM outbox GROUP BY status`)));
+  const rows = rowsOf<{ status: string; n: number }>(
+    await db.owner((d) => d.execute(sql`SELECT status, count(*)::int AS n FROM outbox GROUP BY status`)),
+  );
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
@@ -122,7 +146,12 @@ describe(`invitation over real SMTP (${engine})`, () => {
       const owner = await signUp(app, uniqueEmail("smtp-owner"), "Mail Owner");
       const org = await createOrg(app, owner, "operations", "Mail Works");
       const email = uniqueEmail("smtp-invitee");
-      const res = await app.inject({ method: "POST", url: `/v1/orgs/${org.id}/invitations`, headers: { authorization: `Bearer ${owner.token}` }, payload: { email, role: "staff" } });
+      const res = await app.inject({
+        method: "POST",
+        url: `/v1/orgs/${org.id}/invitations`,
+        headers: { authorization: `Bearer ${owner.token}` },
+        payload: { email, role: "staff" },
+      });
       expect(res.statusCode).toBe(201);
       // The acceptance bound: the message is in the SMTP server's hands within 5 seconds of the request.
       await until(() => smtp.received.some((r) => r.to.includes(email)), 5000, "the invitation email");
@@ -135,14 +164,31 @@ describe(`invitation over real SMTP (${engine})`, () => {
       const link = /http:\/\/127\.0\.0\.1:4000\/accept-invitation\?token=(ri_[A-Za-z0-9_-]+)/.exec(textOf(mail.raw));
       expect(link).not.toBeNull();
 
-      const accepted = await app.inject({ method: "POST", url: `/v1/invitations/${link![1]}/accept`, payload: { name: "Mailed Person", password: "a long enough passphrase" } });
+      const accepted = await app.inject({
+        method: "POST",
+        url: `/v1/invitations/${link![1]}/accept`,
+        payload: { name: "Mailed Person", password: "a long enough passphrase" },
+      });
       expect(accepted.statusCode).toBe(200);
-      expect(json<{ member: { role: string }; user: { email: string } }>(accepted)).toMatchObject({ member: { role: "staff" }, user: { email } });
+      expect(json<{ member: { role: string }; user: { email: string } }>(accepted)).toMatchObject({
+        member: { role: "staff" },
+        user: { email },
+      });
       // Delivered over SMTP, the body is erased from the outbox; the row stays as a record of the delivery.
-      const rows = rowsOf<{ status: string; payload: string | null }>(await db.owner((d) => d.execute(sql`SELECT status, payload FROM outbox WHERE to_address = ${email}`)));
+      const rows = rowsOf<{ status: string; payload: string | null }>(
+        await db.owner((d) => d.execute(sql`SELECT status, payload FROM outbox WHERE to_address = ${email}`)),
+      );
       expect(rows).toEqual([{ status: "sent", payload: null }]);
       // No dev mailbox when SMTP is configured.
-      expect((await app.inject({ method: "GET", url: "/v1/dev/mailbox", headers: { authorization: `Bearer ${owner.token}` } })).statusCode).toBe(404);
+      expect(
+        (
+          await app.inject({
+            method: "GET",
+            url: "/v1/dev/mailbox",
+            headers: { authorization: `Bearer ${owner.token}` },
+          })
+        ).statusCode,
+      ).toBe(404);
     } finally {
       await app.close();
     }
@@ -155,18 +201,34 @@ describe(`invitation over real SMTP (${engine})`, () => {
     // A server that is not listening: the attempt fails and the message waits for its retry.
     const failing = outboxWorker(depsFor(db, down.url));
     const id = `msg_retry_${Date.now()}`;
-    const payload = sealPayload(deps.config.secretKey, id, { subject: "Retry", text: "retry body", html: "<p>retry body</p>" });
-    await db.owner((d) => d.execute(sql`INSERT INTO outbox (id, org_id, kind, to_address, payload, status, attempts, next_attempt_at, created_at) VALUES (${id}, NULL, 'password_reset', 'retry@example.com', ${payload}, 'pending', 0, now(), now())`));
+    const payload = sealPayload(deps.config.secretKey, id, {
+      subject: "Retry",
+      text: "retry body",
+      html: "<p>retry body</p>",
+    });
+    await db.owner((d) =>
+      d.execute(
+        sql`INSERT INTO outbox (id, org_id, kind, to_address, payload, status, attempts, next_attempt_at, created_at) VALUES (${id}, NULL, 'password_reset', 'retry@example.com', ${payload}, 'pending', 0, now(), now())`,
+      ),
+    );
     const r1 = await failing.runOnce();
     expect(r1.failed).toBeGreaterThanOrEqual(1);
-    const [row] = rowsOf<{ status: string; attempts: number; next_attempt_at: Date; last_error: string }>(await db.owner((d) => d.execute(sql`SELECT status, attempts, next_attempt_at, last_error FROM outbox WHERE id = ${id}`)));
+    const [row] = rowsOf<{ status: string; attempts: number; next_attempt_at: Date; last_error: string }>(
+      await db.owner((d) =>
+        d.execute(sql`SELECT status, attempts, next_attempt_at, last_error FROM outbox WHERE id = ${id}`),
+      ),
+    );
     expect(row).toMatchObject({ status: "pending", attempts: 1 });
     expect(new Date(row!.next_attempt_at).getTime()).toBeGreaterThan(Date.now() + 20_000);
     expect(row!.last_error).toBeTruthy();
     // Due again (as if the backoff had passed): the healthy server gets it exactly once.
-    await db.owner((d) => d.execute(sql`UPDATE outbox SET next_attempt_at = now() - interval '1 second' WHERE id = ${id}`));
+    await db.owner((d) =>
+      d.execute(sql`UPDATE outbox SET next_attempt_at = now() - interval '1 second' WHERE id = ${id}`),
+    );
     const healthy = outboxWorker(deps);
-    while ((await healthy.runOnce()).sent > 0) { /* drain */ }
+    while ((await healthy.runOnce()).sent > 0) {
+      /* drain */
+    }
     expect(smtp.received.filter((r) => r.idempotencyKey === id)).toHaveLength(1);
   });
 });
@@ -193,7 +255,12 @@ describe(`restart in the middle of sending 100 emails (${engine})`, () => {
       const org = await createOrg(app, owner, "saas", "Bulk Mail");
       const emails = Array.from({ length: N }, (_, i) => `bulk${i}.${Date.now().toString(36)}@example.com`);
       for (const email of emails) {
-        const res = await app.inject({ method: "POST", url: `/v1/orgs/${org.id}/invitations`, headers: { authorization: `Bearer ${owner.token}` }, payload: { email } });
+        const res = await app.inject({
+          method: "POST",
+          url: `/v1/orgs/${org.id}/invitations`,
+          headers: { authorization: `Bearer ${owner.token}` },
+          payload: { email },
+        });
         if (res.statusCode !== 201) throw new Error(`invite failed: ${res.body}`);
       }
       return emails;
@@ -202,75 +269,91 @@ describe(`restart in the middle of sending 100 emails (${engine})`, () => {
     }
   }
 
-  it("a server stopped mid-batch and started again delivers each message exactly once", { timeout: 120_000 }, async () => {
-    const db1 = await store.open();
-    const emails = await queueInvitations(db1);
-    const deps1 = depsFor(db1, smtp.url);
-    const app1 = await createApp(deps1);
-    const w1 = outboxWorker(deps1, { pollMs: 20, batchSize: 10 });
-    w1.start();
-    await until(() => smtp.received.length >= 25, 20_000, "the first instance to be under way");
-    // The restart: the worker stops (the in-flight message finishes, the rest of its claim is handed back),
-    // the app and its database connection close; a new instance starts on the same database.
-    await w1.stop();
-    await app1.close();
-    await db1.close();
-    const beforeRestart = smtp.received.length;
-    expect(beforeRestart).toBeGreaterThanOrEqual(25);
-    expect(beforeRestart).toBeLessThan(N);
-
-    const db2 = await store.open();
-    try {
-      const deps2 = depsFor(db2, smtp.url);
-      const app2 = await createApp(deps2);
-      const w2 = outboxWorker(deps2, { pollMs: 20, batchSize: 10 });
-      w2.start();
-      await until(() => new Set(smtp.received.map((r) => r.messageId)).size >= N, 30_000, "all messages");
-      await w2.stop();
-      // Nothing is left to send: another round delivers nothing more.
-      expect(await outboxWorker(deps2).runOnce()).toEqual({ sent: 0, failed: 0 });
-      await app2.close();
-
-      const counts = smtp.counts();
-      expect(counts.size).toBe(N);
-      expect([...counts.values()].every((c) => c === 1)).toBe(true);
-      expect(smtp.received).toHaveLength(N);
-      expect(new Set(smtp.received.flatMap((r) => r.to))).toEqual(new Set(emails));
-      expect(await outboxStatus(db2)).toEqual({ sent: N });
-    } finally {
-      await db2.close();
-    }
-  });
-
-  it("a worker that dies holding a claim: its messages are taken over after the lease, each delivered once", { timeout: 120_000 }, async () => {
-    smtp.received.length = 0;
-    const db = await store.open();
-    try {
-      await db.owner((d) => d.execute(sql`DELETE FROM outbox`));
-      const emails = await queueInvitations(db);
-      const real = smtpMailer(smtp.url, "Roster <no-reply@roster.test>");
-      let sent = 0;
-      // Dies on its 15th message: the call never returns, as when the process is killed before the SMTP dialogue.
-      const dying: Mailer = { send: (m) => (++sent >= 15 ? new Promise<void>(() => undefined) : real.send(m)) };
-      const w1 = outboxWorker(depsFor(db, smtp.url, dying), { pollMs: 20, batchSize: 10, leaseSeconds: 1 });
+  it(
+    "a server stopped mid-batch and started again delivers each message exactly once",
+    { timeout: 120_000 },
+    async () => {
+      const db1 = await store.open();
+      const emails = await queueInvitations(db1);
+      const deps1 = depsFor(db1, smtp.url);
+      const app1 = await createApp(deps1);
+      const w1 = outboxWorker(deps1, { pollMs: 20, batchSize: 10 });
       w1.start();
-      await until(() => sent >= 15, 20_000, "the first worker to hang");
-      const held = rowsOf<{ n: number }>(await db.owner((d) => d.execute(sql`SELECT count(*)::int AS n FROM outbox WHERE status = 'sending' AND locked_by = ${w1.owner}`)))[0]!.n;
-      expect(Number(held)).toBeGreaterThan(0);
+      await until(() => smtp.received.length >= 25, 20_000, "the first instance to be under way");
+      // The restart: the worker stops (the in-flight message finishes, the rest of its claim is handed back),
+      // the app and its database connection close; a new instance starts on the same database.
+      await w1.stop();
+      await app1.close();
+      await db1.close();
+      const beforeRestart = smtp.received.length;
+      expect(beforeRestart).toBeGreaterThanOrEqual(25);
+      expect(beforeRestart).toBeLessThan(N);
 
-      const w2 = outboxWorker(depsFor(db, smtp.url), { pollMs: 50, batchSize: 10 });
-      w2.start();
-      await until(() => new Set(smtp.received.map((r) => r.messageId)).size >= N, 30_000, "all messages after the takeover");
-      await w2.stop();
-      const counts = smtp.counts();
-      expect(counts.size).toBe(N);
-      expect([...counts.values()].every((c) => c === 1)).toBe(true);
-      expect(new Set(smtp.received.flatMap((r) => r.to))).toEqual(new Set(emails));
-      expect(await outboxStatus(db)).toEqual({ sent: N });
-    } finally {
-      await db.close();
-    }
-  });
+      const db2 = await store.open();
+      try {
+        const deps2 = depsFor(db2, smtp.url);
+        const app2 = await createApp(deps2);
+        const w2 = outboxWorker(deps2, { pollMs: 20, batchSize: 10 });
+        w2.start();
+        await until(() => new Set(smtp.received.map((r) => r.messageId)).size >= N, 30_000, "all messages");
+        await w2.stop();
+        // Nothing is left to send: another round delivers nothing more.
+        expect(await outboxWorker(deps2).runOnce()).toEqual({ sent: 0, failed: 0 });
+        await app2.close();
+
+        const counts = smtp.counts();
+        expect(counts.size).toBe(N);
+        expect([...counts.values()].every((c) => c === 1)).toBe(true);
+        expect(smtp.received).toHaveLength(N);
+        expect(new Set(smtp.received.flatMap((r) => r.to))).toEqual(new Set(emails));
+        expect(await outboxStatus(db2)).toEqual({ sent: N });
+      } finally {
+        await db2.close();
+      }
+    },
+  );
+
+  it(
+    "a worker that dies holding a claim: its messages are taken over after the lease, each delivered once",
+    { timeout: 120_000 },
+    async () => {
+      smtp.received.length = 0;
+      const db = await store.open();
+      try {
+        await db.owner((d) => d.execute(sql`DELETE FROM outbox`));
+        const emails = await queueInvitations(db);
+        const real = smtpMailer(smtp.url, "Roster <no-reply@roster.test>");
+        let sent = 0;
+        // Dies on its 15th message: the call never returns, as when the process is killed before the SMTP dialogue.
+        const dying: Mailer = { send: (m) => (++sent >= 15 ? new Promise<void>(() => undefined) : real.send(m)) };
+        const w1 = outboxWorker(depsFor(db, smtp.url, dying), { pollMs: 20, batchSize: 10, leaseSeconds: 1 });
+        w1.start();
+        await until(() => sent >= 15, 20_000, "the first worker to hang");
+        const held = rowsOf<{ n: number }>(
+          await db.owner((d) =>
+            d.execute(sql`SELECT count(*)::int AS n FROM outbox WHERE status = 'sending' AND locked_by = ${w1.owner}`),
+          ),
+        )[0]!.n;
+        expect(Number(held)).toBeGreaterThan(0);
+
+        const w2 = outboxWorker(depsFor(db, smtp.url), { pollMs: 50, batchSize: 10 });
+        w2.start();
+        await until(
+          () => new Set(smtp.received.map((r) => r.messageId)).size >= N,
+          30_000,
+          "all messages after the takeover",
+        );
+        await w2.stop();
+        const counts = smtp.counts();
+        expect(counts.size).toBe(N);
+        expect([...counts.values()].every((c) => c === 1)).toBe(true);
+        expect(new Set(smtp.received.flatMap((r) => r.to))).toEqual(new Set(emails));
+        expect(await outboxStatus(db)).toEqual({ sent: N });
+      } finally {
+        await db.close();
+      }
+    },
+  );
 });
 
 describe(`\`roster start\` stopped with SIGTERM in the middle of 100 emails, then started again (${engine})`, () => {
@@ -294,12 +377,23 @@ describe(`\`roster start\` stopped with SIGTERM in the middle of 100 emails, the
 
   async function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
     const env: NodeJS.ProcessEnv = {
-      ...process.env, PORT: String(port), HOST: "127.0.0.1", ROSTER_DATA_DIR: dataDir, ROSTER_DEMO: "false", LOG_LEVEL: "warn",
-      SMTP_URL: smtp.url, ROSTER_SECRET_KEY: "33".repeat(32), ROSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ROSTER_DATA_DIR: dataDir,
+      ROSTER_DEMO: "false",
+      LOG_LEVEL: "warn",
+      SMTP_URL: smtp.url,
+      ROSTER_SECRET_KEY: "33".repeat(32),
+      ROSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
     };
     if (fresh?.url) env.DATABASE_URL = fresh.url;
     else delete env.DATABASE_URL;
-    const child = spawn(process.execPath, [join(root, "bin", "roster.mjs"), "start"], { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(root, "bin", "roster.mjs"), "start"], {
+      env,
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -322,11 +416,23 @@ describe(`\`roster start\` stopped with SIGTERM in the middle of 100 emails, the
     let emails: string[] = [];
     try {
       const post = async (path: string, body: object, token?: string) => {
-        const res = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+        const res = await fetch(`${base}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify(body),
+        });
         if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
         return (await res.json()) as Record<string, unknown>;
       };
-      const token = String((await post("/v1/auth/sign-up", { email: uniqueEmail("restart-owner"), name: "Restart Owner", password: "correct horse battery staple" })).token);
+      const token = String(
+        (
+          await post("/v1/auth/sign-up", {
+            email: uniqueEmail("restart-owner"),
+            name: "Restart Owner",
+            password: "correct horse battery staple",
+          })
+        ).token,
+      );
       const orgId = String((await post("/v1/orgs", { name: "Restart Co", policy: "saas" }, token)).id);
       emails = Array.from({ length: N }, (_, i) => `restart${i}.${Date.now().toString(36)}@example.com`);
       for (const email of emails) await post(`/v1/orgs/${orgId}/invitations`, { email }, token);
@@ -365,18 +471,25 @@ describe("dev mailbox (no SMTP_URL)", () => {
       await t.app.inject({ method: "POST", url: "/v1/auth/password/forgot", payload: { email: other.user.email } });
       await deliverMail(t);
 
-      const mine = json<{ data: Array<{ kind: string; to: string; subject: string; text: string; html: string; status: string }> }>(
-        await t.app.inject({ url: "/v1/dev/mailbox", headers: bearer(admin) }),
-      ).data;
+      const mine = json<{
+        data: Array<{ kind: string; to: string; subject: string; text: string; html: string; status: string }>;
+      }>(await t.app.inject({ url: "/v1/dev/mailbox", headers: bearer(admin) })).data;
       expect(mine.map((m) => [m.kind, m.to])).toEqual([["invitation", invitee]]);
       expect(mine[0]).toMatchObject({ subject: "Mailbox Admin invited you to Mailbox Co", status: "sent" });
       expect(mine[0]!.text).toContain("/accept-invitation?token=ri_");
       expect(mine[0]!.html).toContain("<a href=");
 
-      const theirs = json<{ data: Array<{ kind: string; to: string }> }>(await t.app.inject({ url: "/v1/dev/mailbox", headers: bearer(other) })).data;
+      const theirs = json<{ data: Array<{ kind: string; to: string }> }>(
+        await t.app.inject({ url: "/v1/dev/mailbox", headers: bearer(other) }),
+      ).data;
       expect(theirs.map((m) => [m.kind, m.to])).toEqual([["password_reset", other.user.email]]);
       // The admin cannot read someone else's reset link, even by asking for their address.
-      const probe = json<{ data: unknown[] }>(await t.app.inject({ url: `/v1/dev/mailbox?to=${encodeURIComponent(other.user.email)}`, headers: bearer(admin) })).data;
+      const probe = json<{ data: unknown[] }>(
+        await t.app.inject({
+          url: `/v1/dev/mailbox?to=${encodeURIComponent(other.user.email)}`,
+          headers: bearer(admin),
+        }),
+      ).data;
       expect(probe).toEqual([]);
       expect((await t.app.inject({ url: "/v1/dev/mailbox" })).statusCode).toBe(401);
     } finally {

@@ -16,7 +16,17 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-type MemberJson = { id: string; role: string; status: string; name: string; storeIds: string[]; hiddenModules: string[]; removedAt: string | null; lastLoginAt: string | null; department: string | null };
+type MemberJson = {
+  id: string;
+  role: string;
+  status: string;
+  name: string;
+  storeIds: string[];
+  hiddenModules: string[];
+  removedAt: string | null;
+  lastLoginAt: string | null;
+  department: string | null;
+};
 const url = (memberId = "") => `/v1/orgs/${orgId}/members${memberId ? `/${memberId}` : ""}`;
 
 describe("member detail", () => {
@@ -41,12 +51,32 @@ describe("member detail", () => {
 describe("PATCH", () => {
   it("records one audited event per changed field, with before and after", async () => {
     const m = await addMember(t, orgId, "read_only", { storeIds: ["retail"] });
-    const res = await api(t).patch(owner, url(m.memberId), { role: "staff", storeIds: ["retail", "wholesale"], hiddenModules: ["vendors"], name: "Renamed Person" });
+    const res = await api(t).patch(owner, url(m.memberId), {
+      role: "staff",
+      storeIds: ["retail", "wholesale"],
+      hiddenModules: ["vendors"],
+      name: "Renamed Person",
+    });
     expect(res.statusCode).toBe(200);
-    expect(json<MemberJson>(res)).toMatchObject({ role: "staff", storeIds: ["retail", "wholesale"], hiddenModules: ["vendors"], name: "Renamed Person" });
+    expect(json<MemberJson>(res)).toMatchObject({
+      role: "staff",
+      storeIds: ["retail", "wholesale"],
+      hiddenModules: ["vendors"],
+      name: "Renamed Person",
+    });
     const events = (await eventsOf(t, orgId)).filter((e) => e.targetId === m.memberId);
-    expect(events.map((e) => e.action)).toEqual(["team.role_changed", "team.store_access_changed", "team.module_visibility_changed", "team.name_changed"]);
-    expect(events[0]).toMatchObject({ actorId: owner.user.id, entityType: "team", before: { role: "read_only" }, after: { role: "staff" } });
+    expect(events.map((e) => e.action)).toEqual([
+      "team.role_changed",
+      "team.store_access_changed",
+      "team.module_visibility_changed",
+      "team.name_changed",
+    ]);
+    expect(events[0]).toMatchObject({
+      actorId: owner.user.id,
+      entityType: "team",
+      before: { role: "read_only" },
+      after: { role: "staff" },
+    });
     expect(events[1]).toMatchObject({ before: { storeIds: ["retail"] }, after: { storeIds: ["retail", "wholesale"] } });
   });
 
@@ -84,7 +114,11 @@ describe("PATCH", () => {
     // Admins cannot grant owner; the store change in the same request must not be applied either.
     const res = await api(t).patch(admin.session, url(m.memberId), { storeIds: ["retail"], role: "owner" });
     expect(res.statusCode).toBe(403);
-    expect(json<ErrorJson>(res).error).toMatchObject({ type: "authorization_error", code: "permission_denied", requiredPermission: "owner:promote" });
+    expect(json<ErrorJson>(res).error).toMatchObject({
+      type: "authorization_error",
+      code: "permission_denied",
+      requiredPermission: "owner:promote",
+    });
     expect(json<MemberJson>(await api(t).get(owner, url(m.memberId))).storeIds).toEqual([]);
   });
 
@@ -101,10 +135,18 @@ describe("PATCH", () => {
     expect(res.statusCode).toBe(200);
     expect(json<MemberJson>(res).status).toBe("inactive");
     expect((await api(t).get(m.session, "/v1/me")).statusCode).toBe(401);
-    const signIn = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: m.session.user.email, password: "correct horse battery staple" } });
+    const signIn = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: m.session.user.email, password: "correct horse battery staple" },
+    });
     expect(signIn.statusCode).toBe(403);
     expect((await api(t).patch(owner, url(m.memberId), { status: "active" })).statusCode).toBe(200);
-    const again = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: m.session.user.email, password: "correct horse battery staple" } });
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: m.session.user.email, password: "correct horse battery staple" },
+    });
     expect(again.statusCode).toBe(200);
     const actions = (await eventsOf(t, orgId)).filter((e) => e.targetId === m.memberId).map((e) => e.action);
     expect(actions).toEqual(["team.deactivated", "team.reactivated"]);
@@ -130,7 +172,11 @@ describe("last top role", () => {
     const s = await signUp(t.app);
     const org = await createOrg(t.app, s, "saas");
     const me = `/v1/orgs/${org.id}/members/${org.memberId}`;
-    for (const res of [await api(t).patch(s, me, { role: "admin" }), await api(t).patch(s, me, { status: "inactive" }), await api(t).del(s, me)]) {
+    for (const res of [
+      await api(t).patch(s, me, { role: "admin" }),
+      await api(t).patch(s, me, { status: "inactive" }),
+      await api(t).del(s, me),
+    ]) {
       expect(res.statusCode).toBe(409);
       expect(json<ErrorJson>(res).error).toMatchObject({ type: "conflict_error", code: "last_top_role" });
       expect(json<ErrorJson>(res).error.message).toMatch(/last active owner.*Make another member owner first/);
@@ -160,7 +206,9 @@ describe("last top role", () => {
     expect([r1.statusCode, r2.statusCode].filter((c) => c === 200)).toHaveLength(1);
     const loser = r1.statusCode === 200 ? r2 : r1;
     expect([403, 409]).toContain(loser.statusCode);
-    const owners = json<{ data: MemberJson[] }>(await api(t).get(r1.statusCode === 200 ? s : b.session, `/v1/orgs/${org.id}/members?role=owner`));
+    const owners = json<{ data: MemberJson[] }>(
+      await api(t).get(r1.statusCode === 200 ? s : b.session, `/v1/orgs/${org.id}/members?role=owner`),
+    );
     expect(owners.data).toHaveLength(1);
   });
 });
@@ -220,19 +268,27 @@ describe("list", () => {
       t.clock.advance(1000);
       await addMember(t, org.id, i % 2 ? "staff" : "read_only", { storeIds: i < 2 ? ["retail"] : ["wholesale"] });
     }
-    const byRole = json<{ data: MemberJson[]; total: number }>(await api(t).get(s, `/v1/orgs/${org.id}/members?role=staff`));
+    const byRole = json<{ data: MemberJson[]; total: number }>(
+      await api(t).get(s, `/v1/orgs/${org.id}/members?role=staff`),
+    );
     expect(byRole.total).toBe(2);
     const byStore = json<{ total: number }>(await api(t).get(s, `/v1/orgs/${org.id}/members?store=retail`));
     expect(byStore.total).toBe(2);
-    const p1 = json<{ data: MemberJson[]; nextCursor: string; total: number }>(await api(t).get(s, `/v1/orgs/${org.id}/members?sort=-lastLoginAt&limit=4`));
+    const p1 = json<{ data: MemberJson[]; nextCursor: string; total: number }>(
+      await api(t).get(s, `/v1/orgs/${org.id}/members?sort=-lastLoginAt&limit=4`),
+    );
     expect(p1.total).toBe(6);
     expect(p1.data).toHaveLength(4);
-    const p2 = json<{ data: MemberJson[]; nextCursor: string | null }>(await api(t).get(s, `/v1/orgs/${org.id}/members?sort=-lastLoginAt&limit=4&cursor=${p1.nextCursor}`));
+    const p2 = json<{ data: MemberJson[]; nextCursor: string | null }>(
+      await api(t).get(s, `/v1/orgs/${org.id}/members?sort=-lastLoginAt&limit=4&cursor=${p1.nextCursor}`),
+    );
     expect(p2.data).toHaveLength(2);
     expect(p2.nextCursor).toBeNull();
     const times = [...p1.data, ...p2.data].map((d) => d.lastLoginAt ?? "");
     expect(times).toEqual([...times].sort().reverse());
-    const q = json<{ total: number }>(await api(t).get(s, `/v1/orgs/${org.id}/members?q=${encodeURIComponent(s.user.email)}`));
+    const q = json<{ total: number }>(
+      await api(t).get(s, `/v1/orgs/${org.id}/members?q=${encodeURIComponent(s.user.email)}`),
+    );
     expect(q.total).toBe(1);
   });
 });
@@ -240,7 +296,11 @@ describe("list", () => {
 describe("admin password reset", () => {
   it("is accepted with 202 and never returns a token", async () => {
     const m = await addMember(t, orgId, "staff");
-    const res = await t.app.inject({ method: "POST", url: `${url(m.memberId)}/password-reset`, headers: bearer(owner) });
+    const res = await t.app.inject({
+      method: "POST",
+      url: `${url(m.memberId)}/password-reset`,
+      headers: bearer(owner),
+    });
     expect(res.statusCode).toBe(202);
     expect(res.body).not.toMatch(/rp_/);
     const ev = (await eventsOf(t, orgId)).filter((e) => e.targetId === m.memberId);
@@ -273,7 +333,10 @@ describe("bad input", () => {
       api(t).post(s, `${o}/invitations`, { email: "a@example.com", department: "a\u0000b" }),
       api(t).post(s, `${o}/invitations`, { email: "a@example.com", storeIds: ["retail"] }),
       api(t).get(null, `/v1/invitations/${encodeURIComponent("ri_\u0000")}`),
-      api(t).post(null, `/v1/invitations/ri_${"a".repeat(43)}/accept`, { name: "a\u0000b", password: "a long enough passphrase" }),
+      api(t).post(null, `/v1/invitations/ri_${"a".repeat(43)}/accept`, {
+        name: "a\u0000b",
+        password: "a long enough passphrase",
+      }),
       api(t).post(null, "/v1/auth/password/forgot", { email: "a\u0000@example.com" }),
       api(t).post(null, "/v1/auth/password/forgot", {}),
       api(t).post(null, "/v1/auth/password/reset", { token: "rp_x", password: "x".repeat(600) }),

@@ -1,6 +1,18 @@
 import QRCode from "qrcode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, bearer, createOrg, engine, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  engine,
+  GOOD_PASSWORD,
+  json,
+  signUp,
+  testApp,
+  uniqueEmail,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 import { base32Decode, base32Encode, codeAt, referenceTotp } from "./security.helpers.ts";
 import { matchTotp, newTotpSecret, otpauthUrl, timeStep, totpCode, TOTP_PERIOD_SECONDS } from "../src/mfa/totp.ts";
 
@@ -53,7 +65,8 @@ describe("TOTP against RFC 6238", () => {
   it("refuses malformed codes", () => {
     const s = newTotpSecret();
     const at = new Date();
-    for (const bad of ["", "12345", "1234567", "abcdef", ` ${codeAt(s, at)}`, "12 456"]) expect(matchTotp(s, bad, at)).toBeNull();
+    for (const bad of ["", "12345", "1234567", "abcdef", ` ${codeAt(s, at)}`, "12 456"])
+      expect(matchTotp(s, bad, at)).toBeNull();
   });
 
   it("builds an otpauth URI an authenticator app reads", () => {
@@ -61,7 +74,13 @@ describe("TOTP against RFC 6238", () => {
     expect(url.protocol).toBe("otpauth:");
     expect(url.host).toBe("totp");
     expect(decodeURIComponent(url.pathname)).toBe("/Roster:ann@example.com");
-    expect(Object.fromEntries(url.searchParams)).toEqual({ secret: "JBSWY3DPEHPK3PXP", issuer: "Roster", algorithm: "SHA1", digits: "6", period: "30" });
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      secret: "JBSWY3DPEHPK3PXP",
+      issuer: "Roster",
+      algorithm: "SHA1",
+      digits: "6",
+      period: "30",
+    });
   });
 });
 
@@ -72,7 +91,9 @@ describe("TOTP against RFC 6238", () => {
 let t: TestApp;
 beforeAll(async () => {
   // The concurrency test signs one account in 50 times; throttling has its own tests in auth.test.ts.
-  t = await testApp({ signInLimits: { perAccount: { max: 1000, windowSeconds: 900 }, perIp: { max: 1000, windowSeconds: 300 } } });
+  t = await testApp({
+    signInLimits: { perAccount: { max: 1000, windowSeconds: 900 }, perIp: { max: 1000, windowSeconds: 300 } },
+  });
 });
 afterAll(async () => t.close());
 
@@ -94,14 +115,20 @@ async function startEnrolment(s: Session) {
 async function enrol(s?: Session): Promise<Enrolled> {
   const session = s ?? (await signUp(t.app));
   const { secret } = await startEnrolment(session);
-  const res = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(session), payload: { code: codeAt(secret, t.clock.now()) } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/v1/me/mfa/totp/confirm",
+    headers: bearer(session),
+    payload: { code: codeAt(secret, t.clock.now()) },
+  });
   expect(res.statusCode).toBe(200);
   // The confirming code spent this step; move on so the next code is a fresh one.
   t.clock.advance(TOTP_PERIOD_SECONDS * 1000);
   return { session, secret, recoveryCodes: json<{ recoveryCodes: string[] }>(res).recoveryCodes };
 }
 
-const signIn = (email: string, password = GOOD_PASSWORD) => t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password } });
+const signIn = (email: string, password = GOOD_PASSWORD) =>
+  t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password } });
 
 async function challenge(email: string): Promise<string> {
   const res = await signIn(email);
@@ -112,7 +139,8 @@ async function challenge(email: string): Promise<string> {
   return body.challengeId;
 }
 
-const verify = (challengeId: string, code: string) => t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId, code } });
+const verify = (challengeId: string, code: string) =>
+  t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId, code } });
 
 const mfaStatus = async (s: Session | string) =>
   json<{ totp: string; recoveryCodesLeft: number }>(await t.app.inject({ url: "/v1/me/mfa", headers: bearer(s) }));
@@ -144,7 +172,12 @@ describe("enrolment", () => {
     const s = await signUp(t.app);
     const { secret } = await startEnrolment(s);
     const wrong = codeAt(secret, t.clock.now(), 3);
-    const res = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code: wrong } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(s),
+      payload: { code: wrong },
+    });
     expect(res.statusCode).toBe(422);
     expect(errorOf(res)).toMatchObject({ type: "invalid_request_error", code: "mfa_code_rejected", param: "code" });
     expect((await mfaStatus(s)).totp).toBe("pending");
@@ -155,9 +188,19 @@ describe("enrolment", () => {
     const first = await startEnrolment(s);
     const second = await startEnrolment(s);
     expect(second.secret).not.toBe(first.secret);
-    const old = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code: codeAt(first.secret, t.clock.now()) } });
+    const old = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(s),
+      payload: { code: codeAt(first.secret, t.clock.now()) },
+    });
     expect(old.statusCode).toBe(422);
-    const ok = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code: codeAt(second.secret, t.clock.now()) } });
+    const ok = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(s),
+      payload: { code: codeAt(second.secret, t.clock.now()) },
+    });
     expect(ok.statusCode).toBe(200);
   });
 
@@ -181,7 +224,9 @@ describe("enrolment", () => {
     const { secret } = await startEnrolment(s);
     const code = codeAt(secret, t.clock.now());
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code } })),
+      Array.from({ length: 20 }, () =>
+        t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code } }),
+      ),
     );
     expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
     expect(results.every((r) => [200, 409, 422, 429].includes(r.statusCode))).toBe(true);
@@ -197,9 +242,19 @@ describe("enrolment", () => {
 
   it("confirming without a started enrolment answers 409, and a bad body 400", async () => {
     const s = await signUp(t.app);
-    const res = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code: "123456" } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(s),
+      payload: { code: "123456" },
+    });
     expect(res.statusCode).toBe(409);
-    const bad = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { kode: "123456" } });
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(s),
+      payload: { kode: "123456" },
+    });
     expect(bad.statusCode).toBe(400);
     expect(errorOf(bad).type).toBe("invalid_request_error");
   });
@@ -226,7 +281,8 @@ describe("sign-in with a second factor", () => {
 
   it("accepts codes of the independent implementation at -1 and +1 step and refuses -2 and +2", async () => {
     const { session, secret } = await enrol();
-    const attempt = async (offset: number) => verify(await challenge(session.user.email), codeAt(secret, t.clock.now(), offset));
+    const attempt = async (offset: number) =>
+      verify(await challenge(session.user.email), codeAt(secret, t.clock.now(), offset));
     const gap = 4 * TOTP_PERIOD_SECONDS * 1000; // each accepted step is then far behind the next test's window
     t.clock.advance(gap); // past the step that confirmed the enrolment
     expect((await attempt(-1)).statusCode).toBe(200);
@@ -268,7 +324,9 @@ describe("sign-in with a second factor", () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     // The others are refused (401), or throttled once ten wrong tries pile up (429); never a 500.
     expect(statuses.every((s) => s === 200 || s === 401 || s === 429)).toBe(true);
-    const sessions = json<{ data: unknown[] }>(await t.app.inject({ url: "/v1/me/sessions", headers: bearer(session) }));
+    const sessions = json<{ data: unknown[] }>(
+      await t.app.inject({ url: "/v1/me/sessions", headers: bearer(session) }),
+    );
     expect(sessions.data).toHaveLength(2);
   });
 
@@ -286,7 +344,10 @@ describe("sign-in with a second factor", () => {
     expect(errorOf(await verify(stale, codeAt(secret, t.clock.now()))).code).toBe("mfa_challenge_invalid");
 
     const tries = await challenge(session.user.email);
-    for (let i = 0; i < 5; i++) expect(errorOf(await verify(tries, "000000" === codeAt(secret, t.clock.now()) ? "111111" : "000000")).code).toBe("invalid_mfa_code");
+    for (let i = 0; i < 5; i++)
+      expect(errorOf(await verify(tries, "000000" === codeAt(secret, t.clock.now()) ? "111111" : "000000")).code).toBe(
+        "invalid_mfa_code",
+      );
     const sixth = await verify(tries, codeAt(secret, t.clock.now()));
     expect(errorOf(sixth).code).toBe("mfa_challenge_invalid");
     expect((await verify("mc_unknown", "123456")).statusCode).toBe(401);
@@ -298,7 +359,12 @@ describe("sign-in with a second factor", () => {
     const member = await addMember(t, org.id, "member");
     const { secret } = await enrol(member.session);
     const challengeId = await challenge(member.session.user.email);
-    const off = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/members/${member.memberId}`, headers: bearer(owner), payload: { status: "inactive" } });
+    const off = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/members/${member.memberId}`,
+      headers: bearer(owner),
+      payload: { status: "inactive" },
+    });
     expect(off.statusCode).toBe(200);
     const res = await verify(challengeId, codeAt(secret, t.clock.now()));
     expect(res.statusCode).toBe(403);
@@ -346,7 +412,8 @@ describe("recovery codes", () => {
 });
 
 describe("removing the factor", () => {
-  const remove = (s: Session | string, body: Record<string, unknown>) => t.app.inject({ method: "DELETE", url: "/v1/me/mfa/totp", headers: bearer(s), payload: body });
+  const remove = (s: Session | string, body: Record<string, unknown>) =>
+    t.app.inject({ method: "DELETE", url: "/v1/me/mfa/totp", headers: bearer(s), payload: body });
 
   it("needs exactly one of password or code", async () => {
     const { session, secret } = await enrol();
@@ -373,7 +440,9 @@ describe("removing the factor", () => {
     const s = await signUp(t.app);
     const org = await createOrg(t.app, s, "saas");
     const { secret } = await enrol(s);
-    const other = json<{ token: string }>(await verify(await challenge(s.user.email), codeAt(secret, t.clock.now()))).token;
+    const other = json<{ token: string }>(
+      await verify(await challenge(s.user.email), codeAt(secret, t.clock.now())),
+    ).token;
     expect((await t.app.inject({ url: "/v1/me", headers: bearer(other) })).statusCode).toBe(200);
     const res = await remove(s, { password: GOOD_PASSWORD });
     expect(res.statusCode).toBe(200);
@@ -410,7 +479,14 @@ describe("removing the factor", () => {
   it("cannot be done with an API key", async () => {
     const s = await signUp(t.app, uniqueEmail("keyowner"));
     const org = await createOrg(t.app, s, "saas");
-    const key = json<{ secret: string }>(await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(s), payload: { name: "ci" } })).secret;
+    const key = json<{ secret: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${org.id}/api-keys`,
+        headers: bearer(s),
+        payload: { name: "ci" },
+      }),
+    ).secret;
     const res = await remove(key, { password: GOOD_PASSWORD });
     expect(res.statusCode).toBe(403);
     expect(errorOf(res).code).toBe("api_key_not_allowed");

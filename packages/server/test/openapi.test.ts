@@ -23,7 +23,9 @@ describe("OpenAPI document", () => {
   });
 
   it("every operation has a summary, a description, its error responses and a 500", async () => {
-    const doc = json<{ paths: Record<string, Record<string, Operation>> }>(await t.app.inject({ url: "/openapi.json" }));
+    const doc = json<{ paths: Record<string, Record<string, Operation>> }>(
+      await t.app.inject({ url: "/openapi.json" }),
+    );
     const problems: string[] = [];
     let count = 0;
     for (const [path, ops] of Object.entries(doc.paths)) {

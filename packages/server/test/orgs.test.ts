@@ -24,16 +24,27 @@ describe("organizations", () => {
     const s = await signUp(t.app);
     const org = await createOrg(t.app, s, policy);
     expect(org.role).toBe(role);
-    const me = json<{ memberships: Array<{ orgId: string; role: string; status: string; policy: string }> }>(await t.app.inject({ url: "/v1/me", headers: bearer(s) }));
+    const me = json<{ memberships: Array<{ orgId: string; role: string; status: string; policy: string }> }>(
+      await t.app.inject({ url: "/v1/me", headers: bearer(s) }),
+    );
     expect(me.memberships).toEqual([expect.objectContaining({ orgId: org.id, role, status: "active", policy })]);
   });
 
   it("reads, renames (audited) and hides the org from strangers", async () => {
     const org = await createOrg(t.app, owner, "saas", "Before");
-    expect(json<{ name: string }>(await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(owner) })).name).toBe("Before");
-    const patched = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}`, headers: bearer(owner), payload: { name: "After" } });
+    expect(json<{ name: string }>(await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(owner) })).name).toBe(
+      "Before",
+    );
+    const patched = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}`,
+      headers: bearer(owner),
+      payload: { name: "After" },
+    });
     expect(json<{ name: string }>(patched).name).toBe("After");
-    const events = await t.db.tx({ orgId: org.id }, (tx) => tx.execute(sql`SELECT action, before::jsonb AS before, after::jsonb AS after FROM audit_events ORDER BY seq`));
+    const events = await t.db.tx({ orgId: org.id }, (tx) =>
+      tx.execute(sql`SELECT action, before::jsonb AS before, after::jsonb AS after FROM audit_events ORDER BY seq`),
+    );
     const rows = (events as { rows: Array<{ action: string; before: unknown; after: unknown }> }).rows;
     expect(rows.map((r) => r.action)).toEqual(["organization.created", "organization.updated"]);
     expect(rows[1]).toMatchObject({ before: { name: "Before" }, after: { name: "After" } });
@@ -45,9 +56,17 @@ describe("organizations", () => {
   it("a plain member cannot rename the org (403 with the permission needed)", async () => {
     const org = await createOrg(t.app, owner, "saas");
     const m = await addMember(t, org.id, "member");
-    const res = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}`, headers: bearer(m.session), payload: { name: "Mine now" } });
+    const res = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}`,
+      headers: bearer(m.session),
+      payload: { name: "Mine now" },
+    });
     expect(res.statusCode).toBe(403);
-    expect(json<{ error: { type: string; requiredPermission: string } }>(res).error).toMatchObject({ type: "authorization_error", requiredPermission: "organization:update" });
+    expect(json<{ error: { type: string; requiredPermission: string } }>(res).error).toMatchObject({
+      type: "authorization_error",
+      requiredPermission: "organization:update",
+    });
   });
 
   it("an inactive member is refused with member_inactive", async () => {
@@ -60,14 +79,17 @@ describe("organizations", () => {
 
   it("serves the policy with the roles the viewer may assign", async () => {
     const org = await createOrg(t.app, owner, "operations");
-    const body = json<{ policy: { name: string; roles: Array<{ name: string }>; topRole: string }; viewer: { role: string; assignableRoles: string[] } }>(
-      await t.app.inject({ url: `/v1/orgs/${org.id}/policy`, headers: bearer(owner) }),
-    );
+    const body = json<{
+      policy: { name: string; roles: Array<{ name: string }>; topRole: string };
+      viewer: { role: string; assignableRoles: string[] };
+    }>(await t.app.inject({ url: `/v1/orgs/${org.id}/policy`, headers: bearer(owner) }));
     expect(body.policy.name).toBe("operations");
     expect(body.policy.roles.map((r) => r.name)).toEqual(["owner", "admin", "staff", "read_only"]);
     expect(body.viewer.assignableRoles).toEqual(expect.arrayContaining(["admin", "staff", "read_only"]));
     const admin = await addMember(t, org.id, "admin");
-    const adminView = json<{ viewer: { assignableRoles: string[] } }>(await t.app.inject({ url: `/v1/orgs/${org.id}/policy`, headers: bearer(admin.session) }));
+    const adminView = json<{ viewer: { assignableRoles: string[] } }>(
+      await t.app.inject({ url: `/v1/orgs/${org.id}/policy`, headers: bearer(admin.session) }),
+    );
     expect(adminView.viewer.assignableRoles).not.toContain("owner");
   });
 });
@@ -77,9 +99,13 @@ describe("members list (first version)", () => {
     const org = await createOrg(t.app, owner, "operations");
     for (const role of ["admin", "staff", "staff", "read_only", "staff"]) await addMember(t, org.id, role);
     await addMember(t, org.id, "staff", { status: "inactive" });
-    const all = json<{ data: Array<{ role: string; status: string }>; total: number }>(await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(owner) }));
+    const all = json<{ data: Array<{ role: string; status: string }>; total: number }>(
+      await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(owner) }),
+    );
     expect(all.total).toBe(7);
-    const staff = json<{ data: Array<{ role: string }>; total: number }>(await t.app.inject({ url: `/v1/orgs/${org.id}/members?role=staff&status=active`, headers: bearer(owner) }));
+    const staff = json<{ data: Array<{ role: string }>; total: number }>(
+      await t.app.inject({ url: `/v1/orgs/${org.id}/members?role=staff&status=active`, headers: bearer(owner) }),
+    );
     expect(staff.total).toBe(3);
     expect(staff.data.every((m) => m.role === "staff")).toBe(true);
     const seen: string[] = [];
@@ -87,7 +113,9 @@ describe("members list (first version)", () => {
     let pages = 0;
     do {
       const url: string = `/v1/orgs/${org.id}/members?sort=-email&limit=3${cursor ? `&cursor=${cursor}` : ""}`;
-      const page = json<{ data: Array<{ email: string }>; nextCursor: string | null }>(await t.app.inject({ url, headers: bearer(owner) }));
+      const page = json<{ data: Array<{ email: string }>; nextCursor: string | null }>(
+        await t.app.inject({ url, headers: bearer(owner) }),
+      );
       seen.push(...page.data.map((m) => m.email));
       cursor = page.nextCursor;
       pages++;
@@ -106,8 +134,12 @@ describe("POST /v1/authorize (host-app decisions)", () => {
     const org = await createOrg(t.app, owner, "billing");
     const sales = await addMember(t, org.id, "sales");
     const cs = await addMember(t, org.id, "customer_service");
-    const decide = async (s: Session, action: string, type: string) => json<{ allowed: boolean; requiredPermission: string }>(await authorize(s, org.id, action, { type }));
-    expect(await decide(sales.session, "create", "plan")).toMatchObject({ allowed: true, requiredPermission: "plan:create" });
+    const decide = async (s: Session, action: string, type: string) =>
+      json<{ allowed: boolean; requiredPermission: string }>(await authorize(s, org.id, action, { type }));
+    expect(await decide(sales.session, "create", "plan")).toMatchObject({
+      allowed: true,
+      requiredPermission: "plan:create",
+    });
     expect((await decide(sales.session, "export", "invoice")).allowed).toBe(true);
     expect((await decide(sales.session, "delete", "plan")).allowed).toBe(false);
     expect((await decide(sales.session, "update", "product_settings")).allowed).toBe(false);
@@ -119,8 +151,12 @@ describe("POST /v1/authorize (host-app decisions)", () => {
   it("crm: a sales rep edits only their own leads", async () => {
     const org = await createOrg(t.app, owner, "crm");
     const rep = await addMember(t, org.id, "sales_rep");
-    const mine = json<{ allowed: boolean }>(await authorize(rep.session, org.id, "update", { type: "lead", ownerId: rep.userId }));
-    const theirs = json<{ allowed: boolean; reason: string }>(await authorize(rep.session, org.id, "update", { type: "lead", ownerId: owner.user.id }));
+    const mine = json<{ allowed: boolean }>(
+      await authorize(rep.session, org.id, "update", { type: "lead", ownerId: rep.userId }),
+    );
+    const theirs = json<{ allowed: boolean; reason: string }>(
+      await authorize(rep.session, org.id, "update", { type: "lead", ownerId: owner.user.id }),
+    );
     expect(mine.allowed).toBe(true);
     expect(theirs.allowed).toBe(false);
     expect(theirs.reason.length).toBeGreaterThan(10);
@@ -129,8 +165,15 @@ describe("POST /v1/authorize (host-app decisions)", () => {
   it("operations: staff read orders only in granted stores", async () => {
     const org = await createOrg(t.app, owner, "operations");
     const staff = await addMember(t, org.id, "staff", { storeIds: ["retail"] });
-    expect(json<{ allowed: boolean }>(await authorize(staff.session, org.id, "read", { type: "order", storeId: "retail" })).allowed).toBe(true);
-    expect(json<{ allowed: boolean }>(await authorize(staff.session, org.id, "read", { type: "order", storeId: "wholesale" })).allowed).toBe(false);
+    expect(
+      json<{ allowed: boolean }>(await authorize(staff.session, org.id, "read", { type: "order", storeId: "retail" }))
+        .allowed,
+    ).toBe(true);
+    expect(
+      json<{ allowed: boolean }>(
+        await authorize(staff.session, org.id, "read", { type: "order", storeId: "wholesale" }),
+      ).allowed,
+    ).toBe(false);
   });
 
   it("answers 404 for an org the caller does not belong to", async () => {
@@ -146,7 +189,9 @@ describe("platform roles", () => {
     await t.db.owner((db) => db.execute(sql`UPDATE users SET platform_role = 'developer' WHERE id = ${staff.user.id}`));
     const org = await createOrg(t.app, owner, "crm", "Tenant X");
     await addMember(t, org.id, "sales_rep");
-    const list = json<{ data: Array<{ id: string; memberCount: number }> }>(await t.app.inject({ url: "/v1/platform/orgs?limit=200", headers: bearer(staff) }));
+    const list = json<{ data: Array<{ id: string; memberCount: number }> }>(
+      await t.app.inject({ url: "/v1/platform/orgs?limit=200", headers: bearer(staff) }),
+    );
     expect(list.data.find((o) => o.id === org.id)?.memberCount).toBe(2);
     expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(staff) })).statusCode).toBe(404);
     expect((await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(staff) })).statusCode).toBe(404);
@@ -159,12 +204,20 @@ describe("DELETE /v1/orgs/{orgId}", () => {
     const admin = await addMember(t, org.id, "admin");
     const denied = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}`, headers: bearer(admin.session) });
     expect(denied.statusCode).toBe(403);
-    expect(json<{ error: { requiredPermission: string } }>(denied).error.requiredPermission).toBe("organization:delete");
-    expect((await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}`, headers: bearer(owner) })).statusCode).toBe(204);
+    expect(json<{ error: { requiredPermission: string } }>(denied).error.requiredPermission).toBe(
+      "organization:delete",
+    );
+    expect(
+      (await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}`, headers: bearer(owner) })).statusCode,
+    ).toBe(204);
     expect((await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(owner) })).statusCode).toBe(404);
-    const me = json<{ memberships: Array<{ orgId: string }> }>(await t.app.inject({ url: "/v1/me", headers: bearer(admin.session) }));
+    const me = json<{ memberships: Array<{ orgId: string }> }>(
+      await t.app.inject({ url: "/v1/me", headers: bearer(admin.session) }),
+    );
     expect(me.memberships.map((m) => m.orgId)).not.toContain(org.id);
-    const left = await t.db.owner((db) => db.execute(sql`SELECT count(*)::int AS n FROM audit_events WHERE org_id = ${org.id}`));
+    const left = await t.db.owner((db) =>
+      db.execute(sql`SELECT count(*)::int AS n FROM audit_events WHERE org_id = ${org.id}`),
+    );
     expect((left as { rows: Array<{ n: number }> }).rows[0]?.n).toBe(0);
   });
 });

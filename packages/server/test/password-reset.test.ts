@@ -1,7 +1,18 @@
 // Password reset: admin-triggered and self-service, through the HTTP API and the emailed link.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret, TOTP } from "otpauth";
-import { addMember, bearer, createOrg, json, signUp, testApp, uniqueEmail, GOOD_PASSWORD, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  json,
+  signUp,
+  testApp,
+  uniqueEmail,
+  GOOD_PASSWORD,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 import { api, deliverMail, eventsOf, lastMailTo, tokenIn, type ErrorJson } from "./members.helpers.ts";
 import { FORGOT_LIMITS, RESET_LIFETIME_MINUTES } from "../src/auth/password-reset.ts";
 
@@ -16,9 +27,12 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 const NEW_PASSWORD = "a completely new passphrase";
-const signIn = (email: string, password: string) => t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password } });
-const forgot = (email: string) => t.app.inject({ method: "POST", url: "/v1/auth/password/forgot", payload: { email }, remoteAddress: "10.0.0.7" });
-const reset = (token: string, password = NEW_PASSWORD) => t.app.inject({ method: "POST", url: "/v1/auth/password/reset", payload: { token, password } });
+const signIn = (email: string, password: string) =>
+  t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password } });
+const forgot = (email: string) =>
+  t.app.inject({ method: "POST", url: "/v1/auth/password/forgot", payload: { email }, remoteAddress: "10.0.0.7" });
+const reset = (token: string, password = NEW_PASSWORD) =>
+  t.app.inject({ method: "POST", url: "/v1/auth/password/reset", payload: { token, password } });
 
 async function linkFor(email: string): Promise<string> {
   await deliverMail(t);
@@ -95,16 +109,24 @@ describe("self-service (forgot → reset)", () => {
   it("throttles silently per account: past the limit the answer is the same 202 and no mail is sent", async () => {
     const user = await signUp(t.app, uniqueEmail("throttle"));
     await deliverMail(t);
-    for (let i = 0; i < FORGOT_LIMITS.perAccount.max + 2; i++) expect((await forgot(user.user.email)).statusCode).toBe(202);
+    for (let i = 0; i < FORGOT_LIMITS.perAccount.max + 2; i++)
+      expect((await forgot(user.user.email)).statusCode).toBe(202);
     const mails = (await deliverMail(t)).filter((m) => m.to === user.user.email);
     expect(mails).toHaveLength(FORGOT_LIMITS.perAccount.max);
   });
 
   it("does not bypass MFA: after a reset, a user with TOTP still gets the MFA challenge", async () => {
     const user = await signUp(t.app, uniqueEmail("mfa"));
-    const start = json<{ secret: string }>(await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp", headers: bearer(user) }));
+    const start = json<{ secret: string }>(
+      await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp", headers: bearer(user) }),
+    );
     const totp = new TOTP({ algorithm: "SHA1", digits: 6, period: 30, secret: Secret.fromBase32(start.secret) });
-    const confirm = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(user), payload: { code: totp.generate({ timestamp: t.clock.now().getTime() }) } });
+    const confirm = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(user),
+      payload: { code: totp.generate({ timestamp: t.clock.now().getTime() }) },
+    });
     expect(confirm.statusCode).toBe(200);
     t.clock.advance(30_000);
 
@@ -120,7 +142,11 @@ describe("self-service (forgot → reset)", () => {
     const body = json<{ mfaRequired?: boolean; challengeId?: string; token?: string }>(res);
     expect(body.mfaRequired).toBe(true);
     expect(body.token).toBeUndefined();
-    const verified = await t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId: body.challengeId, code: totp.generate({ timestamp: t.clock.now().getTime() }) } });
+    const verified = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/mfa/verify",
+      payload: { challengeId: body.challengeId, code: totp.generate({ timestamp: t.clock.now().getTime() }) },
+    });
     expect(verified.statusCode).toBe(200);
     expect(json<{ token: string }>(verified).token).toBeTruthy();
   });
@@ -138,10 +164,15 @@ describe("admin-triggered", () => {
     expect(mail.text).toContain("An administrator of Reset Co");
     const token = tokenIn(mail);
     // Not in the admin's view of the audit log either.
-    const audit = await api(t).get(admin.session, `/v1/orgs/${orgId}/audit-events?action=team.password_reset_requested`);
+    const audit = await api(t).get(
+      admin.session,
+      `/v1/orgs/${orgId}/audit-events?action=team.password_reset_requested`,
+    );
     expect(audit.statusCode).toBe(200);
     expect(audit.body).not.toContain(token);
-    const ev = (await eventsOf(t, orgId)).find((e) => e.action === "team.password_reset_requested" && e.targetId === staff.memberId);
+    const ev = (await eventsOf(t, orgId)).find(
+      (e) => e.action === "team.password_reset_requested" && e.targetId === staff.memberId,
+    );
     expect(ev).toMatchObject({ actorId: admin.userId, entityType: "team" });
 
     expect((await reset(token)).statusCode).toBe(200);
@@ -155,9 +186,14 @@ describe("admin-triggered", () => {
     const target = await addMember(t, orgId, "read_only");
     const byStaff = await api(t).post(staff.session, `/v1/orgs/${orgId}/members/${target.memberId}/password-reset`);
     expect(byStaff.statusCode).toBe(403);
-    expect(json<ErrorJson>(byStaff).error).toMatchObject({ type: "authorization_error", requiredPermission: "member:reset_password" });
+    expect(json<ErrorJson>(byStaff).error).toMatchObject({
+      type: "authorization_error",
+      requiredPermission: "member:reset_password",
+    });
     const admin = await addMember(t, orgId, "admin");
-    const ownerMember = json<{ data: Array<{ id: string }> }>(await api(t).get(admin.session, `/v1/orgs/${orgId}/members?role=owner`)).data[0]!;
+    const ownerMember = json<{ data: Array<{ id: string }> }>(
+      await api(t).get(admin.session, `/v1/orgs/${orgId}/members?role=owner`),
+    ).data[0]!;
     const onOwner = await api(t).post(admin.session, `/v1/orgs/${orgId}/members/${ownerMember.id}/password-reset`);
     expect(onOwner.statusCode).toBe(403);
     expect(json<ErrorJson>(onOwner).error.type).toBe("authorization_error");
@@ -166,7 +202,9 @@ describe("admin-triggered", () => {
   it("another org's member id answers 404; an inactive member answers 409", async () => {
     const stranger = await signUp(t.app);
     const other = await createOrg(t.app, stranger, "saas");
-    expect((await api(t).post(owner, `/v1/orgs/${orgId}/members/${other.memberId}/password-reset`)).statusCode).toBe(404);
+    expect((await api(t).post(owner, `/v1/orgs/${orgId}/members/${other.memberId}/password-reset`)).statusCode).toBe(
+      404,
+    );
     const off = await addMember(t, orgId, "staff", { status: "inactive" });
     const res = await api(t).post(owner, `/v1/orgs/${orgId}/members/${off.memberId}/password-reset`);
     expect(res.statusCode).toBe(409);

@@ -40,21 +40,41 @@ describe(`row-level security (${engine})`, () => {
   });
 
   it("cannot write another org's rows even by naming them", async () => {
-    const updated = await t.db.tx({ orgId: orgA }, (tx) => tx.execute(sql`UPDATE members SET role = 'owner' WHERE org_id = ${orgB} RETURNING id`));
+    const updated = await t.db.tx({ orgId: orgA }, (tx) =>
+      tx.execute(sql`UPDATE members SET role = 'owner' WHERE org_id = ${orgB} RETURNING id`),
+    );
     expect(rowsOf(updated).length).toBe(0);
     await expect(
-      t.db.tx({ orgId: orgA }, (tx) => tx.execute(sql`INSERT INTO organizations (id, name, policy, created_at, updated_at) VALUES ('org_forged', 'x', 'saas', now(), now())`)),
+      t.db.tx({ orgId: orgA }, (tx) =>
+        tx.execute(
+          sql`INSERT INTO organizations (id, name, policy, created_at, updated_at) VALUES ('org_forged', 'x', 'saas', now(), now())`,
+        ),
+      ),
     ).rejects.toThrow();
   });
 
   it("runs as a role that is neither superuser nor able to bypass row-level security", async () => {
-    const row = await t.db.tx({}, (tx) => tx.execute(sql`SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`));
+    const row = await t.db.tx({}, (tx) =>
+      tx.execute(sql`SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`),
+    );
     expect(rowsOf(row)[0]).toEqual({ current_user: "roster_app", rolsuper: false, rolbypassrls: false });
   });
 
   it("the application role cannot update or delete audit events", async () => {
-    const failure = (p: Promise<unknown>) => p.then(() => "succeeded", (e: Error & { cause?: Error }) => String(e.cause?.message ?? e.message));
-    expect(await failure(t.db.tx({ orgId: orgA }, (tx) => tx.execute(sql`UPDATE audit_events SET action = 'forged' WHERE org_id = ${orgA}`)))).toMatch(/permission denied/);
-    expect(await failure(t.db.tx({ orgId: orgA }, (tx) => tx.execute(sql`DELETE FROM audit_events WHERE org_id = ${orgA}`)))).toMatch(/permission denied/);
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => "succeeded",
+        (e: Error & { cause?: Error }) => String(e.cause?.message ?? e.message),
+      );
+    expect(
+      await failure(
+        t.db.tx({ orgId: orgA }, (tx) =>
+          tx.execute(sql`UPDATE audit_events SET action = 'forged' WHERE org_id = ${orgA}`),
+        ),
+      ),
+    ).toMatch(/permission denied/);
+    expect(
+      await failure(t.db.tx({ orgId: orgA }, (tx) => tx.execute(sql`DELETE FROM audit_events WHERE org_id = ${orgA}`))),
+    ).toMatch(/permission denied/);
   });
 });

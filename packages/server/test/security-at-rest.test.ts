@@ -18,11 +18,19 @@ afterAll(async () => t.close());
 
 async function dumpDatabase(): Promise<string> {
   return t.db.owner(async (db) => {
-    const tables = rowsOf<{ name: string }>(await db.execute(sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`));
-    expect(tables.map((x) => x.name)).toEqual(expect.arrayContaining(["mfa_factors", "mfa_recovery_codes", "api_keys", "sessions", "audit_events"]));
+    const tables = rowsOf<{ name: string }>(
+      await db.execute(
+        sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`,
+      ),
+    );
+    expect(tables.map((x) => x.name)).toEqual(
+      expect.arrayContaining(["mfa_factors", "mfa_recovery_codes", "api_keys", "sessions", "audit_events"]),
+    );
     const parts: string[] = [];
     for (const { name } of tables) {
-      const rows = rowsOf<{ row: string }>(await db.execute(sql.raw(`SELECT row_to_json(t)::text AS row FROM "${name.replace(/"/g, '""')}" t`)));
+      const rows = rowsOf<{ row: string }>(
+        await db.execute(sql.raw(`SELECT row_to_json(t)::text AS row FROM "${name.replace(/"/g, '""')}" t`)),
+      );
       for (const r of rows) parts.push(`${name}: ${r.row}`);
     }
     return parts.join("\n");
@@ -34,11 +42,38 @@ describe("secrets at rest", () => {
     const owner = await signUp(t.app);
     const org = await createOrg(t.app, owner, "saas");
     const { secret, recoveryCodes } = await enrolTotp(t, owner);
-    const signIn = json<{ challengeId: string }>(await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: owner.user.email, password: GOOD_PASSWORD } }));
-    const verified = json<{ token: string }>(await t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId: signIn.challengeId, code: codeAt(secret, t.clock.now()) } }));
-    const key = json<{ secret: string; prefix: string }>(await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(owner), payload: { name: "export job" } }));
-    const rotated = json<{ secret: string }>(await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys/${json<{ data: Array<{ id: string }> }>(await t.app.inject({ url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(owner) })).data[0]!.id}/rotate`, headers: bearer(owner) }));
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(rotated.secret) })).statusCode).toBe(200);
+    const signIn = json<{ challengeId: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/sign-in",
+        payload: { email: owner.user.email, password: GOOD_PASSWORD },
+      }),
+    );
+    const verified = json<{ token: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/mfa/verify",
+        payload: { challengeId: signIn.challengeId, code: codeAt(secret, t.clock.now()) },
+      }),
+    );
+    const key = json<{ secret: string; prefix: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${org.id}/api-keys`,
+        headers: bearer(owner),
+        payload: { name: "export job" },
+      }),
+    );
+    const rotated = json<{ secret: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${org.id}/api-keys/${json<{ data: Array<{ id: string }> }>(await t.app.inject({ url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(owner) })).data[0]!.id}/rotate`,
+        headers: bearer(owner),
+      }),
+    );
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(rotated.secret) })).statusCode,
+    ).toBe(200);
 
     const dump = await dumpDatabase();
     expect(dump.length).toBeGreaterThan(1000);
@@ -67,7 +102,11 @@ describe("secrets at rest", () => {
       expect(lower.includes(value.toLowerCase()), `${what} found in the database`).toBe(false);
     }
     // The seed is there, sealed: AES-256-GCM, v1.<iv>.<tag>.<ciphertext>.
-    const sealed = await t.db.owner(async (db) => rowsOf<{ secret_sealed: string }>(await db.execute(sql`SELECT secret_sealed FROM mfa_factors WHERE user_id = ${owner.user.id}`)));
+    const sealed = await t.db.owner(async (db) =>
+      rowsOf<{ secret_sealed: string }>(
+        await db.execute(sql`SELECT secret_sealed FROM mfa_factors WHERE user_id = ${owner.user.id}`),
+      ),
+    );
     expect(sealed[0]?.secret_sealed).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
   });
 });
@@ -77,7 +116,10 @@ function base32ToHex(input: string): string {
   let bits = "";
   for (const ch of input) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
   let hex = "";
-  for (let i = 0; i + 8 <= bits.length; i += 8) hex += parseInt(bits.slice(i, i + 8), 2).toString(16).padStart(2, "0");
+  for (let i = 0; i + 8 <= bits.length; i += 8)
+    hex += parseInt(bits.slice(i, i + 8), 2)
+      .toString(16)
+      .padStart(2, "0");
   return hex;
 }
 
@@ -110,9 +152,23 @@ describe("lib/crypto.ts sealing", () => {
     const b = await signUp(t.app);
     const ea = await enrolTotp(t, a);
     await enrolTotp(t, b);
-    await t.db.owner((db) => db.execute(sql`UPDATE mfa_factors SET secret_sealed = (SELECT secret_sealed FROM mfa_factors WHERE user_id = ${a.user.id}) WHERE user_id = ${b.user.id}`));
-    const challenge = json<{ challengeId: string }>(await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: b.user.email, password: GOOD_PASSWORD } }));
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId: challenge.challengeId, code: codeAt(ea.secret, t.clock.now()) } });
+    await t.db.owner((db) =>
+      db.execute(
+        sql`UPDATE mfa_factors SET secret_sealed = (SELECT secret_sealed FROM mfa_factors WHERE user_id = ${a.user.id}) WHERE user_id = ${b.user.id}`,
+      ),
+    );
+    const challenge = json<{ challengeId: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/sign-in",
+        payload: { email: b.user.email, password: GOOD_PASSWORD },
+      }),
+    );
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/mfa/verify",
+      payload: { challengeId: challenge.challengeId, code: codeAt(ea.secret, t.clock.now()) },
+    });
     // Not a user's mistake but a damaged row: a bare 500, without internals.
     expect(res.statusCode).toBe(500);
     expect(res.json<{ error: { type: string } }>().error.type).toBe("api_error");

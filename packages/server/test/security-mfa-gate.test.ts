@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, bearer, createOrg, GOOD_PASSWORD, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  GOOD_PASSWORD,
+  json,
+  signUp,
+  testApp,
+  uniqueEmail,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 import { deliverMail, lastMailTo, tokenIn } from "./members.helpers.ts";
 import { codeAt, enrolTotp } from "./security.helpers.ts";
 import { members } from "../src/db/schema.ts";
@@ -32,7 +43,8 @@ async function operations(): Promise<Array<{ method: string; path: string; publi
   const doc = json<{ paths: Record<string, Record<string, Operation>> }>(await t.app.inject({ url: "/openapi.json" }));
   const out: Array<{ method: string; path: string; public: boolean }> = [];
   for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) out.push({ method: method.toUpperCase(), path, public: op.security !== undefined && op.security.length === 0 });
+    for (const [method, op] of Object.entries(ops))
+      out.push({ method: method.toUpperCase(), path, public: op.security !== undefined && op.security.length === 0 });
   }
   return out;
 }
@@ -41,8 +53,17 @@ async function operations(): Promise<Array<{ method: string; path: string; publi
  * Calls every authenticated operation of /openapi.json but the `open` ones with `session` (path ids filled in,
  * unknown ones made up) and lists those that do not answer 403 `code`.
  */
-async function ungated(session: Session, code: string, open: Set<string>, ids: { orgId: string; memberId: string }): Promise<string[]> {
-  const fill = (path: string) => path.replace("{orgId}", ids.orgId).replace("{memberId}", ids.memberId).replace(/\{[A-Za-z]+\}/g, "x_unknown");
+async function ungated(
+  session: Session,
+  code: string,
+  open: Set<string>,
+  ids: { orgId: string; memberId: string },
+): Promise<string[]> {
+  const fill = (path: string) =>
+    path
+      .replace("{orgId}", ids.orgId)
+      .replace("{memberId}", ids.memberId)
+      .replace(/\{[A-Za-z]+\}/g, "x_unknown");
   const ops = await operations();
   expect(ops.length).toBeGreaterThan(30);
   const notGated: string[] = [];
@@ -50,7 +71,12 @@ async function ungated(session: Session, code: string, open: Set<string>, ids: {
   for (const op of ops) {
     const name = `${op.method} ${op.path}`;
     if (op.public || open.has(name)) continue;
-    const res = await t.app.inject({ method: op.method as "GET", url: fill(op.path), headers: bearer(session), ...(op.method === "GET" ? {} : { payload: {} }) });
+    const res = await t.app.inject({
+      method: op.method as "GET",
+      url: fill(op.path),
+      headers: bearer(session),
+      ...(op.method === "GET" ? {} : { payload: {} }),
+    });
     checked++;
     const body = res.json<Partial<ErrorBody>>();
     if (res.statusCode !== 403 || body.error?.code !== code || body.error.type !== "authorization_error") {
@@ -62,7 +88,12 @@ async function ungated(session: Session, code: string, open: Set<string>, ids: {
 }
 
 async function setSecurity(owner: Session, orgId: string, patch: Record<string, unknown>) {
-  const res = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${orgId}/security`, headers: bearer(owner), payload: patch });
+  const res = await t.app.inject({
+    method: "PATCH",
+    url: `/v1/orgs/${orgId}/security`,
+    headers: bearer(owner),
+    payload: patch,
+  });
   expect(res.statusCode, res.body).toBe(200);
 }
 
@@ -75,15 +106,29 @@ describe("requireMfa", () => {
     await setSecurity(owner, org.id, { requireMfa: true });
 
     // Signing in still works: the password is right and there is no factor to ask for.
-    const signIn = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: staff.session.user.email, password: GOOD_PASSWORD } });
+    const signIn = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: staff.session.user.email, password: GOOD_PASSWORD },
+    });
     expect(signIn.statusCode).toBe(200);
     const gated = json<Session>(signIn);
     expect(gated.token).toMatch(/^rs_/);
 
-    expect(await ungated(gated, "mfa_enrollment_required", ENROLMENT_AND_SIGN_OUT, { orgId: org.id, memberId: staff.memberId })).toEqual([]);
+    expect(
+      await ungated(gated, "mfa_enrollment_required", ENROLMENT_AND_SIGN_OUT, {
+        orgId: org.id,
+        memberId: staff.memberId,
+      }),
+    ).toEqual([]);
 
     // Public routes that take an optional session do not let a gated session act there either.
-    const accept = await t.app.inject({ method: "POST", url: "/v1/invitations/inv_unknown/accept", headers: bearer(gated), payload: {} });
+    const accept = await t.app.inject({
+      method: "POST",
+      url: "/v1/invitations/inv_unknown/accept",
+      headers: bearer(gated),
+      payload: {},
+    });
     expect(accept.statusCode).toBe(403);
     expect(accept.json<ErrorBody>().error.code).toBe("mfa_enrollment_required");
 
@@ -95,7 +140,10 @@ describe("requireMfa", () => {
     // Half-way through enrolment is still gated.
     expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(gated) })).statusCode).toBe(403);
     const confirm = await t.app.inject({
-      method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(gated), payload: { code: codeAt(json<{ secret: string }>(start).secret, t.clock.now()) },
+      method: "POST",
+      url: "/v1/me/mfa/totp/confirm",
+      headers: bearer(gated),
+      payload: { code: codeAt(json<{ secret: string }>(start).secret, t.clock.now()) },
     });
     expect(confirm.statusCode).toBe(200);
 
@@ -110,7 +158,11 @@ describe("requireMfa", () => {
     const other = await createOrg(t.app, owner, "saas", "No MFA here");
     const member = await addMember(t, org.id, "admin");
     // A second device signed in with the password alone, before any factor existed.
-    const signIn = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: member.session.user.email, password: GOOD_PASSWORD } });
+    const signIn = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: member.session.user.email, password: GOOD_PASSWORD },
+    });
     const earlier = json<Session>(signIn);
     expect(earlier.token).toMatch(/^rs_/);
     // The factor is set up on the first device, which thereby counts as verified.
@@ -123,16 +175,33 @@ describe("requireMfa", () => {
     const open = new Set(["GET /v1/me", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
     expect(await ungated(earlier, "mfa_required", open, { orgId: org.id, memberId: member.memberId })).toEqual([]);
     // Removing the factor from there would get around it: refused too, even with the password.
-    const remove = await t.app.inject({ method: "DELETE", url: "/v1/me/mfa/totp", headers: bearer(earlier), payload: { password: GOOD_PASSWORD } });
+    const remove = await t.app.inject({
+      method: "DELETE",
+      url: "/v1/me/mfa/totp",
+      headers: bearer(earlier),
+      payload: { password: GOOD_PASSWORD },
+    });
     expect(remove.json<ErrorBody>().error.code).toBe("mfa_required");
     expect((await t.app.inject({ url: "/v1/me", headers: bearer(earlier) })).statusCode).toBe(200);
     // The device that confirmed the factor, and a new sign-in that shows it, work.
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode).toBe(200);
-    const again = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: member.session.user.email, password: GOOD_PASSWORD } });
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode,
+    ).toBe(200);
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: member.session.user.email, password: GOOD_PASSWORD },
+    });
     const { challengeId } = json<{ mfaRequired: boolean; challengeId: string }>(again);
-    const verified = await t.app.inject({ method: "POST", url: "/v1/auth/mfa/verify", payload: { challengeId, code: codeAt(secret, t.clock.now()) } });
+    const verified = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/mfa/verify",
+      payload: { challengeId, code: codeAt(secret, t.clock.now()) },
+    });
     expect(verified.statusCode).toBe(200);
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(json<Session>(verified)) })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(json<Session>(verified)) })).statusCode,
+    ).toBe(200);
     // Turning requireMfa off lifts it; the owner's other org never had it.
     expect((await t.app.inject({ url: `/v1/orgs/${other.id}`, headers: bearer(owner) })).statusCode).toBe(200);
     await setSecurity(owner, org.id, { requireMfa: false });
@@ -145,10 +214,19 @@ describe("requireMfa", () => {
     await enrolTotp(t, owner);
     await setSecurity(owner, org.id, { requireMfa: true });
     const email = uniqueEmail("invitee");
-    const invited = await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/invitations`, headers: bearer(owner), payload: { email, role: "staff" } });
+    const invited = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org.id}/invitations`,
+      headers: bearer(owner),
+      payload: { email, role: "staff" },
+    });
     expect(invited.statusCode).toBe(201);
     await deliverMail(t);
-    const accept = await t.app.inject({ method: "POST", url: `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`, payload: { name: "New Person", password: GOOD_PASSWORD } });
+    const accept = await t.app.inject({
+      method: "POST",
+      url: `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`,
+      payload: { name: "New Person", password: GOOD_PASSWORD },
+    });
     expect(accept.statusCode).toBe(200);
     const session = json<Session>(accept);
     const res = await t.app.inject({ url: `/v1/orgs/${org.id}`, headers: bearer(session) });
@@ -176,14 +254,23 @@ describe("requireMfa", () => {
     const member = await addMember(t, org.id, "member");
     await enrolTotp(t, member.session);
     await setSecurity(owner, org.id, { requireMfa: true });
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode).toBe(200);
-    const removed = await t.app.inject({ method: "DELETE", url: "/v1/me/mfa/totp", headers: bearer(member.session), payload: { password: GOOD_PASSWORD } });
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode,
+    ).toBe(200);
+    const removed = await t.app.inject({
+      method: "DELETE",
+      url: "/v1/me/mfa/totp",
+      headers: bearer(member.session),
+      payload: { password: GOOD_PASSWORD },
+    });
     expect(removed.statusCode).toBe(200);
     const gated = await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) });
     expect(gated.statusCode).toBe(403);
     expect(gated.json<ErrorBody>().error.code).toBe("mfa_enrollment_required");
     await setSecurity(owner, org.id, { requireMfa: false });
-    expect((await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ url: `/v1/orgs/${org.id}/members`, headers: bearer(member.session) })).statusCode,
+    ).toBe(200);
   });
 
   it("does not gate members of other orgs, nor deactivated memberships", async () => {
@@ -193,23 +280,46 @@ describe("requireMfa", () => {
     await setSecurity(owner, strict.id, { requireMfa: true });
     const other = await signUp(t.app);
     const relaxed = await createOrg(t.app, other, "saas", "Relaxed");
-    expect((await t.app.inject({ url: `/v1/orgs/${relaxed.id}/members`, headers: bearer(other) })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: `/v1/orgs/${relaxed.id}/members`, headers: bearer(other) })).statusCode).toBe(
+      200,
+    );
     // Deactivated in the strict org: nothing there to protect, so the other org is not gated.
     const now = t.clock.now();
     await t.db.tx({ orgId: strict.id, userId: other.user.id }, (tx) =>
       tx.insert(members).values({
-        orgId: strict.id, id: newId("mem"), userId: other.user.id, role: "member", status: "inactive", department: null, secondaryEmail: null,
-        storeIds: [], hiddenModules: [], invitedBy: null, createdAt: now, updatedAt: now, removedAt: null,
+        orgId: strict.id,
+        id: newId("mem"),
+        userId: other.user.id,
+        role: "member",
+        status: "inactive",
+        department: null,
+        secondaryEmail: null,
+        storeIds: [],
+        hiddenModules: [],
+        invitedBy: null,
+        createdAt: now,
+        updatedAt: now,
+        removedAt: null,
       }),
     );
-    expect((await t.app.inject({ url: `/v1/orgs/${relaxed.id}/members`, headers: bearer(other) })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: `/v1/orgs/${relaxed.id}/members`, headers: bearer(other) })).statusCode).toBe(
+      200,
+    );
   });
 
   it("turning it on needs the caller to have a factor (otherwise they would lock themselves out)", async () => {
     const owner = await signUp(t.app);
     const org = await createOrg(t.app, owner, "saas");
-    const res = await t.app.inject({ method: "PATCH", url: `/v1/orgs/${org.id}/security`, headers: bearer(owner), payload: { requireMfa: true } });
+    const res = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/security`,
+      headers: bearer(owner),
+      payload: { requireMfa: true },
+    });
     expect(res.statusCode).toBe(422);
-    expect(res.json<{ error: { code: string; param: string } }>().error).toMatchObject({ code: "invalid_value", param: "requireMfa" });
+    expect(res.json<{ error: { code: string; param: string } }>().error).toMatchObject({
+      code: "invalid_value",
+      param: "requireMfa",
+    });
   });
 });

@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, bearer, createOrg, GOOD_PASSWORD, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  GOOD_PASSWORD,
+  json,
+  signUp,
+  testApp,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 import { enrolTotp } from "./security.helpers.ts";
 
 let t: TestApp;
@@ -21,13 +31,26 @@ interface Security {
   invitationLifetimeHours: number;
 }
 
-const getSecurity = (orgId: string, s: Session | string) => t.app.inject({ url: `/v1/orgs/${orgId}/security`, headers: bearer(s) });
+const getSecurity = (orgId: string, s: Session | string) =>
+  t.app.inject({ url: `/v1/orgs/${orgId}/security`, headers: bearer(s) });
 const patchSecurity = (orgId: string, s: Session | string, body: unknown) =>
-  t.app.inject({ method: "PATCH", url: `/v1/orgs/${orgId}/security`, headers: bearer(s), payload: body as Record<string, unknown> });
+  t.app.inject({
+    method: "PATCH",
+    url: `/v1/orgs/${orgId}/security`,
+    headers: bearer(s),
+    payload: body as Record<string, unknown>,
+  });
 const securityEvents = async (orgId: string, s: Session) =>
-  json<{ data: Array<{ action: string; actorId: string; targetId: string; entityType: string; before: Record<string, unknown>; after: Record<string, unknown> }> }>(
-    await t.app.inject({ url: `/v1/orgs/${orgId}/audit-events?action=security.updated`, headers: bearer(s) }),
-  ).data;
+  json<{
+    data: Array<{
+      action: string;
+      actorId: string;
+      targetId: string;
+      entityType: string;
+      before: Record<string, unknown>;
+      after: Record<string, unknown>;
+    }>;
+  }>(await t.app.inject({ url: `/v1/orgs/${orgId}/audit-events?action=security.updated`, headers: bearer(s) })).data;
 
 async function orgWithOwner(policy = "saas") {
   const owner = await signUp(t.app);
@@ -41,8 +64,13 @@ describe("GET/PATCH /v1/orgs/{orgId}/security", () => {
     const res = await getSecurity(org.id, owner);
     expect(res.statusCode).toBe(200);
     expect(json<Security>(res)).toEqual({
-      requireMfa: false, allowedFactors: ["totp"], sessionIdleMinutes: null, sessionMaxHours: null,
-      suspendedMemberApiKeys: "active", allowedEmailDomains: [], invitationLifetimeHours: 72,
+      requireMfa: false,
+      allowedFactors: ["totp"],
+      sessionIdleMinutes: null,
+      sessionMaxHours: null,
+      suspendedMemberApiKeys: "active",
+      allowedEmailDomains: [],
+      invitationLifetimeHours: 72,
     });
     const ops = await orgWithOwner("operations");
     expect(json<Security>(await getSecurity(ops.org.id, ops.owner)).invitationLifetimeHours).toBe(168);
@@ -51,21 +79,48 @@ describe("GET/PATCH /v1/orgs/{orgId}/security", () => {
   it("changes only the fields sent, and records security.updated with the before and after of those fields", async () => {
     const { owner, org } = await orgWithOwner();
     const res = await patchSecurity(org.id, owner, {
-      sessionIdleMinutes: 30, suspendedMemberApiKeys: "paused", allowedEmailDomains: ["Example.COM", " example.org ", "example.com"], invitationLifetimeHours: 24,
+      sessionIdleMinutes: 30,
+      suspendedMemberApiKeys: "paused",
+      allowedEmailDomains: ["Example.COM", " example.org ", "example.com"],
+      invitationLifetimeHours: 24,
     });
     expect(res.statusCode).toBe(200);
     const after = json<Security>(res);
-    expect(after).toMatchObject({ sessionIdleMinutes: 30, sessionMaxHours: null, suspendedMemberApiKeys: "paused", allowedEmailDomains: ["example.com", "example.org"], invitationLifetimeHours: 24, requireMfa: false });
+    expect(after).toMatchObject({
+      sessionIdleMinutes: 30,
+      sessionMaxHours: null,
+      suspendedMemberApiKeys: "paused",
+      allowedEmailDomains: ["example.com", "example.org"],
+      invitationLifetimeHours: 24,
+      requireMfa: false,
+    });
     expect(json<Security>(await getSecurity(org.id, owner))).toEqual(after);
 
     const events = await securityEvents(org.id, owner);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      actorId: owner.user.id, targetId: org.id, entityType: "security",
-      before: { sessionIdleMinutes: null, suspendedMemberApiKeys: "active", allowedEmailDomains: [], invitationLifetimeHours: 72 },
-      after: { sessionIdleMinutes: 30, suspendedMemberApiKeys: "paused", allowedEmailDomains: ["example.com", "example.org"], invitationLifetimeHours: 24 },
+      actorId: owner.user.id,
+      targetId: org.id,
+      entityType: "security",
+      before: {
+        sessionIdleMinutes: null,
+        suspendedMemberApiKeys: "active",
+        allowedEmailDomains: [],
+        invitationLifetimeHours: 72,
+      },
+      after: {
+        sessionIdleMinutes: 30,
+        suspendedMemberApiKeys: "paused",
+        allowedEmailDomains: ["example.com", "example.org"],
+        invitationLifetimeHours: 24,
+      },
     });
-    expect(Object.keys(events[0]!.after).sort()).toEqual(["allowedEmailDomains", "invitationLifetimeHours", "sessionIdleMinutes", "suspendedMemberApiKeys"]);
+    expect(Object.keys(events[0]!.after).sort()).toEqual([
+      "allowedEmailDomains",
+      "invitationLifetimeHours",
+      "sessionIdleMinutes",
+      "suspendedMemberApiKeys",
+    ]);
 
     // A second change records only what it changed; a change to the same values records nothing.
     await patchSecurity(org.id, owner, { sessionIdleMinutes: 30, sessionMaxHours: 12 });
@@ -118,7 +173,14 @@ describe("GET/PATCH /v1/orgs/{orgId}/security", () => {
 
     const admin = await addMember(t, org.id, "admin");
     expect((await patchSecurity(org.id, admin.session, { sessionIdleMinutes: 45 })).statusCode).toBe(200);
-    const key = json<{ secret: string }>(await t.app.inject({ method: "POST", url: `/v1/orgs/${org.id}/api-keys`, headers: bearer(owner), payload: { name: "k" } })).secret;
+    const key = json<{ secret: string }>(
+      await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${org.id}/api-keys`,
+        headers: bearer(owner),
+        payload: { name: "k" },
+      }),
+    ).secret;
     expect((await getSecurity(org.id, key)).statusCode).toBe(200);
     const byKey = await patchSecurity(org.id, key, { sessionIdleMinutes: 60 });
     expect(byKey.statusCode).toBe(403);
@@ -142,7 +204,12 @@ describe("GET/PATCH /v1/orgs/{orgId}/security", () => {
 
 describe("session limits of the org", () => {
   const signIn = async (email: string, userAgent = "vitest") => {
-    const res = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password: GOOD_PASSWORD }, headers: { "user-agent": userAgent } });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email, password: GOOD_PASSWORD },
+      headers: { "user-agent": userAgent },
+    });
     expect(res.statusCode).toBe(200);
     return json<Session>(res);
   };

@@ -52,14 +52,20 @@ export function referenceTotp(key: Buffer, unixSeconds: number, digits = 6): str
 }
 
 /** A code from the reference implementation for `at` shifted by `steps` time steps. */
-export const codeAt = (secret: string, at: Date, steps = 0) => referenceTotp(base32Decode(secret), at.getTime() / 1000 + steps * 30);
+export const codeAt = (secret: string, at: Date, steps = 0) =>
+  referenceTotp(base32Decode(secret), at.getTime() / 1000 + steps * 30);
 
 /** Enrols TOTP over HTTP with a code of the reference implementation; moves the clock past the step it used. */
 export async function enrolTotp(t: TestApp, s: Session): Promise<{ secret: string; recoveryCodes: string[] }> {
   const start = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp", headers: bearer(s) });
   expect(start.statusCode).toBe(200);
   const { secret } = json<{ secret: string }>(start);
-  const res = await t.app.inject({ method: "POST", url: "/v1/me/mfa/totp/confirm", headers: bearer(s), payload: { code: codeAt(secret, t.clock.now()) } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/v1/me/mfa/totp/confirm",
+    headers: bearer(s),
+    payload: { code: codeAt(secret, t.clock.now()) },
+  });
   expect(res.statusCode).toBe(200);
   t.clock.advance(30_000);
   return { secret, recoveryCodes: json<{ recoveryCodes: string[] }>(res).recoveryCodes };

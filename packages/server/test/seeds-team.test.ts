@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import ExcelJS from "exceljs";
 import { addMember, createOrg, json, signUp, testApp, uniqueEmail, type Session, type TestApp } from "./helpers.ts";
-import { api, deliverMail, eventsOf, inviteAndAccept, lastMailTo, signInAgain, tokenIn, type ErrorJson } from "./members.helpers.ts";
+import {
+  api,
+  deliverMail,
+  eventsOf,
+  inviteAndAccept,
+  lastMailTo,
+  signInAgain,
+  tokenIn,
+  type ErrorJson,
+} from "./members.helpers.ts";
 import { purgeRemovedMembers } from "../src/members/purge.ts";
 
 let t: TestApp;
@@ -12,15 +21,46 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-type MemberJson = { id: string; userId: string; email: string; name: string; secondaryEmail: string | null; role: string; status: string; department: string | null; storeIds: string[]; lastLoginAt: string | null; createdAt: string; removedAt: string | null };
-type InvitationJson = { id: string; email: string; role: string; status: string; department: string | null; createdAt: string; sentAt: string; expiresAt: string; invitedBy: string | null };
-type AuditJson = { action: string; actorId: string | null; targetId: string | null; entityType: string; before: Record<string, unknown> | null; after: Record<string, unknown> | null };
+type MemberJson = {
+  id: string;
+  userId: string;
+  email: string;
+  name: string;
+  secondaryEmail: string | null;
+  role: string;
+  status: string;
+  department: string | null;
+  storeIds: string[];
+  lastLoginAt: string | null;
+  createdAt: string;
+  removedAt: string | null;
+};
+type InvitationJson = {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+  department: string | null;
+  createdAt: string;
+  sentAt: string;
+  expiresAt: string;
+  invitedBy: string | null;
+};
+type AuditJson = {
+  action: string;
+  actorId: string | null;
+  targetId: string | null;
+  entityType: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+};
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const PASSWORD = "correct horse battery staple";
 
-const signIn = (email: string, password = PASSWORD) => t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password } });
+const signIn = (email: string, password = PASSWORD) =>
+  t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email, password } });
 
 async function mintKey(s: Session, orgId: string): Promise<string> {
   const res = await api(t).post(s, `/v1/orgs/${orgId}/api-keys`, { name: "integration" });
@@ -46,7 +86,11 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
       const res = await api(t).del(actor.session, members(victim.memberId));
       expect(res.statusCode).toBe(403);
       const err = json<ErrorJson>(res).error;
-      expect(err).toMatchObject({ type: "authorization_error", code: "permission_denied", requiredPermission: "member:delete" });
+      expect(err).toMatchObject({
+        type: "authorization_error",
+        code: "permission_denied",
+        requiredPermission: "member:delete",
+      });
       expect(err.message.length).toBeGreaterThan(10);
       expect(err.message).not.toMatch(/undefined|null|\[object/);
     }
@@ -76,7 +120,9 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
     expect(inactive.data.map((m) => m.id)).toContain(admin.memberId);
     // ...and so is the API key: integrations keep working by default (the seed's "valid at the key level").
     expect((await api(t).get(key, `/v1/orgs/${orgId}`)).statusCode).toBe(200);
-    const keys = json<{ data: Array<{ revokedAt: string | null }> }>(await api(t).get(owner, `/v1/orgs/${orgId}/api-keys`));
+    const keys = json<{ data: Array<{ revokedAt: string | null }> }>(
+      await api(t).get(owner, `/v1/orgs/${orgId}/api-keys`),
+    );
     expect(keys.data.some((k) => k.revokedAt === null)).toBe(true);
 
     const on = await api(t).patch(owner, members(admin.memberId), { status: "active" });
@@ -90,7 +136,9 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
   it("an org that pauses suspended members' keys gets 403 api_key_paused while inactive, and the key back after reactivation", async () => {
     const admin = await addMember(t, orgId, "admin");
     const key = await mintKey(admin.session, orgId);
-    expect((await api(t).patch(owner, `/v1/orgs/${orgId}/security`, { suspendedMemberApiKeys: "paused" })).statusCode).toBe(200);
+    expect(
+      (await api(t).patch(owner, `/v1/orgs/${orgId}/security`, { suspendedMemberApiKeys: "paused" })).statusCode,
+    ).toBe(200);
     await api(t).patch(owner, members(admin.memberId), { status: "inactive" });
     const paused = await api(t).get(key, `/v1/orgs/${orgId}`);
     expect(paused.statusCode).toBe(403);
@@ -131,7 +179,8 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
     expect(csv.statusCode).toBe(200);
     expect(csv.headers["content-type"]).toMatch(/^text\/csv/);
     const rows = parse(csv.body, { columns: true }) as Array<Record<string, string>>;
-    for (const col of ["name", "email", "role", "status", "lastLoginAt", "createdAt"]) expect(Object.keys(rows[0]!)).toContain(col);
+    for (const col of ["name", "email", "role", "status", "lastLoginAt", "createdAt"])
+      expect(Object.keys(rows[0]!)).toContain(col);
     const listed = json<{ total: number }>(await api(t).get(owner, `${members()}?limit=1`)).total;
     expect(rows).toHaveLength(listed);
     const mine = rows.find((r) => (r.email ?? "").endsWith(inactive.session.user.email))!;
@@ -153,15 +202,22 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
 
   it("the collaborator list sorts on every column both ways and filters by role, status and text; export takes the same filters", async () => {
     const list = async (query: string) => {
-      const res = await api(t).get(owner, `${members()}?limit=200&${query.includes("status=") ? "" : "status=all&"}${query}`);
+      const res = await api(t).get(
+        owner,
+        `${members()}?limit=200&${query.includes("status=") ? "" : "status=all&"}${query}`,
+      );
       expect(res.statusCode, query).toBe(200);
       return json<{ data: MemberJson[]; total: number }>(res);
     };
     // Emails are compared on their first letter only: punctuation orders differently under the C and the
     // en_US collations, and the database's collation is the operator's choice.
     const key: Record<string, (m: MemberJson) => string | null> = {
-      name: (m) => m.name.toLowerCase(), email: (m) => (/^[a-z]/i.test(m.email) ? m.email[0]!.toLowerCase() : null), role: (m) => m.role,
-      status: (m) => m.status, lastLoginAt: (m) => m.lastLoginAt, createdAt: (m) => m.createdAt,
+      name: (m) => m.name.toLowerCase(),
+      email: (m) => (/^[a-z]/i.test(m.email) ? m.email[0]!.toLowerCase() : null),
+      role: (m) => m.role,
+      status: (m) => m.status,
+      lastLoginAt: (m) => m.lastLoginAt,
+      createdAt: (m) => m.createdAt,
     };
     for (const [field, get] of Object.entries(key)) {
       for (const desc of [false, true]) {
@@ -183,7 +239,9 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
     expect(bad.statusCode).toBe(400);
     expect(json<ErrorJson>(bad).error).toMatchObject({ type: "invalid_request_error", param: "sort" });
 
-    const csv = parse((await api(t).get(owner, `${members()}/export?format=csv&role=sales`)).body, { columns: true }) as Array<Record<string, string>>;
+    const csv = parse((await api(t).get(owner, `${members()}/export?format=csv&role=sales`)).body, {
+      columns: true,
+    }) as Array<Record<string, string>>;
     expect(csv).toHaveLength(sales.total);
     expect(csv.every((r) => r.role === "sales")).toBe(true);
   });
@@ -192,7 +250,10 @@ describe("seed 000 (billing): owner-only deletion, inactive state, last login, e
     const sales = await addMember(t, orgId, "sales");
     const res = await api(t).get(sales.session, `${members()}/export?format=csv`);
     expect(res.statusCode).toBe(403);
-    expect(json<ErrorJson>(res).error).toMatchObject({ type: "authorization_error", requiredPermission: "member:export" });
+    expect(json<ErrorJson>(res).error).toMatchObject({
+      type: "authorization_error",
+      requiredPermission: "member:export",
+    });
   });
 });
 
@@ -227,7 +288,9 @@ describe("seed 001 (saas): the nine acceptance checkboxes", () => {
       expect(i.expiresAt).toMatch(ISO_UTC);
       expect(new Date(i.expiresAt).getTime() - new Date(i.sentAt).getTime()).toBe(72 * HOUR);
     }
-    const onlyPending = json<{ data: InvitationJson[] }>(await api(t).get(admin, path("/invitations?status=pending"))).data;
+    const onlyPending = json<{ data: InvitationJson[] }>(
+      await api(t).get(admin, path("/invitations?status=pending")),
+    ).data;
     expect(onlyPending.map((i) => i.id)).toEqual([invB.id]);
   });
 
@@ -249,7 +312,10 @@ describe("seed 001 (saas): the nine acceptance checkboxes", () => {
     expect(revived.statusCode).toBe(200);
     expect(json<InvitationJson>(revived).status).toBe("pending");
     await deliverMail(t);
-    const acc = await api(t).post(null, `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`, { name: "Late Joiner", password: "a long enough passphrase" });
+    const acc = await api(t).post(null, `/v1/invitations/${tokenIn(lastMailTo(t, email))}/accept`, {
+      name: "Late Joiner",
+      password: "a long enough passphrase",
+    });
     expect(acc.statusCode).toBe(200);
   });
 
@@ -261,7 +327,10 @@ describe("seed 001 (saas): the nine acceptance checkboxes", () => {
     const res = await api(t).post(admin, path(`/invitations/${inv.id}/revoke`));
     expect(res.statusCode).toBe(200);
     expect(json<InvitationJson>(res).status).toBe("revoked");
-    const accept = await api(t).post(null, `/v1/invitations/${token}/accept`, { name: "Too Late", password: "a long enough passphrase" });
+    const accept = await api(t).post(null, `/v1/invitations/${token}/accept`, {
+      name: "Too Late",
+      password: "a long enough passphrase",
+    });
     expect(accept.statusCode).toBe(409);
     expect(json<ErrorJson>(accept).error).toMatchObject({ type: "conflict_error", code: "invitation_not_pending" });
   });
@@ -274,7 +343,10 @@ describe("seed 001 (saas): the nine acceptance checkboxes", () => {
     const [mail] = (await deliverMail(t)).filter((x) => x.to === m.session.user.email);
     expect(mail!.subject).toBe("Reset your password");
     expect(mail!.text).toContain("/reset-password?token=rp_");
-    const done = await api(t).post(null, "/v1/auth/password/reset", { token: tokenIn(mail!), password: "a brand new passphrase" });
+    const done = await api(t).post(null, "/v1/auth/password/reset", {
+      token: tokenIn(mail!),
+      password: "a brand new passphrase",
+    });
     expect(done.statusCode).toBe(200);
     expect((await signIn(m.session.user.email, "a brand new passphrase")).statusCode).toBe(200);
     // Not for a deactivated user.
@@ -289,7 +361,11 @@ describe("seed 001 (saas): the nine acceptance checkboxes", () => {
     expect((await api(t).patch(admin, path(`/members/${m.memberId}`), { status: "inactive" })).statusCode).toBe(200);
     expect((await api(t).get(m.session, path(""))).statusCode).toBe(401);
     expect((await signIn(m.session.user.email)).statusCode).toBe(403);
-    expect(json<MemberJson>(await api(t).get(admin, path(`/members/${m.memberId}`)))).toMatchObject({ status: "inactive", email: m.session.user.email, role: "member" });
+    expect(json<MemberJson>(await api(t).get(admin, path(`/members/${m.memberId}`)))).toMatchObject({
+      status: "inactive",
+      email: m.session.user.email,
+      role: "member",
+    });
   });
 
   it("6. admins reactivate a previously deactivated user", async () => {
@@ -332,7 +408,17 @@ describe("seed 001 (saas): the nine acceptance checkboxes", () => {
     expect(res.statusCode).toBe(200);
     const events = json<{ data: AuditJson[] }>(res).data;
     const seen = new Set(events.map((e) => e.action));
-    for (const a of ["team.invited", "team.invite_resent", "team.invite_revoked", "team.invite_accepted", "team.password_reset_requested", "team.deactivated", "team.reactivated", "team.role_changed", "team.removed"]) {
+    for (const a of [
+      "team.invited",
+      "team.invite_resent",
+      "team.invite_revoked",
+      "team.invite_accepted",
+      "team.password_reset_requested",
+      "team.deactivated",
+      "team.reactivated",
+      "team.role_changed",
+      "team.removed",
+    ]) {
       expect(seen, a).toContain(a);
     }
     for (const e of events.filter((x) => x.action !== "team.invite_accepted")) {
@@ -361,7 +447,11 @@ describe("seed 003 (departments): hierarchy, email rules, soft delete, 72 h invi
     const byAdmin = await api(t).post(salesAdmin, path("/invitations"), { email: uniqueEmail("adm"), role: "admin" });
     expect(byAdmin.statusCode).toBe(403);
     expect(json<ErrorJson>(byAdmin).error.type).toBe("authorization_error");
-    const bySuper = await api(t).post(sa, path("/invitations"), { email: uniqueEmail("adm"), role: "admin", department: "tech" });
+    const bySuper = await api(t).post(sa, path("/invitations"), {
+      email: uniqueEmail("adm"),
+      role: "admin",
+      department: "tech",
+    });
     expect(bySuper.statusCode).toBe(201);
     const user = await api(t).post(salesAdmin, path("/invitations"), { email: uniqueEmail("usr") });
     expect(user.statusCode).toBe(201);
@@ -386,15 +476,26 @@ describe("seed 003 (departments): hierarchy, email rules, soft delete, 72 h invi
   });
 
   it("email rules: organisation email at the allowed domain, secondary only at gmail.com/icloud.com/outlook.com, format checked", async () => {
-    const wrongDomain = await api(t).post(sa, path("/invitations"), { email: "someone@elsewhere.io", department: "finance" });
+    const wrongDomain = await api(t).post(sa, path("/invitations"), {
+      email: "someone@elsewhere.io",
+      department: "finance",
+    });
     expect(wrongDomain.statusCode).toBe(422);
     expect(json<ErrorJson>(wrongDomain).error).toMatchObject({ type: "invalid_request_error", param: "email" });
     expect(json<ErrorJson>(wrongDomain).error.message).toContain("@example.com");
-    const tempMail = await api(t).post(sa, path("/invitations"), { email: uniqueEmail("x"), secondaryEmail: "x@mailinator.com", department: "finance" });
+    const tempMail = await api(t).post(sa, path("/invitations"), {
+      email: uniqueEmail("x"),
+      secondaryEmail: "x@mailinator.com",
+      department: "finance",
+    });
     expect(tempMail.statusCode).toBe(422);
     expect(json<ErrorJson>(tempMail).error.param).toBe("secondaryEmail");
     for (const domain of ["gmail.com", "icloud.com", "outlook.com"]) {
-      const ok = await api(t).post(sa, path("/invitations"), { email: uniqueEmail("ok"), secondaryEmail: `someone.${domain.split(".")[0]}@${domain}`, department: "finance" });
+      const ok = await api(t).post(sa, path("/invitations"), {
+        email: uniqueEmail("ok"),
+        secondaryEmail: `someone.${domain.split(".")[0]}@${domain}`,
+        department: "finance",
+      });
       expect(ok.statusCode, domain).toBe(201);
     }
     for (const bad of ["no-at-sign.example.com", "a@b", "two@@example.com"]) {
@@ -406,15 +507,27 @@ describe("seed 003 (departments): hierarchy, email rules, soft delete, 72 h invi
 
   it("the secondary email is kept from the invitation and cannot be edited; name, role and department can", async () => {
     const email = uniqueEmail("sec");
-    const { memberId } = await inviteAndAccept(t, sa, orgId, { email, secondaryEmail: "backup.person@gmail.com", department: "finance" });
+    const { memberId } = await inviteAndAccept(t, sa, orgId, {
+      email,
+      secondaryEmail: "backup.person@gmail.com",
+      department: "finance",
+    });
     const m = json<MemberJson>(await api(t).get(sa, path(`/members/${memberId}`)));
     expect(m).toMatchObject({ secondaryEmail: "backup.person@gmail.com", department: "finance", role: "user" });
     const edit = await api(t).patch(sa, path(`/members/${memberId}`), { secondaryEmail: "other@gmail.com" });
     expect(edit.statusCode).toBe(422);
     expect(json<ErrorJson>(edit).error.param).toBe("secondaryEmail");
-    const allowed = await api(t).patch(sa, path(`/members/${memberId}`), { name: "Renamed", department: "tech", role: "admin" });
+    const allowed = await api(t).patch(sa, path(`/members/${memberId}`), {
+      name: "Renamed",
+      department: "tech",
+      role: "admin",
+    });
     expect(allowed.statusCode).toBe(200);
-    expect(json<MemberJson>(allowed)).toMatchObject({ department: "tech", role: "admin", secondaryEmail: "backup.person@gmail.com" });
+    expect(json<MemberJson>(allowed)).toMatchObject({
+      department: "tech",
+      role: "admin",
+      secondaryEmail: "backup.person@gmail.com",
+    });
   });
 
   it("new users inherit their creator's department", async () => {
@@ -425,7 +538,10 @@ describe("seed 003 (departments): hierarchy, email rules, soft delete, 72 h invi
     const { memberId } = await inviteAndAccept(t, salesAdmin, orgId, { email: uniqueEmail("inherit2") });
     expect(json<MemberJson>(await api(t).get(sa, path(`/members/${memberId}`))).department).toBe("sales");
     // A sales admin cannot invite into another department.
-    const elsewhere = await api(t).post(salesAdmin, path("/invitations"), { email: uniqueEmail("x"), department: "tech" });
+    const elsewhere = await api(t).post(salesAdmin, path("/invitations"), {
+      email: uniqueEmail("x"),
+      department: "tech",
+    });
     expect(elsewhere.statusCode).toBe(403);
   });
 
@@ -439,10 +555,15 @@ describe("seed 003 (departments): hierarchy, email rules, soft delete, 72 h invi
     t.clock.advance(72 * HOUR - 1000);
     expect((await api(t).get(null, `/v1/invitations/${token}`)).statusCode).toBe(200);
     t.clock.advance(1000);
-    const late = await api(t).post(null, `/v1/invitations/${token}/accept`, { name: "Late", password: "a long enough passphrase" });
+    const late = await api(t).post(null, `/v1/invitations/${token}/accept`, {
+      name: "Late",
+      password: "a long enough passphrase",
+    });
     expect(late.statusCode).toBe(409);
     sa = await signInAgain(t, sa.user.email);
-    const list = json<{ data: InvitationJson[] }>(await api(t).get(sa, path("/invitations?status=expired&limit=200"))).data;
+    const list = json<{ data: InvitationJson[] }>(
+      await api(t).get(sa, path("/invitations?status=expired&limit=200")),
+    ).data;
     expect(list.find((i) => i.id === inv.id)?.status).toBe("expired");
   });
 
@@ -488,16 +609,26 @@ describe("seed 004 (operations): invite/resend/revoke, role ladder, removal, las
   it("invite sends a 7-day tokenized link; the accepted member shows role, last sign-in and store access", async () => {
     owner = await signInAgain(t, owner.user.email);
     const email = uniqueEmail("staffer");
-    const res = await api(t).post(owner, path("/invitations"), { email, role: "staff", storeIds: ["retail"], hiddenModules: ["vendors"] });
+    const res = await api(t).post(owner, path("/invitations"), {
+      email,
+      role: "staff",
+      storeIds: ["retail"],
+      hiddenModules: ["vendors"],
+    });
     expect(res.statusCode).toBe(201);
     const inv = json<InvitationJson>(res);
     expect(new Date(inv.expiresAt).getTime() - new Date(inv.createdAt).getTime()).toBe(7 * DAY);
     const mail = (await deliverMail(t)).find((m) => m.to === email);
     expect(mail!.text).toContain("expires in 7 days");
-    const accept = await api(t).post(null, `/v1/invitations/${tokenIn(mail!)}/accept`, { name: "Shipping Coordinator", password: "a long enough passphrase" });
+    const accept = await api(t).post(null, `/v1/invitations/${tokenIn(mail!)}/accept`, {
+      name: "Shipping Coordinator",
+      password: "a long enough passphrase",
+    });
     expect(accept.statusCode).toBe(200);
     const memberId = json<{ member: { id: string } }>(accept).member.id;
-    const row = json<{ data: MemberJson[] }>(await api(t).get(owner, path("/members?limit=200"))).data.find((m) => m.id === memberId)!;
+    const row = json<{ data: MemberJson[] }>(await api(t).get(owner, path("/members?limit=200"))).data.find(
+      (m) => m.id === memberId,
+    )!;
     expect(row).toMatchObject({ role: "staff", storeIds: ["retail"], lastLoginAt: t.clock.now().toISOString() });
   });
 
@@ -521,8 +652,12 @@ describe("seed 004 (operations): invite/resend/revoke, role ladder, removal, las
     const admin2 = await addMember(t, orgId, "admin");
     const staff = await addMember(t, orgId, "staff");
     const ro = await addMember(t, orgId, "read_only");
-    expect((await api(t).patch(admin.session, path(`/members/${ro.memberId}`), { role: "staff" })).statusCode).toBe(200);
-    expect((await api(t).patch(admin.session, path(`/members/${admin2.memberId}`), { role: "staff" })).statusCode).toBe(200);
+    expect((await api(t).patch(admin.session, path(`/members/${ro.memberId}`), { role: "staff" })).statusCode).toBe(
+      200,
+    );
+    expect((await api(t).patch(admin.session, path(`/members/${admin2.memberId}`), { role: "staff" })).statusCode).toBe(
+      200,
+    );
     const toOwner = await api(t).patch(admin.session, path(`/members/${staff.memberId}`), { role: "owner" });
     expect(toOwner.statusCode).toBe(403);
     expect(json<ErrorJson>(toOwner).error.requiredPermission).toBe("owner:promote");
@@ -537,7 +672,9 @@ describe("seed 004 (operations): invite/resend/revoke, role ladder, removal, las
     // Owners promote and demote owners.
     const promoted = await api(t).patch(owner, path(`/members/${admin.memberId}`), { role: "owner" });
     expect(promoted.statusCode).toBe(200);
-    expect((await api(t).patch(admin.session, path(`/members/${admin.memberId}`), { role: "admin" })).statusCode).toBe(403);
+    expect((await api(t).patch(admin.session, path(`/members/${admin.memberId}`), { role: "admin" })).statusCode).toBe(
+      403,
+    );
     expect((await api(t).patch(owner, path(`/members/${admin.memberId}`), { role: "admin" })).statusCode).toBe(200);
   });
 
@@ -592,9 +729,19 @@ describe("seed 004 (operations): invite/resend/revoke, role ladder, removal, las
 
   it("team.* events carry actor, target and a before/after diff", async () => {
     const email = uniqueEmail("audited");
-    const { memberId, userId, invitationId } = await inviteAndAccept(t, owner, orgId, { email, role: "read_only", storeIds: ["retail"] });
-    await api(t).patch(owner, path(`/members/${memberId}`), { role: "staff", storeIds: ["retail", "wholesale"], hiddenModules: ["reports"] });
-    const revokedInv = json<InvitationJson>(await api(t).post(owner, path("/invitations"), { email: uniqueEmail("never") }));
+    const { memberId, userId, invitationId } = await inviteAndAccept(t, owner, orgId, {
+      email,
+      role: "read_only",
+      storeIds: ["retail"],
+    });
+    await api(t).patch(owner, path(`/members/${memberId}`), {
+      role: "staff",
+      storeIds: ["retail", "wholesale"],
+      hiddenModules: ["reports"],
+    });
+    const revokedInv = json<InvitationJson>(
+      await api(t).post(owner, path("/invitations"), { email: uniqueEmail("never") }),
+    );
     await api(t).post(owner, path(`/invitations/${revokedInv.id}/revoke`));
     await api(t).del(owner, path(`/members/${memberId}`));
 
@@ -602,13 +749,34 @@ describe("seed 004 (operations): invite/resend/revoke, role ladder, removal, las
     expect(res.statusCode).toBe(200);
     const events = json<{ data: AuditJson[] }>(res).data;
     const find = (action: string, target: string) => events.find((e) => e.action === action && e.targetId === target);
-    expect(find("team.invited", invitationId)).toMatchObject({ actorId: owner.user.id, after: { email, role: "read_only", storeIds: ["retail"] } });
+    expect(find("team.invited", invitationId)).toMatchObject({
+      actorId: owner.user.id,
+      after: { email, role: "read_only", storeIds: ["retail"] },
+    });
     expect(find("team.invite_accepted", memberId)).toMatchObject({ actorId: userId, after: { role: "read_only" } });
-    expect(find("team.role_changed", memberId)).toMatchObject({ actorId: owner.user.id, before: { role: "read_only" }, after: { role: "staff" } });
-    expect(find("team.store_access_changed", memberId)).toMatchObject({ before: { storeIds: ["retail"] }, after: { storeIds: ["retail", "wholesale"] } });
-    expect(find("team.module_visibility_changed", memberId)).toMatchObject({ before: { hiddenModules: [] }, after: { hiddenModules: ["reports"] } });
-    expect(find("team.invite_revoked", revokedInv.id)).toMatchObject({ actorId: owner.user.id, before: { status: "pending" }, after: { status: "revoked" } });
-    expect(find("team.removed", memberId)).toMatchObject({ actorId: owner.user.id, before: { role: "staff", status: "active" }, after: { status: "removed" } });
+    expect(find("team.role_changed", memberId)).toMatchObject({
+      actorId: owner.user.id,
+      before: { role: "read_only" },
+      after: { role: "staff" },
+    });
+    expect(find("team.store_access_changed", memberId)).toMatchObject({
+      before: { storeIds: ["retail"] },
+      after: { storeIds: ["retail", "wholesale"] },
+    });
+    expect(find("team.module_visibility_changed", memberId)).toMatchObject({
+      before: { hiddenModules: [] },
+      after: { hiddenModules: ["reports"] },
+    });
+    expect(find("team.invite_revoked", revokedInv.id)).toMatchObject({
+      actorId: owner.user.id,
+      before: { status: "pending" },
+      after: { status: "revoked" },
+    });
+    expect(find("team.removed", memberId)).toMatchObject({
+      actorId: owner.user.id,
+      before: { role: "staff", status: "active" },
+      after: { status: "removed" },
+    });
     for (const e of events) expect(e.entityType).toBe("team");
   });
 });

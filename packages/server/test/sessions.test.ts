@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, bearer, createOrg, GOOD_PASSWORD, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  GOOD_PASSWORD,
+  json,
+  signUp,
+  testApp,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -22,13 +32,18 @@ interface SessionItem {
 
 async function signIn(email: string, userAgent: string, ip = "127.0.0.1"): Promise<Session> {
   const res = await t.app.inject({
-    method: "POST", url: "/v1/auth/sign-in", payload: { email, password: GOOD_PASSWORD }, headers: { "user-agent": userAgent }, remoteAddress: ip,
+    method: "POST",
+    url: "/v1/auth/sign-in",
+    payload: { email, password: GOOD_PASSWORD },
+    headers: { "user-agent": userAgent },
+    remoteAddress: ip,
   });
   expect(res.statusCode).toBe(200);
   return json<Session>(res);
 }
 
-const mySessions = async (s: Session) => json<{ data: SessionItem[] }>(await t.app.inject({ url: "/v1/me/sessions", headers: bearer(s) })).data;
+const mySessions = async (s: Session) =>
+  json<{ data: SessionItem[] }>(await t.app.inject({ url: "/v1/me/sessions", headers: bearer(s) })).data;
 const alive = async (s: Session) => (await t.app.inject({ url: "/v1/me", headers: bearer(s) })).statusCode === 200;
 
 describe("my sessions", () => {
@@ -40,11 +55,24 @@ describe("my sessions", () => {
     const phone = await signIn(first.user.email, "Phone Safari", "10.0.0.8");
     const list = await mySessions(phone);
     expect(list).toHaveLength(3);
-    expect(list[0]).toMatchObject({ userAgent: "Phone Safari", ip: "10.0.0.8", current: true, createdAt: t.clock.now().toISOString() });
+    expect(list[0]).toMatchObject({
+      userAgent: "Phone Safari",
+      ip: "10.0.0.8",
+      current: true,
+      createdAt: t.clock.now().toISOString(),
+    });
     expect(list[1]).toMatchObject({ userAgent: "Laptop Firefox", ip: "10.0.0.7", current: false });
     expect(list.filter((s) => s.current)).toHaveLength(1);
     for (const s of list) {
-      expect(Object.keys(s).sort()).toEqual(["createdAt", "current", "expiresAt", "id", "ip", "lastSeenAt", "userAgent"]);
+      expect(Object.keys(s).sort()).toEqual([
+        "createdAt",
+        "current",
+        "expiresAt",
+        "id",
+        "ip",
+        "lastSeenAt",
+        "userAgent",
+      ]);
       expect(JSON.stringify(s)).not.toContain(laptop.token);
     }
     // Someone else sees only their own.
@@ -57,7 +85,11 @@ describe("my sessions", () => {
     const other = await signIn(s.user.email, "Other");
     const otherId = (await mySessions(s)).find((x) => !x.current)!.id;
     const stranger = await signUp(t.app);
-    const wrong = await t.app.inject({ method: "DELETE", url: `/v1/me/sessions/${otherId}`, headers: bearer(stranger) });
+    const wrong = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/me/sessions/${otherId}`,
+      headers: bearer(stranger),
+    });
     expect(wrong.statusCode).toBe(404);
     expect(await alive(other)).toBe(true);
     const res = await t.app.inject({ method: "DELETE", url: `/v1/me/sessions/${otherId}`, headers: bearer(s) });
@@ -67,7 +99,9 @@ describe("my sessions", () => {
     expect(errorOf(ended)).toMatchObject({ type: "authentication_error", code: "session_expired" });
     expect(await alive(s)).toBe(true);
     // Ending it again: it is gone.
-    expect((await t.app.inject({ method: "DELETE", url: `/v1/me/sessions/${otherId}`, headers: bearer(s) })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: "DELETE", url: `/v1/me/sessions/${otherId}`, headers: bearer(s) })).statusCode,
+    ).toBe(404);
   });
 
   it("ends all other sessions and keeps this one", async () => {
@@ -93,7 +127,8 @@ describe("my sessions", () => {
 });
 
 describe("changing the password", () => {
-  const change = (s: Session, body: Record<string, unknown>) => t.app.inject({ method: "POST", url: "/v1/me/password", headers: bearer(s), payload: body });
+  const change = (s: Session, body: Record<string, unknown>) =>
+    t.app.inject({ method: "POST", url: "/v1/me/password", headers: bearer(s), payload: body });
 
   it("ends every other session, keeps this one, and the new password signs in", async () => {
     const s = await signUp(t.app);
@@ -105,16 +140,27 @@ describe("changing the password", () => {
     expect(await alive(a)).toBe(false);
     expect(await alive(b)).toBe(false);
     expect(await alive(s)).toBe(true);
-    const old = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: s.user.email, password: GOOD_PASSWORD } });
+    const old = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: s.user.email, password: GOOD_PASSWORD },
+    });
     expect(old.statusCode).toBe(401);
-    const fresh = await t.app.inject({ method: "POST", url: "/v1/auth/sign-in", payload: { email: s.user.email, password: "a brand new passphrase" } });
+    const fresh = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: s.user.email, password: "a brand new passphrase" },
+    });
     expect(fresh.statusCode).toBe(200);
   });
 
   it("refuses a wrong current password or a weak new one and ends nothing", async () => {
     const s = await signUp(t.app);
     const other = await signIn(s.user.email, "Other");
-    const wrong = await change(s, { currentPassword: "not the password at all", newPassword: "a brand new passphrase" });
+    const wrong = await change(s, {
+      currentPassword: "not the password at all",
+      newPassword: "a brand new passphrase",
+    });
     expect(wrong.statusCode).toBe(422);
     expect(errorOf(wrong)).toMatchObject({ code: "current_password_incorrect", param: "currentPassword" });
     const weak = await change(s, { currentPassword: GOOD_PASSWORD, newPassword: "password123" });
@@ -134,13 +180,20 @@ describe("an admin ends a member's sessions", () => {
     const member = await addMember(t, org.id, "member");
     const second = await signIn(member.session.user.email, "Second");
 
-    const listed = await t.app.inject({ url: `/v1/orgs/${org.id}/members/${member.memberId}/sessions`, headers: bearer(admin.session) });
+    const listed = await t.app.inject({
+      url: `/v1/orgs/${org.id}/members/${member.memberId}/sessions`,
+      headers: bearer(admin.session),
+    });
     expect(listed.statusCode).toBe(200);
     const data = json<{ data: Array<Record<string, unknown>> }>(listed).data;
     expect(data).toHaveLength(2);
     expect(data.some((s) => s.userAgent === "Second")).toBe(true);
 
-    const res = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/members/${member.memberId}/sessions`, headers: bearer(admin.session) });
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/members/${member.memberId}/sessions`,
+      headers: bearer(admin.session),
+    });
     expect(res.statusCode).toBe(200);
     expect(json<{ sessionsEnded: number }>(res).sessionsEnded).toBe(2);
     expect(await alive(member.session)).toBe(false);
@@ -148,7 +201,10 @@ describe("an admin ends a member's sessions", () => {
     expect(await alive(admin.session)).toBe(true);
 
     const events = json<{ data: Array<{ actorId: string; targetId: string; after: Record<string, unknown> }> }>(
-      await t.app.inject({ url: `/v1/orgs/${org.id}/audit-events?action=team.sessions_revoked`, headers: bearer(owner) }),
+      await t.app.inject({
+        url: `/v1/orgs/${org.id}/audit-events?action=team.sessions_revoked`,
+        headers: bearer(owner),
+      }),
     ).data;
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actorId: admin.userId, targetId: member.memberId, after: { sessionsEnded: 2 } });
@@ -159,10 +215,21 @@ describe("an admin ends a member's sessions", () => {
     const org = await createOrg(t.app, owner, "saas");
     const a = await addMember(t, org.id, "member");
     const b = await addMember(t, org.id, "member");
-    const res = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/members/${b.memberId}/sessions`, headers: bearer(a.session) });
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/members/${b.memberId}/sessions`,
+      headers: bearer(a.session),
+    });
     expect(res.statusCode).toBe(403);
-    expect(errorOf(res)).toMatchObject({ type: "authorization_error", code: "permission_denied", requiredPermission: "session:revoke" });
-    const list = await t.app.inject({ url: `/v1/orgs/${org.id}/members/${b.memberId}/sessions`, headers: bearer(a.session) });
+    expect(errorOf(res)).toMatchObject({
+      type: "authorization_error",
+      code: "permission_denied",
+      requiredPermission: "session:revoke",
+    });
+    const list = await t.app.inject({
+      url: `/v1/orgs/${org.id}/members/${b.memberId}/sessions`,
+      headers: bearer(a.session),
+    });
     expect(list.statusCode).toBe(403);
     expect(await alive(b.session)).toBe(true);
   });
@@ -171,13 +238,21 @@ describe("an admin ends a member's sessions", () => {
     const owner = await signUp(t.app);
     const org = await createOrg(t.app, owner, "saas");
     const admin = await addMember(t, org.id, "admin");
-    const res = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/members/${org.memberId}/sessions`, headers: bearer(admin.session) });
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/members/${org.memberId}/sessions`,
+      headers: bearer(admin.session),
+    });
     expect(res.statusCode).toBe(403);
     expect(await alive(owner)).toBe(true);
 
     const otherOwner = await signUp(t.app);
     const other = await createOrg(t.app, otherOwner, "saas");
-    const cross = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${org.id}/members/${other.memberId}/sessions`, headers: bearer(owner) });
+    const cross = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/members/${other.memberId}/sessions`,
+      headers: bearer(owner),
+    });
     expect(cross.statusCode).toBe(404);
     expect(await alive(otherOwner)).toBe(true);
   });

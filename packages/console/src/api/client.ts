@@ -64,7 +64,6 @@ export async function download(path: string, fallbackName: string): Promise<void
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-
 /**
  * For contract endpoints (PRODUCT.md) whose routes are still landing and so are not yet in the generated
  * types. Callers state the answer's shape from the contract; pages gate these calls on `hasApi`.
@@ -76,7 +75,12 @@ export async function call<T>(method: "GET" | "POST" | "PATCH" | "DELETE", path:
     const token = readCookie("roster_csrf");
     if (token) headers["x-csrf-token"] = token;
   }
-  const res = await fetch(path, { method, credentials: "same-origin", headers, body: body === undefined ? null : JSON.stringify(body) });
+  const res = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers,
+    body: body === undefined ? null : JSON.stringify(body),
+  });
   if (!res.ok) {
     const err = (await res.json().catch(() => undefined)) as { error?: ApiError } | undefined;
     throw new ApiFailure(res.status, err?.error);

@@ -3,7 +3,15 @@ import { Box, Center, Group, Paper, Stack, Text, Title } from "@mantine/core";
 import { ColorSchemeToggle } from "./Shell";
 
 /** The frame of pages a signed-out person sees: sign-in, invitation, password reset. */
-export function PublicFrame({ title, subtitle, children }: { title: string; subtitle?: ReactNode; children: ReactNode }) {
+export function PublicFrame({
+  title,
+  subtitle,
+  children,
+}: {
+  title: string;
+  subtitle?: ReactNode;
+  children: ReactNode;
+}) {
   return (
     <Box mih="100dvh" bg="var(--mantine-color-default-hover)">
       <Group justify="space-between" p="md">
@@ -17,8 +25,14 @@ export function PublicFrame({ title, subtitle, children }: { title: string; subt
         <Paper component="main" withBorder shadow="sm" radius="lg" p={{ base: "lg", sm: "xl" }} w="100%" maw={420}>
           <Stack gap="lg">
             <div>
-              <Title order={1} size="h3">{title}</Title>
-              {subtitle ? <Text c="dimmed" size="sm" mt={4}>{subtitle}</Text> : null}
+              <Title order={1} size="h3">
+                {title}
+              </Title>
+              {subtitle ? (
+                <Text c="dimmed" size="sm" mt={4}>
+                  {subtitle}
+                </Text>
+              ) : null}
             </div>
             {children}
           </Stack>

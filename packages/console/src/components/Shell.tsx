@@ -1,15 +1,39 @@
 import { useEffect, useMemo, type ReactNode } from "react";
 import { Link, NavLink as RouterNavLink, Navigate, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import {
-  ActionIcon, AppShell, Box, Burger, Group, Menu, NavLink, ScrollArea, Text, Tooltip, UnstyledButton,
-  useComputedColorScheme, useMantineColorScheme, VisuallyHidden,
+  ActionIcon,
+  AppShell,
+  Box,
+  Burger,
+  Group,
+  Menu,
+  NavLink,
+  ScrollArea,
+  Text,
+  Tooltip,
+  UnstyledButton,
+  useComputedColorScheme,
+  useMantineColorScheme,
+  VisuallyHidden,
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import {
-  IconBuildingSkyscraper, IconChevronDown, IconKey, IconListDetails, IconLogout, IconMail, IconMoon, IconReport,
-  IconShieldLock, IconSun, IconTable, IconUserCircle, IconUsers, IconUserPlus,
+  IconBuildingSkyscraper,
+  IconChevronDown,
+  IconKey,
+  IconListDetails,
+  IconLogout,
+  IconMail,
+  IconMoon,
+  IconReport,
+  IconShieldLock,
+  IconSun,
+  IconTable,
+  IconUserCircle,
+  IconUsers,
+  IconUserPlus,
 } from "@tabler/icons-react";
 import { can, filterFor } from "@roster/policy";
 import { api, ok } from "../api/client";
@@ -30,12 +54,37 @@ const readsSome = (v: OrgView, type: string) => filterFor(v.policy, v.subject, "
 
 const ORG_NAV: NavItem[] = [
   { to: "team", label: "Team", icon: <IconUsers size={18} />, show: (v) => allowed(v, "read", "member") },
-  { to: "invitations", label: "Invitations", icon: <IconUserPlus size={18} />, show: (v) => hasApi("invitations") && allowed(v, "read", "invitation") },
+  {
+    to: "invitations",
+    label: "Invitations",
+    icon: <IconUserPlus size={18} />,
+    show: (v) => hasApi("invitations") && allowed(v, "read", "invitation"),
+  },
   { to: "roles", label: "Roles & permissions", icon: <IconTable size={18} />, show: () => true },
-  { to: "security", label: "Security", icon: <IconShieldLock size={18} />, show: (v) => hasApi("security") && allowed(v, "read", "security") },
-  { to: "api-keys", label: "API keys", icon: <IconKey size={18} />, show: (v) => hasApi("apiKeys") && allowed(v, "read", "api_key") },
-  { to: "audit", label: "Audit log", icon: <IconListDetails size={18} />, show: (v) => hasApi("audit") && readsSome(v, "audit_log") },
-  { to: "reports", label: "Reports", icon: <IconReport size={18} />, show: (v) => hasApi("reports") && readsSome(v, "report") },
+  {
+    to: "security",
+    label: "Security",
+    icon: <IconShieldLock size={18} />,
+    show: (v) => hasApi("security") && allowed(v, "read", "security"),
+  },
+  {
+    to: "api-keys",
+    label: "API keys",
+    icon: <IconKey size={18} />,
+    show: (v) => hasApi("apiKeys") && allowed(v, "read", "api_key"),
+  },
+  {
+    to: "audit",
+    label: "Audit log",
+    icon: <IconListDetails size={18} />,
+    show: (v) => hasApi("audit") && readsSome(v, "audit_log"),
+  },
+  {
+    to: "reports",
+    label: "Reports",
+    icon: <IconReport size={18} />,
+    show: (v) => hasApi("reports") && readsSome(v, "report"),
+  },
 ];
 
 function ColorSchemeToggle() {
@@ -44,7 +93,12 @@ function ColorSchemeToggle() {
   const next = computed === "dark" ? "light" : "dark";
   return (
     <Tooltip label={`Switch to ${next} theme`}>
-      <ActionIcon variant="default" size="lg" aria-label={`Switch to ${next} theme`} onClick={() => setColorScheme(next)}>
+      <ActionIcon
+        variant="default"
+        size="lg"
+        aria-label={`Switch to ${next} theme`}
+        onClick={() => setColorScheme(next)}
+      >
         {computed === "dark" ? <IconSun size={18} /> : <IconMoon size={18} />}
       </ActionIcon>
     </Tooltip>
@@ -74,8 +128,16 @@ function OrgSwitcher() {
       <Menu.Dropdown>
         <Menu.Label>Your organizations</Menu.Label>
         {memberships.map((m) => (
-          <Menu.Item key={m.orgId} onClick={() => void navigate(`/orgs/${m.orgId}/team`)} disabled={m.status !== "active"}
-            rightSection={<Text size="xs" c="dimmed">{m.status === "active" ? m.role : "suspended"}</Text>}>
+          <Menu.Item
+            key={m.orgId}
+            onClick={() => void navigate(`/orgs/${m.orgId}/team`)}
+            disabled={m.status !== "active"}
+            rightSection={
+              <Text size="xs" c="dimmed">
+                {m.status === "active" ? m.role : "suspended"}
+              </Text>
+            }
+          >
             {m.orgName}
           </Menu.Item>
         ))}
@@ -108,8 +170,12 @@ function UserMenu() {
       </Menu.Target>
       <Menu.Dropdown>
         <Menu.Label>
-          <Text size="sm" fw={600} c="var(--mantine-color-text)">{user.name}</Text>
-          <Text size="xs" c="dimmed">{user.email}</Text>
+          <Text size="sm" fw={600} c="var(--mantine-color-text)">
+            {user.name}
+          </Text>
+          <Text size="xs" c="dimmed">
+            {user.email}
+          </Text>
         </Menu.Label>
         <Menu.Item leftSection={<IconUserCircle size={16} />} component={Link} to="/account">
           Account &amp; sessions
@@ -135,7 +201,14 @@ function useNavOrg(): { orgId: string | undefined; view: OrgView | undefined } {
     const m = me.data?.memberships.find((x) => x.orgId === orgId);
     if (!me.data || !m || !policy.data || !orgId) return undefined;
     const subject = { role: m.role, userId: me.data.user.id, department: m.department, storeIds: m.storeIds };
-    return { orgId, membership: m, me: me.data, policy: policy.data.policy, assignableRoles: policy.data.assignableRoles, subject };
+    return {
+      orgId,
+      membership: m,
+      me: me.data,
+      policy: policy.data.policy,
+      assignableRoles: policy.data.assignableRoles,
+      subject,
+    };
   }, [params.orgId, inUrl.view, me.data, policy.data, orgId]);
   return { orgId, view };
 }
@@ -146,7 +219,8 @@ function NavSection({ onNavigate }: { onNavigate: () => void }) {
   const location = useLocation();
   const items = view ? ORG_NAV.filter((i) => i.show(view)) : [];
   const global: Array<{ to: string; label: string; icon: ReactNode }> = [];
-  if (me.data?.user.platformRole) global.push({ to: "/platform", label: "Platform", icon: <IconBuildingSkyscraper size={18} /> });
+  if (me.data?.user.platformRole)
+    global.push({ to: "/platform", label: "Platform", icon: <IconBuildingSkyscraper size={18} /> });
   if (hasApi("mailbox")) global.push({ to: "/mailbox", label: "Dev mailbox", icon: <IconMail size={18} /> });
   return (
     <nav aria-label="Main">
@@ -158,8 +232,15 @@ function NavSection({ onNavigate }: { onNavigate: () => void }) {
           {items.map((i) => {
             const to = `/orgs/${orgId}/${i.to}`;
             return (
-              <NavLink key={i.to} component={RouterNavLink} to={to} label={i.label} leftSection={i.icon} onClick={onNavigate}
-                active={location.pathname.startsWith(to)} />
+              <NavLink
+                key={i.to}
+                component={RouterNavLink}
+                to={to}
+                label={i.label}
+                leftSection={i.icon}
+                onClick={onNavigate}
+                active={location.pathname.startsWith(to)}
+              />
             );
           })}
         </>
@@ -170,8 +251,15 @@ function NavSection({ onNavigate }: { onNavigate: () => void }) {
             Installation
           </Text>
           {global.map((i) => (
-            <NavLink key={i.to} component={RouterNavLink} to={i.to} label={i.label} leftSection={i.icon} onClick={onNavigate}
-              active={location.pathname.startsWith(i.to)} />
+            <NavLink
+              key={i.to}
+              component={RouterNavLink}
+              to={i.to}
+              label={i.label}
+              leftSection={i.icon}
+              onClick={onNavigate}
+              active={location.pathname.startsWith(i.to)}
+            />
           ))}
         </Box>
       ) : null}
@@ -185,15 +273,33 @@ export function Shell() {
   const me = useMe();
   const location = useLocation();
   useEffect(() => close(), [location.pathname, close]);
-  if (me.isPending) return <Box p="xl"><TableSkeleton /></Box>;
-  if (me.data === null) return <Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  if (me.isPending)
+    return (
+      <Box p="xl">
+        <TableSkeleton />
+      </Box>
+    );
+  if (me.data === null)
+    return <Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   return (
-    <AppShell header={{ height: 60 }} navbar={{ width: 248, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
-      <a href="#main" className="roster-skip">Skip to content</a>
+    <AppShell
+      header={{ height: 60 }}
+      navbar={{ width: 248, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding="md"
+    >
+      <a href="#main" className="roster-skip">
+        Skip to content
+      </a>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap" style={{ minWidth: 0 }}>
-            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label={opened ? "Close navigation" : "Open navigation"} />
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label={opened ? "Close navigation" : "Open navigation"}
+            />
             <Link to="/" aria-label="Roster home" style={{ display: "flex" }}>
               <img src="/favicon.svg" width={28} height={28} alt="" />
               <VisuallyHidden>Roster</VisuallyHidden>

@@ -3,7 +3,15 @@ import { Alert, Avatar, Badge, Button, Group, Skeleton, Stack, Text, Title, Tool
 import { IconAlertTriangle, IconInbox } from "@tabler/icons-react";
 import { ApiFailure } from "../api/client";
 
-export function PageHeader({ title, description, action }: { title: string; description?: ReactNode; action?: ReactNode }) {
+export function PageHeader({
+  title,
+  description,
+  action,
+}: {
+  title: string;
+  description?: ReactNode;
+  action?: ReactNode;
+}) {
   return (
     <Group justify="space-between" align="flex-start" mb="lg" wrap="wrap" gap="sm">
       <div style={{ minWidth: 0, flex: "1 1 240px" }}>
@@ -30,7 +38,12 @@ export function errorMessage(error: unknown): string {
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const denied = error instanceof ApiFailure && error.status === 403;
   return (
-    <Alert color={denied ? "yellow" : "red"} icon={<IconAlertTriangle size={18} />} title={denied ? "Not available to you" : "Could not load this"} role="alert">
+    <Alert
+      color={denied ? "yellow" : "red"}
+      icon={<IconAlertTriangle size={18} />}
+      title={denied ? "Not available to you" : "Could not load this"}
+      role="alert"
+    >
       <Stack gap="xs">
         <Text size="sm">{errorMessage(error)}</Text>
         {error instanceof ApiFailure && error.requiredPermission ? (
@@ -127,7 +140,10 @@ export function relative(iso: string, now = Date.now()): string {
 }
 
 export function utc(iso: string): string {
-  return new Date(iso).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return new Date(iso)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC");
 }
 
 /** "3 days ago", with the exact UTC time on hover and for screen readers. */

@@ -28,14 +28,23 @@ export function AcceptInvitationPage() {
   });
   const me = useMe();
 
-  if (!token) return <Broken title="This link is incomplete" message="Open the link from the invitation email again." />;
+  if (!token)
+    return <Broken title="This link is incomplete" message="Open the link from the invitation email again." />;
   if (lookup.error) {
     const gone = lookup.error instanceof ApiFailure && lookup.error.code === "invitation_not_pending";
-    return <Broken title={gone ? "This invitation can no longer be used" : "This invitation link does not work"}
-      message={`${errorMessage(lookup.error)} Ask the person who invited you to send a new invitation.`} />;
+    return (
+      <Broken
+        title={gone ? "This invitation can no longer be used" : "This invitation link does not work"}
+        message={`${errorMessage(lookup.error)} Ask the person who invited you to send a new invitation.`}
+      />
+    );
   }
   if (lookup.isPending || me.isPending) {
-    return <PublicFrame title="Join your team"><TableSkeleton rows={3} /></PublicFrame>;
+    return (
+      <PublicFrame title="Join your team">
+        <TableSkeleton rows={3} />
+      </PublicFrame>
+    );
   }
   const inv = lookup.data;
   const signedInAs = me.data?.user.email ?? null;
@@ -44,8 +53,11 @@ export function AcceptInvitationPage() {
       title={`Join ${inv.orgName}`}
       subtitle={
         <>
-          You were invited as <b>{inv.email}</b> with the role <Badge component="span" variant="light" radius="sm" tt="none">{titleCase(inv.role)}</Badge>.
-          {" "}The link expires <RelativeTime iso={inv.expiresAt} />.
+          You were invited as <b>{inv.email}</b> with the role{" "}
+          <Badge component="span" variant="light" radius="sm" tt="none">
+            {titleCase(inv.role)}
+          </Badge>
+          . The link expires <RelativeTime iso={inv.expiresAt} />.
         </>
       }
     >
@@ -66,7 +78,9 @@ function Broken({ title, message }: { title: string; message: string }) {
       <Alert color="yellow" icon={<IconAlertTriangle size={18} />} title={title} role="alert">
         {message}
       </Alert>
-      <Anchor component={Link} to="/sign-in" size="sm">Go to sign in</Anchor>
+      <Anchor component={Link} to="/sign-in" size="sm">
+        Go to sign in
+      </Anchor>
     </PublicFrame>
   );
 }
@@ -95,7 +109,9 @@ function AcceptAsMe({ token, email }: { token: string; email: string }) {
     <Stack>
       <Text size="sm">You are signed in as {email}.</Text>
       <FormError>{accept.error ? errorMessage(accept.error) : null}</FormError>
-      <Button onClick={() => accept.mutate(undefined)} loading={accept.isPending} fullWidth data-autofocus>Accept invitation</Button>
+      <Button onClick={() => accept.mutate(undefined)} loading={accept.isPending} fullWidth data-autofocus>
+        Accept invitation
+      </Button>
     </Stack>
   );
 }
@@ -114,7 +130,9 @@ function WrongAccount({ current, invited }: { current: string; invited: string }
       <Alert color="yellow" icon={<IconAlertTriangle size={18} />} title="Signed in as someone else">
         You are signed in as {current}, but this invitation is for {invited}. Sign out to accept it as {invited}.
       </Alert>
-      <Button variant="default" onClick={() => signOut.mutate()} loading={signOut.isPending} fullWidth>Sign out of {current}</Button>
+      <Button variant="default" onClick={() => signOut.mutate()} loading={signOut.isPending} fullWidth>
+        Sign out of {current}
+      </Button>
     </Stack>
   );
 }
@@ -124,27 +142,58 @@ function CreateAccount({ token, email }: { token: string; email: string }) {
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
   const tooShort = password.length > 0 && password.length < PASSWORD_MIN;
-  const hasAccount = accept.error instanceof ApiFailure && (accept.error.code === "authentication_required" || accept.error.code === "email_taken");
+  const hasAccount =
+    accept.error instanceof ApiFailure &&
+    (accept.error.code === "authentication_required" || accept.error.code === "email_taken");
   return (
-    <form onSubmit={(e) => { e.preventDefault(); if (name.trim() && password.length >= PASSWORD_MIN) accept.mutate({ name: name.trim(), password }); }} noValidate>
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (name.trim() && password.length >= PASSWORD_MIN) accept.mutate({ name: name.trim(), password });
+      }}
+      noValidate
+    >
       <Stack>
         <TextInput label="Email" value={email} readOnly description="The invitation is bound to this address." />
-        <TextInput label="Your name" autoComplete="name" required autoFocus value={name} onChange={(e) => setName(e.currentTarget.value)} />
-        <PasswordInput label="Choose a password" autoComplete="new-password" required value={password}
+        <TextInput
+          label="Your name"
+          autoComplete="name"
+          required
+          autoFocus
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+        />
+        <PasswordInput
+          label="Choose a password"
+          autoComplete="new-password"
+          required
+          value={password}
           description={`At least ${PASSWORD_MIN} characters, not a common password.`}
           error={tooShort ? `Use at least ${PASSWORD_MIN} characters.` : undefined}
-          onChange={(e) => setPassword(e.currentTarget.value)} />
+          onChange={(e) => setPassword(e.currentTarget.value)}
+        />
         <FormError>{accept.error ? errorMessage(accept.error) : null}</FormError>
         {hasAccount ? (
-          <Button component={Link} to={signInLink(token, email)} fullWidth>Sign in as {email}</Button>
+          <Button component={Link} to={signInLink(token, email)} fullWidth>
+            Sign in as {email}
+          </Button>
         ) : (
-          <Button type="submit" loading={accept.isPending} disabled={!name.trim() || password.length < PASSWORD_MIN} fullWidth>
+          <Button
+            type="submit"
+            loading={accept.isPending}
+            disabled={!name.trim() || password.length < PASSWORD_MIN}
+            fullWidth
+          >
             Create account and join
           </Button>
         )}
         <Group justify="center" gap={6}>
-          <Text size="sm" c="dimmed">Already have an account?</Text>
-          <Anchor component={Link} to={signInLink(token, email)} size="sm">Sign in to accept</Anchor>
+          <Text size="sm" c="dimmed">
+            Already have an account?
+          </Text>
+          <Anchor component={Link} to={signInLink(token, email)} size="sm">
+            Sign in to accept
+          </Anchor>
         </Group>
       </Stack>
     </form>

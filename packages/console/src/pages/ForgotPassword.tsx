@@ -15,26 +15,51 @@ export function ForgotPasswordPage() {
     mutationFn: async () => ok(await api.POST("/v1/auth/password/forgot", { body: { email: email.trim() } })),
   });
   return (
-    <PublicFrame title="Reset your password" subtitle="Enter the email you sign in with and we will send you a link to choose a new password.">
+    <PublicFrame
+      title="Reset your password"
+      subtitle="Enter the email you sign in with and we will send you a link to choose a new password."
+    >
       {request.isSuccess ? (
         <Stack>
           <Alert color="green" icon={<IconMailCheck size={18} />} title="Check your email" role="status">
-            If an account exists for {email.trim()}, a reset link is on its way. It works once and expires in 60 minutes.
+            If an account exists for {email.trim()}, a reset link is on its way. It works once and expires in 60
+            minutes.
           </Alert>
           <Group justify="space-between">
-            <Anchor component="button" type="button" size="sm" onClick={() => request.reset()}>Use another address</Anchor>
-            <Anchor component={Link} to="/sign-in" size="sm">Back to sign in</Anchor>
+            <Anchor component="button" type="button" size="sm" onClick={() => request.reset()}>
+              Use another address
+            </Anchor>
+            <Anchor component={Link} to="/sign-in" size="sm">
+              Back to sign in
+            </Anchor>
           </Group>
         </Stack>
       ) : (
-        <form onSubmit={(e) => { e.preventDefault(); if (email.trim()) request.mutate(); }} noValidate>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (email.trim()) request.mutate();
+          }}
+          noValidate
+        >
           <Stack>
-            <TextInput label="Email" type="email" autoComplete="username" required autoFocus value={email}
-              onChange={(e) => setEmail(e.currentTarget.value)} />
+            <TextInput
+              label="Email"
+              type="email"
+              autoComplete="username"
+              required
+              autoFocus
+              value={email}
+              onChange={(e) => setEmail(e.currentTarget.value)}
+            />
             <FormError>{request.error ? errorMessage(request.error) : null}</FormError>
-            <Button type="submit" loading={request.isPending} disabled={!email.trim()} fullWidth>Send reset link</Button>
+            <Button type="submit" loading={request.isPending} disabled={!email.trim()} fullWidth>
+              Send reset link
+            </Button>
             <Group justify="center">
-              <Anchor component={Link} to="/sign-in" size="sm">Back to sign in</Anchor>
+              <Anchor component={Link} to="/sign-in" size="sm">
+                Back to sign in
+              </Anchor>
             </Group>
           </Stack>
         </form>

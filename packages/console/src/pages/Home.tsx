@@ -32,15 +32,43 @@ function CreateOrg() {
   });
   return (
     <>
-      <PageHeader title="Create your organization" description="You are not a member of any organization yet. Create one, or ask an administrator for an invitation." />
+      <PageHeader
+        title="Create your organization"
+        description="You are not a member of any organization yet. Create one, or ask an administrator for an invitation."
+      />
       <Card withBorder maw={480} padding="lg">
-        <form onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            create.mutate();
+          }}
+        >
           <Stack>
-            <TextInput label="Organization name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
-            <Select label="Permission model" required value={policy} onChange={setPolicy} allowDeselect={false}
-              data={Object.values(presets).map((p) => ({ value: p.name, label: `${p.title} — ${p.roles.map((r) => r.title).join(" › ")}` }))} />
-            {create.error ? <Text c="red" size="sm" role="alert">{errorMessage(create.error)}</Text> : null}
-            <Button type="submit" loading={create.isPending}>Create organization</Button>
+            <TextInput
+              label="Organization name"
+              required
+              value={name}
+              onChange={(e) => setName(e.currentTarget.value)}
+            />
+            <Select
+              label="Permission model"
+              required
+              value={policy}
+              onChange={setPolicy}
+              allowDeselect={false}
+              data={Object.values(presets).map((p) => ({
+                value: p.name,
+                label: `${p.title} — ${p.roles.map((r) => r.title).join(" › ")}`,
+              }))}
+            />
+            {create.error ? (
+              <Text c="red" size="sm" role="alert">
+                {errorMessage(create.error)}
+              </Text>
+            ) : null}
+            <Button type="submit" loading={create.isPending}>
+              Create organization
+            </Button>
           </Stack>
         </form>
       </Card>

@@ -1,5 +1,17 @@
 import { Fragment, useState } from "react";
-import { Accordion, Alert, Anchor, Badge, Button, Card, CloseButton, Group, Stack, Text, TextInput } from "@mantine/core";
+import {
+  Accordion,
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Card,
+  CloseButton,
+  Group,
+  Stack,
+  Text,
+  TextInput,
+} from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { IconExternalLink, IconInfoCircle, IconRefresh, IconSearch } from "@tabler/icons-react";
@@ -21,7 +33,12 @@ export function linksOf(text: string): string[] {
 function MailLink({ href }: { href: string }) {
   const local = href.startsWith(window.location.origin);
   return (
-    <Anchor href={href} underline="always" {...(local ? {} : { target: "_blank", rel: "noopener noreferrer" })} style={{ wordBreak: "break-all" }}>
+    <Anchor
+      href={href}
+      underline="always"
+      {...(local ? {} : { target: "_blank", rel: "noopener noreferrer" })}
+      style={{ wordBreak: "break-all" }}
+    >
       {href}
     </Anchor>
   );
@@ -39,7 +56,9 @@ function MailBody({ text }: { text: string }) {
   parts.push(text.slice(last));
   return (
     <Text size="sm" component="div" style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>
-      {parts.map((p, i) => (typeof p === "string" ? <Fragment key={i}>{p}</Fragment> : <MailLink key={i} href={p.url} />))}
+      {parts.map((p, i) =>
+        typeof p === "string" ? <Fragment key={i}>{p}</Fragment> : <MailLink key={i} href={p.url} />,
+      )}
     </Text>
   );
 }
@@ -54,7 +73,12 @@ export function MailboxPage() {
     queryKey: ["mailbox", debounced],
     placeholderData: keepPreviousData,
     refetchInterval: 15_000,
-    queryFn: async () => ok(await api.GET("/v1/dev/mailbox", { params: { query: { limit: 100, ...(debounced ? { to: debounced } : {}) } } })),
+    queryFn: async () =>
+      ok(
+        await api.GET("/v1/dev/mailbox", {
+          params: { query: { limit: 100, ...(debounced ? { to: debounced } : {}) } },
+        }),
+      ),
   });
   const noMailbox = mail.error instanceof ApiFailure && mail.error.status === 404;
   return (
@@ -62,11 +86,27 @@ export function MailboxPage() {
       <PageHeader
         title="Dev mailbox"
         description="This installation has no SMTP server configured, so the emails Roster sends are kept here. You see the mail addressed to you and the invitations you sent."
-        action={<Button variant="default" leftSection={<IconRefresh size={16} />} loading={mail.isFetching && !mail.isPending} onClick={() => void mail.refetch()}>Refresh</Button>}
+        action={
+          <Button
+            variant="default"
+            leftSection={<IconRefresh size={16} />}
+            loading={mail.isFetching && !mail.isPending}
+            onClick={() => void mail.refetch()}
+          >
+            Refresh
+          </Button>
+        }
       />
-      <TextInput mb="md" aria-label="Filter by recipient" placeholder="Filter by recipient email" leftSection={<IconSearch size={16} aria-hidden />}
+      <TextInput
+        mb="md"
+        aria-label="Filter by recipient"
+        placeholder="Filter by recipient email"
+        leftSection={<IconSearch size={16} aria-hidden />}
         rightSection={to ? <CloseButton aria-label="Clear filter" size="sm" onClick={() => setTo("")} /> : null}
-        value={to} onChange={(e) => setTo(e.currentTarget.value)} maw={420} />
+        value={to}
+        onChange={(e) => setTo(e.currentTarget.value)}
+        maw={420}
+      />
       {noMailbox ? (
         <Alert color="blue" icon={<IconInfoCircle size={18} />} title="Mail goes out through SMTP">
           This server is configured with SMTP_URL, so there is no dev mailbox: messages are delivered to real inboxes.
@@ -83,7 +123,9 @@ export function MailboxPage() {
         </Card>
       ) : (
         <Accordion variant="separated" multiple defaultValue={[mail.data.data[0]!.id]} chevronPosition="right">
-          {mail.data.data.map((m) => <MailItem key={m.id} mail={m} />)}
+          {mail.data.data.map((m) => (
+            <MailItem key={m.id} mail={m} />
+          ))}
         </Accordion>
       )}
     </>
@@ -97,12 +139,20 @@ function MailItem({ mail }: { mail: Mail }) {
       <Accordion.Control>
         <Group justify="space-between" wrap="wrap" gap="xs">
           <div style={{ minWidth: 0, flex: "1 1 240px" }}>
-            <Text size="sm" fw={600} truncate>{mail.subject}</Text>
-            <Text size="xs" c="dimmed" truncate>To {mail.to}</Text>
+            <Text size="sm" fw={600} truncate>
+              {mail.subject}
+            </Text>
+            <Text size="xs" c="dimmed" truncate>
+              To {mail.to}
+            </Text>
           </div>
           <Group gap="xs" wrap="nowrap">
-            <Badge variant="light" color={KIND_COLOR[mail.kind] ?? "gray"} radius="sm" tt="none">{titleCase(mail.kind)}</Badge>
-            <Text size="xs" c="dimmed"><RelativeTime iso={mail.createdAt} /></Text>
+            <Badge variant="light" color={KIND_COLOR[mail.kind] ?? "gray"} radius="sm" tt="none">
+              {titleCase(mail.kind)}
+            </Badge>
+            <Text size="xs" c="dimmed">
+              <RelativeTime iso={mail.createdAt} />
+            </Text>
           </Group>
         </Group>
       </Accordion.Control>
@@ -111,9 +161,15 @@ function MailItem({ mail }: { mail: Mail }) {
           {links.length ? (
             <Group gap="xs">
               {links.map((href) => (
-                <Button key={href} component="a" href={href} size="xs" rightSection={<IconExternalLink size={14} />}
+                <Button
+                  key={href}
+                  component="a"
+                  href={href}
+                  size="xs"
+                  rightSection={<IconExternalLink size={14} />}
                   {...(href.startsWith(window.location.origin) ? {} : { target: "_blank", rel: "noopener noreferrer" })}
-                  data-testid="mail-link">
+                  data-testid="mail-link"
+                >
                   {linkLabel(href)}
                 </Button>
               ))}
@@ -122,7 +178,9 @@ function MailItem({ mail }: { mail: Mail }) {
           <Card withBorder padding="sm">
             <MailBody text={mail.text} />
           </Card>
-          <Text size="xs" c="dimmed">Delivery: {mail.status}</Text>
+          <Text size="xs" c="dimmed">
+            Delivery: {mail.status}
+          </Text>
         </Stack>
       </Accordion.Panel>
     </Accordion.Item>

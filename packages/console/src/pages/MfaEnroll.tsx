@@ -1,7 +1,18 @@
 import { useState } from "react";
 import { Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
 import {
-  Alert, Anchor, Button, Checkbox, Code, CopyButton, Group, Image, PinInput, SimpleGrid, Stack, Text,
+  Alert,
+  Anchor,
+  Button,
+  Checkbox,
+  Code,
+  CopyButton,
+  Group,
+  Image,
+  PinInput,
+  SimpleGrid,
+  Stack,
+  Text,
 } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
@@ -19,8 +30,14 @@ import { safeNext } from "./SignIn";
 export function MfaEnrollPage() {
   const me = useMe();
   const location = useLocation();
-  if (me.isPending) return <PublicFrame title="Two-step verification"><TableSkeleton rows={3} /></PublicFrame>;
-  if (me.data === null) return <Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  if (me.isPending)
+    return (
+      <PublicFrame title="Two-step verification">
+        <TableSkeleton rows={3} />
+      </PublicFrame>
+    );
+  if (me.data === null)
+    return <Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   return <Enroll email={me.data?.user.email ?? ""} />;
 }
 
@@ -33,15 +50,31 @@ function Enroll({ email }: { email: string }) {
     queryFn: async () => ok(await api.GET("/v1/me/mfa")),
   });
   if (codes) return <RecoveryCodes codes={codes} email={email} next={next} />;
-  if (status.error) return <PublicFrame title="Two-step verification"><ErrorState error={status.error} onRetry={() => void status.refetch()} /></PublicFrame>;
-  if (status.isPending) return <PublicFrame title="Two-step verification"><TableSkeleton rows={3} /></PublicFrame>;
+  if (status.error)
+    return (
+      <PublicFrame title="Two-step verification">
+        <ErrorState error={status.error} onRetry={() => void status.refetch()} />
+      </PublicFrame>
+    );
+  if (status.isPending)
+    return (
+      <PublicFrame title="Two-step verification">
+        <TableSkeleton rows={3} />
+      </PublicFrame>
+    );
   if (status.data.totp === "enrolled") {
     return (
-      <PublicFrame title="Two-step verification is on" subtitle={`${status.data.recoveryCodesLeft} unused recovery codes left.`}>
+      <PublicFrame
+        title="Two-step verification is on"
+        subtitle={`${status.data.recoveryCodesLeft} unused recovery codes left.`}
+      >
         <Alert color="green" icon={<IconShieldCheck size={18} />} role="status">
-          An authenticator app already protects {email}. To use a new phone, remove the current app from your account first.
+          An authenticator app already protects {email}. To use a new phone, remove the current app from your account
+          first.
         </Alert>
-        <Button component="a" href={next} fullWidth>Continue</Button>
+        <Button component="a" href={next} fullWidth>
+          Continue
+        </Button>
       </PublicFrame>
     );
   }
@@ -77,25 +110,56 @@ function Setup({ onConfirmed }: { onConfirmed: (codes: string[]) => void }) {
     void navigate("/sign-in", { replace: true });
   };
   return (
-    <PublicFrame title="Set up two-step verification" subtitle="Your organization asks for a code from an authenticator app (1Password, Google Authenticator, Authy…) when you sign in.">
-      {seed.error ? <ErrorState error={seed.error} onRetry={() => void seed.refetch()} /> : (
-        <form onSubmit={(e) => { e.preventDefault(); if (code.length === 6) confirm.mutate(code); }}>
+    <PublicFrame
+      title="Set up two-step verification"
+      subtitle="Your organization asks for a code from an authenticator app (1Password, Google Authenticator, Authy…) when you sign in."
+    >
+      {seed.error ? (
+        <ErrorState error={seed.error} onRetry={() => void seed.refetch()} />
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (code.length === 6) confirm.mutate(code);
+          }}
+        >
           <Stack>
-            <Text size="sm" fw={600}>1. Scan this QR code with the app</Text>
+            <Text size="sm" fw={600}>
+              1. Scan this QR code with the app
+            </Text>
             <Group justify="center" mih={200}>
               {seed.data ? (
-                <Image src={seed.data.qrCode} alt="QR code to add Roster to your authenticator app" w={200} h={200} fit="contain" radius="sm"
-                  style={{ background: "#fff", padding: 8 }} data-testid="mfa-qr" />
-              ) : <TableSkeleton rows={1} />}
+                <Image
+                  src={seed.data.qrCode}
+                  alt="QR code to add Roster to your authenticator app"
+                  w={200}
+                  h={200}
+                  fit="contain"
+                  radius="sm"
+                  style={{ background: "#fff", padding: 8 }}
+                  data-testid="mfa-qr"
+                />
+              ) : (
+                <TableSkeleton rows={1} />
+              )}
             </Group>
             {seed.data ? (
               <Stack gap={4}>
-                <Text size="xs" c="dimmed">Cannot scan? Enter this key in the app instead:</Text>
+                <Text size="xs" c="dimmed">
+                  Cannot scan? Enter this key in the app instead:
+                </Text>
                 <Group gap="xs" wrap="nowrap">
-                  <Code data-testid="mfa-secret" style={{ wordBreak: "break-all", flex: 1 }}>{seed.data.secret}</Code>
+                  <Code data-testid="mfa-secret" style={{ wordBreak: "break-all", flex: 1 }}>
+                    {seed.data.secret}
+                  </Code>
                   <CopyButton value={seed.data.secret}>
                     {({ copied, copy }) => (
-                      <Button size="compact-sm" variant="default" onClick={copy} leftSection={copied ? <IconCheck size={14} /> : <IconCopy size={14} />}>
+                      <Button
+                        size="compact-sm"
+                        variant="default"
+                        onClick={copy}
+                        leftSection={copied ? <IconCheck size={14} /> : <IconCopy size={14} />}
+                      >
                         {copied ? "Copied" : "Copy key"}
                       </Button>
                     )}
@@ -104,14 +168,29 @@ function Setup({ onConfirmed }: { onConfirmed: (codes: string[]) => void }) {
               </Stack>
             ) : null}
             <Stack gap={4}>
-              <Text component="label" htmlFor="totp-code" size="sm" fw={600}>2. Enter the 6-digit code it shows</Text>
-              <PinInput id="totp-code" length={6} type="number" oneTimeCode value={code} onChange={setCode} aria-label="6-digit code"
-                disabled={!seed.data} onComplete={(v) => confirm.mutate(v)} />
+              <Text component="label" htmlFor="totp-code" size="sm" fw={600}>
+                2. Enter the 6-digit code it shows
+              </Text>
+              <PinInput
+                id="totp-code"
+                length={6}
+                type="number"
+                oneTimeCode
+                value={code}
+                onChange={setCode}
+                aria-label="6-digit code"
+                disabled={!seed.data}
+                onComplete={(v) => confirm.mutate(v)}
+              />
             </Stack>
             <FormError>{confirm.error ? errorMessage(confirm.error) : null}</FormError>
-            <Button type="submit" loading={confirm.isPending} disabled={!seed.data || code.length !== 6} fullWidth>Turn on two-step verification</Button>
+            <Button type="submit" loading={confirm.isPending} disabled={!seed.data || code.length !== 6} fullWidth>
+              Turn on two-step verification
+            </Button>
             <Group justify="center">
-              <Anchor component="button" type="button" size="sm" onClick={() => void signOut()}>Sign out</Anchor>
+              <Anchor component="button" type="button" size="sm" onClick={() => void signOut()}>
+                Sign out
+              </Anchor>
             </Group>
           </Stack>
         </form>
@@ -135,27 +214,55 @@ function RecoveryCodes({ codes, email, next }: { codes: string[]; email: string;
     notifications.show({ color: "green", message: "Recovery codes downloaded." });
   };
   return (
-    <PublicFrame title="Save your recovery codes" subtitle="Two-step verification is on. If you lose your phone, each of these codes signs you in once. They are shown only now.">
+    <PublicFrame
+      title="Save your recovery codes"
+      subtitle="Two-step verification is on. If you lose your phone, each of these codes signs you in once. They are shown only now."
+    >
       <Stack>
-        <SimpleGrid cols={2} spacing="xs" component="ul" aria-label="Recovery codes" data-testid="recovery-codes" style={{ listStyle: "none", padding: 0, margin: 0 }}>
+        <SimpleGrid
+          cols={2}
+          spacing="xs"
+          component="ul"
+          aria-label="Recovery codes"
+          data-testid="recovery-codes"
+          style={{ listStyle: "none", padding: 0, margin: 0 }}
+        >
           {codes.map((c) => (
-            <li key={c}><Code fz="sm" style={{ display: "block", textAlign: "center" }}>{c}</Code></li>
+            <li key={c}>
+              <Code fz="sm" style={{ display: "block", textAlign: "center" }}>
+                {c}
+              </Code>
+            </li>
           ))}
         </SimpleGrid>
         <Group grow>
           <CopyButton value={codes.join("\n")}>
             {({ copied, copy }) => (
-              <Button variant="default" onClick={() => { copy(); notifications.show({ color: "green", message: "Recovery codes copied." }); }}
-                leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />}>
+              <Button
+                variant="default"
+                onClick={() => {
+                  copy();
+                  notifications.show({ color: "green", message: "Recovery codes copied." });
+                }}
+                leftSection={copied ? <IconCheck size={16} /> : <IconCopy size={16} />}
+              >
                 {copied ? "Copied" : "Copy"}
               </Button>
             )}
           </CopyButton>
-          <Button variant="default" onClick={downloadCodes} leftSection={<IconDownload size={16} />}>Download</Button>
+          <Button variant="default" onClick={downloadCodes} leftSection={<IconDownload size={16} />}>
+            Download
+          </Button>
         </Group>
-        <Checkbox label="I saved these codes somewhere safe" checked={saved} onChange={(e) => setSaved(e.currentTarget.checked)} />
+        <Checkbox
+          label="I saved these codes somewhere safe"
+          checked={saved}
+          onChange={(e) => setSaved(e.currentTarget.checked)}
+        />
         {/* A full load, so that every page refetches now that the organization lets this account in. */}
-        <Button disabled={!saved} fullWidth onClick={() => window.location.assign(next)}>Continue</Button>
+        <Button disabled={!saved} fullWidth onClick={() => window.location.assign(next)}>
+          Continue
+        </Button>
       </Stack>
     </PublicFrame>
   );

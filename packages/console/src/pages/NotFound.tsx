@@ -6,7 +6,14 @@ export function NotFoundPage() {
   return (
     <>
       <PageHeader title="Page not found" />
-      <EmptyState title="Nothing lives at this address" action={<Button component={Link} to="/">Go to your team</Button>}>
+      <EmptyState
+        title="Nothing lives at this address"
+        action={
+          <Button component={Link} to="/">
+            Go to your team
+          </Button>
+        }
+      >
         The link may be out of date, or the page belongs to an organization you are not a member of.
       </EmptyState>
     </>

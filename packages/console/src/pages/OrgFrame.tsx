@@ -7,6 +7,7 @@ export function OrgFrame() {
   const { view, error, loading } = useOrgView();
   if (error) return <ErrorState error={error} />;
   if (loading) return <TableSkeleton />;
-  if (!view) return <ErrorState error={new Error("You are not a member of this organization, or it does not exist.")} />;
+  if (!view)
+    return <ErrorState error={new Error("You are not a member of this organization, or it does not exist.")} />;
   return <Outlet />;
 }

@@ -28,16 +28,40 @@ type SectionKey = (typeof SECTIONS)[number]["key"];
 function sectionRows(report: ComplianceReport, key: SectionKey, roleName: (r: string | null) => string): Row[] {
   switch (key) {
     case "members":
-      return report.members.map((m) => ({ Name: m.name, Email: m.email, Role: roleName(m.role), Status: m.status[0]!.toUpperCase() + m.status.slice(1), Department: m.department }));
+      return report.members.map((m) => ({
+        Name: m.name,
+        Email: m.email,
+        Role: roleName(m.role),
+        Status: m.status[0]!.toUpperCase() + m.status.slice(1),
+        Department: m.department,
+      }));
     case "roleChanges":
-      return report.roleChanges.map((c) => ({ When: c.at, Member: c.memberName ?? c.memberEmail, From: roleName(c.fromRole), To: roleName(c.toRole), By: c.actorName, "Event #": c.seq }));
+      return report.roleChanges.map((c) => ({
+        When: c.at,
+        Member: c.memberName ?? c.memberEmail,
+        From: roleName(c.fromRole),
+        To: roleName(c.toRole),
+        By: c.actorName,
+        "Event #": c.seq,
+      }));
     case "accessRevocations":
       return report.accessRevocations.map((r) => ({
-        When: r.at, What: r.action.replace("team.", "").replace("_", " "), Who: r.subjectName ?? r.subjectEmail, By: r.actorName, Detail: r.detail, "Event #": r.seq,
+        When: r.at,
+        What: r.action.replace("team.", "").replace("_", " "),
+        Who: r.subjectName ?? r.subjectEmail,
+        By: r.actorName,
+        Detail: r.detail,
+        "Event #": r.seq,
       }));
     case "signInFailures":
       return report.signInFailures.byUser.map((u) => ({
-        Name: u.name, Email: u.email, Failures: u.count, Reasons: Object.entries(u.reasons).map(([k, n]) => `${k.replace(/_/g, " ")} ×${n}`).join(", "), Last: u.lastAt,
+        Name: u.name,
+        Email: u.email,
+        Failures: u.count,
+        Reasons: Object.entries(u.reasons)
+          .map(([k, n]) => `${k.replace(/_/g, " ")} ×${n}`)
+          .join(", "),
+        Last: u.lastAt,
       }));
   }
 }
@@ -66,11 +90,23 @@ function SectionTable({ title, rows, empty }: { title: string; rows: Row[]; empt
     <Table.ScrollContainer minWidth={Math.max(520, cols.length * 120)} type="native">
       <Table verticalSpacing="xs" striped aria-label={title} data-testid={`report-${title}`}>
         <Table.Thead>
-          <Table.Tr>{cols.map((c) => <Table.Th key={c} scope="col">{c}</Table.Th>)}</Table.Tr>
+          <Table.Tr>
+            {cols.map((c) => (
+              <Table.Th key={c} scope="col">
+                {c}
+              </Table.Th>
+            ))}
+          </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
           {rows.map((r, i) => (
-            <Table.Tr key={i}>{cols.map((c) => <Table.Td key={c}><Text size="sm">{cell(r[c])}</Text></Table.Td>)}</Table.Tr>
+            <Table.Tr key={i}>
+              {cols.map((c) => (
+                <Table.Td key={c}>
+                  <Text size="sm">{cell(r[c])}</Text>
+                </Table.Td>
+              ))}
+            </Table.Tr>
           ))}
         </Table.Tbody>
       </Table>
@@ -85,22 +121,59 @@ function Cover({ report }: { report: ComplianceReport }) {
     <Card withBorder padding="lg" data-testid="report-cover">
       <Group justify="space-between" align="flex-start" wrap="wrap" gap="sm">
         <div>
-          <Text size="xs" tt="uppercase" fw={700} c="dimmed">Compliance report{c.final ? "" : " · month in progress"}</Text>
-          <Title order={2} size="h3">{c.orgName} · {new Date(`${c.month}-01T00:00:00Z`).toLocaleDateString("en", { month: "long", year: "numeric", timeZone: "UTC" })}</Title>
+          <Text size="xs" tt="uppercase" fw={700} c="dimmed">
+            Compliance report{c.final ? "" : " · month in progress"}
+          </Text>
+          <Title order={2} size="h3">
+            {c.orgName} ·{" "}
+            {new Date(`${c.month}-01T00:00:00Z`).toLocaleDateString("en", {
+              month: "long",
+              year: "numeric",
+              timeZone: "UTC",
+            })}
+          </Title>
           <Text size="sm" c="dimmed">
             Generated {utc(c.generatedAt)} · {c.eventsInMonth} events this month · through event #{c.lastSeq}
             {c.scope !== "organization" ? ` · ${c.scope}` : ""}
           </Text>
         </div>
         {v.ok ? (
-          <Tooltip label={`Every event recomputes to its hash. Last hash of the period: ${c.lastHash.slice(0, 16)}…`} multiline maw={320}>
-            <Badge color="green" variant="light" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} leftSection={<IconRosetteDiscountCheck size={16} />} data-testid="report-verification" tabIndex={0}>
+          <Tooltip
+            label={`Every event recomputes to its hash. Last hash of the period: ${c.lastHash.slice(0, 16)}…`}
+            multiline
+            maw={320}
+          >
+            <Badge
+              color="green"
+              variant="light"
+              size="lg"
+              radius="sm"
+              tt="none"
+              h="auto"
+              py={4}
+              styles={{ label: { whiteSpace: "normal" } }}
+              leftSection={<IconRosetteDiscountCheck size={16} />}
+              data-testid="report-verification"
+              tabIndex={0}
+            >
               Audit chain verified · {v.lastSeq} events
             </Badge>
           </Tooltip>
         ) : (
           <Tooltip label={v.detail} multiline maw={320}>
-            <Badge color="red" variant="filled" size="lg" radius="sm" tt="none" h="auto" py={4} styles={{ label: { whiteSpace: "normal" } }} leftSection={<IconShieldX size={16} />} data-testid="report-verification" tabIndex={0}>
+            <Badge
+              color="red"
+              variant="filled"
+              size="lg"
+              radius="sm"
+              tt="none"
+              h="auto"
+              py={4}
+              styles={{ label: { whiteSpace: "normal" } }}
+              leftSection={<IconShieldX size={16} />}
+              data-testid="report-verification"
+              tabIndex={0}
+            >
               Audit chain broken at #{v.brokenAtSeq} ({v.reason})
             </Badge>
           </Tooltip>
@@ -109,8 +182,12 @@ function Cover({ report }: { report: ComplianceReport }) {
       <SimpleGrid cols={{ base: 2, sm: 4 }} mt="md" spacing="sm">
         {SECTIONS.map((s) => (
           <Card key={s.key} withBorder padding="sm" radius="md">
-            <Text size="xl" fw={700}>{sectionCount(report, s.key)}</Text>
-            <Text size="xs" c="dimmed">{s.title}</Text>
+            <Text size="xl" fw={700}>
+              {sectionCount(report, s.key)}
+            </Text>
+            <Text size="xs" c="dimmed">
+              {s.title}
+            </Text>
           </Card>
         ))}
       </SimpleGrid>
@@ -125,7 +202,9 @@ export function ReportsPage() {
     return (
       <>
         <PageHeader title="Compliance reports" />
-        <EmptyState title="Not available on this server">This installation does not produce compliance reports yet.</EmptyState>
+        <EmptyState title="Not available on this server">
+          This installation does not produce compliance reports yet.
+        </EmptyState>
       </>
     );
   }
@@ -138,11 +217,15 @@ function Reports({ view }: { view: OrgView }) {
   const report = useQuery({
     queryKey: ["reports", view.orgId, month],
     placeholderData: keepPreviousData,
-    queryFn: () => call<ComplianceReport>("GET", `/v1/orgs/${view.orgId}/reports/compliance?month=${month}&format=json`),
+    queryFn: () =>
+      call<ComplianceReport>("GET", `/v1/orgs/${view.orgId}/reports/compliance?month=${month}&format=json`),
   });
   const xlsx = async () => {
     try {
-      await download(`/v1/orgs/${view.orgId}/reports/compliance?month=${month}&format=xlsx`, `compliance-${month}.xlsx`);
+      await download(
+        `/v1/orgs/${view.orgId}/reports/compliance?month=${month}&format=xlsx`,
+        `compliance-${month}.xlsx`,
+      );
       notifications.show({ color: "green", message: `Report for ${month} downloaded.` });
     } catch (e) {
       notifications.show({ color: "red", title: "Download failed", message: errorMessage(e) });
@@ -151,19 +234,46 @@ function Reports({ view }: { view: OrgView }) {
   const roleName = (r: string | null) => (r ? roleTitle(view.policy, r) : "—");
   return (
     <>
-      <PageHeader title="Compliance reports" description="Who had access, what changed and what was revoked, month by month, with the audit chain's verification on the cover."
-        action={<Button leftSection={<IconDownload size={16} />} onClick={() => void xlsx()} disabled={!report.data}>Download XLSX</Button>} />
+      <PageHeader
+        title="Compliance reports"
+        description="Who had access, what changed and what was revoked, month by month, with the audit chain's verification on the cover."
+        action={
+          <Button leftSection={<IconDownload size={16} />} onClick={() => void xlsx()} disabled={!report.data}>
+            Download XLSX
+          </Button>
+        }
+      />
       <Group mb="md" align="flex-end">
-        <MonthPickerInput label="Month" value={`${month}-01`} maxDate={new Date()} valueFormat="MMMM YYYY" w={220}
-          onChange={(v) => { if (v) setParams({ month: String(v).slice(0, 7) }, { replace: true }); }} />
+        <MonthPickerInput
+          label="Month"
+          value={`${month}-01`}
+          maxDate={new Date()}
+          valueFormat="MMMM YYYY"
+          w={220}
+          onChange={(v) => {
+            if (v) setParams({ month: String(v).slice(0, 7) }, { replace: true });
+          }}
+        />
       </Group>
-      {report.error ? <ErrorState error={report.error} onRetry={() => void report.refetch()} /> : !report.data ? <TableSkeleton /> : (
-        <Stack gap="md" style={{ opacity: report.isPlaceholderData ? 0.6 : 1 }} aria-busy={report.isFetching || undefined}>
+      {report.error ? (
+        <ErrorState error={report.error} onRetry={() => void report.refetch()} />
+      ) : !report.data ? (
+        <TableSkeleton />
+      ) : (
+        <Stack
+          gap="md"
+          style={{ opacity: report.isPlaceholderData ? 0.6 : 1 }}
+          aria-busy={report.isFetching || undefined}
+        >
           <Cover report={report.data} />
           <Card withBorder padding={0}>
             <Tabs defaultValue="members" keepMounted={false}>
               <Tabs.List px="sm">
-                {SECTIONS.map((s) => <Tabs.Tab key={s.key} value={s.key}>{s.title} ({sectionCount(report.data, s.key)})</Tabs.Tab>)}
+                {SECTIONS.map((s) => (
+                  <Tabs.Tab key={s.key} value={s.key}>
+                    {s.title} ({sectionCount(report.data, s.key)})
+                  </Tabs.Tab>
+                ))}
               </Tabs.List>
               {SECTIONS.map((s) => (
                 <Tabs.Panel key={s.key} value={s.key} p="sm">

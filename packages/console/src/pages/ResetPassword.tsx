@@ -24,7 +24,10 @@ export function ResetPasswordPage() {
     mutationFn: async () => ok(await api.POST("/v1/auth/password/reset", { body: { token, password } })),
     onSuccess: () => {
       qc.clear();
-      notifications.show({ color: "green", message: "Your password was changed and you were signed out everywhere. Sign in with the new one." });
+      notifications.show({
+        color: "green",
+        message: "Your password was changed and you were signed out everywhere. Sign in with the new one.",
+      });
       void navigate("/sign-in", { replace: true });
     },
   });
@@ -35,27 +38,58 @@ export function ResetPasswordPage() {
         <Alert color="yellow" icon={<IconAlertTriangle size={18} />} title="This link is incomplete" role="alert">
           Open the link from the email again, or ask for a new one.
         </Alert>
-        <Anchor component={Link} to="/forgot-password" size="sm">Send a new reset link</Anchor>
+        <Anchor component={Link} to="/forgot-password" size="sm">
+          Send a new reset link
+        </Anchor>
       </PublicFrame>
     );
   }
   return (
-    <PublicFrame title="Choose a new password" subtitle={`At least ${PASSWORD_MIN} characters, not a common password. Every session of your account ends.`}>
-      <form onSubmit={(e) => { e.preventDefault(); if (password.length >= PASSWORD_MIN && password === repeat) reset.mutate(); }} noValidate>
+    <PublicFrame
+      title="Choose a new password"
+      subtitle={`At least ${PASSWORD_MIN} characters, not a common password. Every session of your account ends.`}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (password.length >= PASSWORD_MIN && password === repeat) reset.mutate();
+        }}
+        noValidate
+      >
         <Stack>
-          <PasswordInput label="New password" autoComplete="new-password" required autoFocus value={password}
+          <PasswordInput
+            label="New password"
+            autoComplete="new-password"
+            required
+            autoFocus
+            value={password}
             error={tooShort ? `Use at least ${PASSWORD_MIN} characters.` : undefined}
-            onChange={(e) => setPassword(e.currentTarget.value)} />
-          <PasswordInput label="Repeat the new password" autoComplete="new-password" required value={repeat}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+          />
+          <PasswordInput
+            label="Repeat the new password"
+            autoComplete="new-password"
+            required
+            value={repeat}
             error={mismatch ? "The two passwords differ." : undefined}
-            onChange={(e) => setRepeat(e.currentTarget.value)} />
+            onChange={(e) => setRepeat(e.currentTarget.value)}
+          />
           <FormError>{reset.error ? errorMessage(reset.error) : null}</FormError>
-          <Button type="submit" loading={reset.isPending} disabled={password.length < PASSWORD_MIN || password !== repeat} fullWidth>
+          <Button
+            type="submit"
+            loading={reset.isPending}
+            disabled={password.length < PASSWORD_MIN || password !== repeat}
+            fullWidth
+          >
             Set password
           </Button>
           <Group justify="space-between">
-            <Anchor component={Link} to="/forgot-password" size="sm">Send a new link</Anchor>
-            <Anchor component={Link} to="/sign-in" size="sm">Back to sign in</Anchor>
+            <Anchor component={Link} to="/forgot-password" size="sm">
+              Send a new link
+            </Anchor>
+            <Anchor component={Link} to="/sign-in" size="sm">
+              Back to sign in
+            </Anchor>
           </Group>
         </Stack>
       </form>

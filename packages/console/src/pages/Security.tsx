@@ -1,6 +1,17 @@
 import { useEffect, useMemo, useState } from "react";
 import {
-  Alert, Button, Card, Checkbox, Fieldset, Group, NumberInput, Radio, Stack, Switch, TagsInput, Text,
+  Alert,
+  Button,
+  Card,
+  Checkbox,
+  Fieldset,
+  Group,
+  NumberInput,
+  Radio,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -15,7 +26,13 @@ import { hasApi } from "../api/features";
 export type SecuritySettings = Ok<"/v1/orgs/{orgId}/security">;
 type Patch = Partial<SecuritySettings>;
 
-const FACTORS = [{ value: "totp", label: "Authenticator app (TOTP)", description: "Time-based codes from an app such as 1Password, Authy or Google Authenticator." }] as const;
+const FACTORS = [
+  {
+    value: "totp",
+    label: "Authenticator app (TOTP)",
+    description: "Time-based codes from an app such as 1Password, Authy or Google Authenticator.",
+  },
+] as const;
 
 /** The fields that differ between the saved settings and the form, which is all a PATCH sends. */
 export function changedFields(saved: SecuritySettings, draft: SecuritySettings): Patch {
@@ -33,7 +50,9 @@ export function SecurityPage() {
     return (
       <>
         <PageHeader title="Security" />
-        <EmptyState title="Not available on this server">This installation does not offer org security settings yet.</EmptyState>
+        <EmptyState title="Not available on this server">
+          This installation does not offer org security settings yet.
+        </EmptyState>
       </>
     );
   }
@@ -48,17 +67,23 @@ function Security({ view }: { view: OrgView }) {
     queryFn: async () => ok(await api.GET("/v1/orgs/{orgId}/security", { params: { path: { orgId: view.orgId } } })),
   });
   const decision = can(view.policy, view.subject, "update", { type: "security" });
-  const readOnlyReason = decision.allowed ? null : `Only roles with security:update can change these settings; you are ${view.membership.role}.`;
+  const readOnlyReason = decision.allowed
+    ? null
+    : `Only roles with security:update can change these settings; you are ${view.membership.role}.`;
 
   const [draft, setDraft] = useState<SecuritySettings | null>(null);
   useEffect(() => {
     if (settings.data) setDraft(settings.data);
   }, [settings.data]);
-  const patch = useMemo(() => (settings.data && draft ? changedFields(settings.data, draft) : {}), [settings.data, draft]);
+  const patch = useMemo(
+    () => (settings.data && draft ? changedFields(settings.data, draft) : {}),
+    [settings.data, draft],
+  );
   const dirty = Object.keys(patch).length > 0;
 
   const save = useMutation({
-    mutationFn: async () => ok(await api.PATCH("/v1/orgs/{orgId}/security", { params: { path: { orgId: view.orgId } }, body: patch })),
+    mutationFn: async () =>
+      ok(await api.PATCH("/v1/orgs/{orgId}/security", { params: { path: { orgId: view.orgId } }, body: patch })),
     onSuccess: (next) => {
       qc.setQueryData(key, next);
       notifications.show({ color: "green", message: "Security settings saved." });
@@ -66,7 +91,8 @@ function Security({ view }: { view: OrgView }) {
     onError: (e) => notifications.show({ color: "red", title: "Not saved", message: errorMessage(e) }),
   });
 
-  const set = <K extends keyof SecuritySettings>(k: K, v: SecuritySettings[K]) => setDraft((d) => (d ? { ...d, [k]: v } : d));
+  const set = <K extends keyof SecuritySettings>(k: K, v: SecuritySettings[K]) =>
+    setDraft((d) => (d ? { ...d, [k]: v } : d));
 
   return (
     <>
@@ -74,11 +100,23 @@ function Security({ view }: { view: OrgView }) {
         title="Security"
         description="Sign-in rules for everyone in this organization. Changes apply from each member's next request and are recorded in the audit log."
       />
-      {settings.error ? <ErrorState error={settings.error} onRetry={() => void settings.refetch()} /> : !draft ? <TableSkeleton rows={5} /> : (
-        <form onSubmit={(e) => { e.preventDefault(); if (dirty) save.mutate(); }} aria-label="Security settings">
+      {settings.error ? (
+        <ErrorState error={settings.error} onRetry={() => void settings.refetch()} />
+      ) : !draft ? (
+        <TableSkeleton rows={5} />
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (dirty) save.mutate();
+          }}
+          aria-label="Security settings"
+        >
           <Stack gap="md">
             {readOnlyReason ? (
-              <Alert color="yellow" icon={<IconLock size={18} />} title="Read only" data-testid="security-readonly">{readOnlyReason}</Alert>
+              <Alert color="yellow" icon={<IconLock size={18} />} title="Read only" data-testid="security-readonly">
+                {readOnlyReason}
+              </Alert>
             ) : null}
             <Fieldset legend="Multi-factor authentication" disabled={Boolean(readOnlyReason)} variant="default">
               <Stack gap="md">
@@ -88,9 +126,15 @@ function Security({ view }: { view: OrgView }) {
                   checked={draft.requireMfa}
                   onChange={(e) => set("requireMfa", e.currentTarget.checked)}
                 />
-                <Checkbox.Group label="Allowed factors" value={draft.allowedFactors} onChange={(v) => set("allowedFactors", v)}>
+                <Checkbox.Group
+                  label="Allowed factors"
+                  value={draft.allowedFactors}
+                  onChange={(v) => set("allowedFactors", v)}
+                >
                   <Stack gap="xs" mt="xs">
-                    {FACTORS.map((f) => <Checkbox key={f.value} value={f.value} label={f.label} description={f.description} />)}
+                    {FACTORS.map((f) => (
+                      <Checkbox key={f.value} value={f.value} label={f.label} description={f.description} />
+                    ))}
                   </Stack>
                 </Checkbox.Group>
               </Stack>
@@ -101,7 +145,11 @@ function Security({ view }: { view: OrgView }) {
                   label="Idle timeout (minutes)"
                   description="Empty: the installation's default."
                   placeholder="Installation default"
-                  min={5} max={30 * 24 * 60} allowDecimal={false} allowNegative={false} miw={200}
+                  min={5}
+                  max={30 * 24 * 60}
+                  allowDecimal={false}
+                  allowNegative={false}
+                  miw={200}
                   value={draft.sessionIdleMinutes ?? ""}
                   onChange={(v) => set("sessionIdleMinutes", v === "" ? null : Number(v))}
                 />
@@ -109,7 +157,11 @@ function Security({ view }: { view: OrgView }) {
                   label="Maximum lifetime (hours)"
                   description="Empty: the installation's default."
                   placeholder="Installation default"
-                  min={1} max={365 * 24} allowDecimal={false} allowNegative={false} miw={200}
+                  min={1}
+                  max={365 * 24}
+                  allowDecimal={false}
+                  allowNegative={false}
+                  miw={200}
                   value={draft.sessionMaxHours ?? ""}
                   onChange={(v) => set("sessionMaxHours", v === "" ? null : Number(v))}
                 />
@@ -140,9 +192,15 @@ function Security({ view }: { view: OrgView }) {
                 <NumberInput
                   label="Invitation lifetime (hours)"
                   description="How long an invitation link works. 72 is three days; 168 is a week."
-                  min={1} max={30 * 24} allowDecimal={false} allowNegative={false} maw={480}
+                  min={1}
+                  max={30 * 24}
+                  allowDecimal={false}
+                  allowNegative={false}
+                  maw={480}
                   value={draft.invitationLifetimeHours}
-                  onChange={(v) => set("invitationLifetimeHours", v === "" ? settings.data!.invitationLifetimeHours : Number(v))}
+                  onChange={(v) =>
+                    set("invitationLifetimeHours", v === "" ? settings.data!.invitationLifetimeHours : Number(v))
+                  }
                 />
               </Stack>
             </Fieldset>
@@ -150,16 +208,30 @@ function Security({ view }: { view: OrgView }) {
               <Card withBorder padding="sm">
                 <Group justify="space-between" wrap="wrap" gap="sm">
                   <Text size="sm" c="dimmed" aria-live="polite">
-                    {dirty ? `${Object.keys(patch).length} unsaved change${Object.keys(patch).length === 1 ? "" : "s"}.` : "All changes saved."}
+                    {dirty
+                      ? `${Object.keys(patch).length} unsaved change${Object.keys(patch).length === 1 ? "" : "s"}.`
+                      : "All changes saved."}
                   </Text>
                   <Group gap="xs">
-                    <Button variant="default" disabled={!dirty || save.isPending} onClick={() => setDraft(settings.data ?? null)}>Discard</Button>
-                    <Button type="submit" disabled={!dirty} loading={save.isPending}>Save changes</Button>
+                    <Button
+                      variant="default"
+                      disabled={!dirty || save.isPending}
+                      onClick={() => setDraft(settings.data ?? null)}
+                    >
+                      Discard
+                    </Button>
+                    <Button type="submit" disabled={!dirty} loading={save.isPending}>
+                      Save changes
+                    </Button>
                   </Group>
                 </Group>
               </Card>
             )}
-            {save.error ? <Text c="red" size="sm" role="alert">{errorMessage(save.error)}</Text> : null}
+            {save.error ? (
+              <Text c="red" size="sm" role="alert">
+                {errorMessage(save.error)}
+              </Text>
+            ) : null}
           </Stack>
         </form>
       )}

@@ -46,22 +46,45 @@ export function SignInPage() {
 
   return (
     <PublicFrame title="Sign in to Roster" subtitle="Manage your team, roles and access.">
-      <form onSubmit={(e) => { e.preventDefault(); signIn.mutate(); }} noValidate>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          signIn.mutate();
+        }}
+        noValidate
+      >
         <Stack>
           {params.get("reason") === "mfa" ? (
             <Alert color="blue" icon={<IconShieldLock size={18} />} title="Sign in again with two-step verification">
-              Your organization requires two-step verification, and you set it up after this browser signed in. Sign in once more and enter the code from your authenticator app.
+              Your organization requires two-step verification, and you set it up after this browser signed in. Sign in
+              once more and enter the code from your authenticator app.
             </Alert>
           ) : null}
-          <TextInput label="Email" type="email" autoComplete="username" required autoFocus value={email}
-            onChange={(e) => setEmail(e.currentTarget.value)} />
-          <PasswordInput label="Password" autoComplete="current-password" required value={password}
-            onChange={(e) => setPassword(e.currentTarget.value)} />
+          <TextInput
+            label="Email"
+            type="email"
+            autoComplete="username"
+            required
+            autoFocus
+            value={email}
+            onChange={(e) => setEmail(e.currentTarget.value)}
+          />
+          <PasswordInput
+            label="Password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+          />
           <FormError>{signIn.error ? errorMessage(signIn.error) : null}</FormError>
-          <Button type="submit" loading={signIn.isPending} fullWidth>Sign in</Button>
+          <Button type="submit" loading={signIn.isPending} fullWidth>
+            Sign in
+          </Button>
           {hasApi("passwordForgot") ? (
             <Group justify="center">
-              <Anchor component={Link} to="/forgot-password" size="sm">Forgot your password?</Anchor>
+              <Anchor component={Link} to="/forgot-password" size="sm">
+                Forgot your password?
+              </Anchor>
             </Group>
           ) : null}
         </Stack>
@@ -70,34 +93,83 @@ export function SignInPage() {
   );
 }
 
-function MfaChallenge({ challengeId, onDone, onCancel }: { challengeId: string; onDone: () => Promise<void>; onCancel: () => void }) {
+function MfaChallenge({
+  challengeId,
+  onDone,
+  onCancel,
+}: {
+  challengeId: string;
+  onDone: () => Promise<void>;
+  onCancel: () => void;
+}) {
   const [code, setCode] = useState("");
   const [recovery, setRecovery] = useState(false);
   const verify = useMutation({
-    mutationFn: async (value: string) => ok(await api.POST("/v1/auth/mfa/verify", { body: { challengeId, code: value.trim() } })),
-    onError: () => { if (!recovery) setCode(""); },
+    mutationFn: async (value: string) =>
+      ok(await api.POST("/v1/auth/mfa/verify", { body: { challengeId, code: value.trim() } })),
+    onError: () => {
+      if (!recovery) setCode("");
+    },
     onSuccess: onDone,
   });
   return (
-    <PublicFrame title="Two-step verification" subtitle={recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}>
-      <form onSubmit={(e) => { e.preventDefault(); verify.mutate(code); }}>
+    <PublicFrame
+      title="Two-step verification"
+      subtitle={recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          verify.mutate(code);
+        }}
+      >
         <Stack>
           {recovery ? (
-            <TextInput label="Recovery code" autoComplete="one-time-code" required autoFocus value={code} onChange={(e) => setCode(e.currentTarget.value)} />
+            <TextInput
+              label="Recovery code"
+              autoComplete="one-time-code"
+              required
+              autoFocus
+              value={code}
+              onChange={(e) => setCode(e.currentTarget.value)}
+            />
           ) : (
             <Stack gap={4}>
-              <Text component="label" size="sm" fw={500} htmlFor="mfa-code">Authentication code</Text>
-              <PinInput id="mfa-code" length={6} type="number" oneTimeCode autoFocus value={code} aria-label="Authentication code"
-                onChange={setCode} onComplete={(v) => verify.mutate(v)} />
+              <Text component="label" size="sm" fw={500} htmlFor="mfa-code">
+                Authentication code
+              </Text>
+              <PinInput
+                id="mfa-code"
+                length={6}
+                type="number"
+                oneTimeCode
+                autoFocus
+                value={code}
+                aria-label="Authentication code"
+                onChange={setCode}
+                onComplete={(v) => verify.mutate(v)}
+              />
             </Stack>
           )}
           <FormError>{verify.error ? errorMessage(verify.error) : null}</FormError>
-          <Button type="submit" loading={verify.isPending} fullWidth>Verify</Button>
+          <Button type="submit" loading={verify.isPending} fullWidth>
+            Verify
+          </Button>
           <Group justify="space-between">
-            <Anchor component="button" type="button" size="sm" onClick={() => { setCode(""); setRecovery(!recovery); }}>
+            <Anchor
+              component="button"
+              type="button"
+              size="sm"
+              onClick={() => {
+                setCode("");
+                setRecovery(!recovery);
+              }}
+            >
               {recovery ? "Use an authenticator code" : "Use a recovery code"}
             </Anchor>
-            <Anchor component="button" type="button" size="sm" onClick={onCancel}>Back</Anchor>
+            <Anchor component="button" type="button" size="sm" onClick={onCancel}>
+              Back
+            </Anchor>
           </Group>
         </Stack>
       </form>

@@ -1,21 +1,54 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router";
 import {
-  Badge, Button, Card, CloseButton, Group, Menu, Select, Table, Text, TextInput, Tooltip, VisuallyHidden,
+  Badge,
+  Button,
+  Card,
+  CloseButton,
+  Group,
+  Menu,
+  Select,
+  Table,
+  Text,
+  TextInput,
+  Tooltip,
+  VisuallyHidden,
 } from "@mantine/core";
 import { useDebouncedValue, useHotkeys } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { createColumnHelper, rowSortingFeature, tableFeatures, useTable, type SortingState } from "@tanstack/react-table";
 import {
-  IconArrowDown, IconArrowsSort, IconArrowUp, IconChevronLeft, IconChevronRight, IconDownload, IconSearch, IconUserPlus,
+  createColumnHelper,
+  rowSortingFeature,
+  tableFeatures,
+  useTable,
+  type SortingState,
+} from "@tanstack/react-table";
+import {
+  IconArrowDown,
+  IconArrowsSort,
+  IconArrowUp,
+  IconChevronLeft,
+  IconChevronRight,
+  IconDownload,
+  IconSearch,
+  IconUserPlus,
 } from "@tabler/icons-react";
 import { can, type Policy } from "@roster/policy";
 import { api, download, ok } from "../api/client";
 import type { Member } from "../api/types";
 import { hasApi } from "../api/features";
 import { useOrgView, type OrgView } from "../session";
-import { EmptyState, ErrorState, errorMessage, PageHeader, PersonAvatar, RelativeTime, StatusChip, TableSkeleton } from "../components/common";
+import {
+  EmptyState,
+  ErrorState,
+  errorMessage,
+  PageHeader,
+  PersonAvatar,
+  RelativeTime,
+  StatusChip,
+  TableSkeleton,
+} from "../components/common";
 import { MemberActionsMenu, MemberPanel, RoleSelect } from "./MemberPanel";
 import { InviteDialog } from "./InviteDialog";
 import { TeamTabs } from "./Invitations";
@@ -78,17 +111,28 @@ function Team({ view }: { view: OrgView }) {
   }, [debounced]);
 
   const query = {
-    ...(q ? { q } : {}), ...(role ? { role } : {}), ...(status ? { status: status as "active" | "inactive" | "removed" | "all" } : {}),
-    ...(department ? { department } : {}), ...(sort ? { sort } : {}), ...(cursor ? { cursor } : {}), limit: PAGE_SIZE,
+    ...(q ? { q } : {}),
+    ...(role ? { role } : {}),
+    ...(status ? { status: status as "active" | "inactive" | "removed" | "all" } : {}),
+    ...(department ? { department } : {}),
+    ...(sort ? { sort } : {}),
+    ...(cursor ? { cursor } : {}),
+    limit: PAGE_SIZE,
   };
   const members = useQuery({
     queryKey: ["members", view.orgId, query],
     placeholderData: keepPreviousData,
-    queryFn: async () => ok(await api.GET("/v1/orgs/{orgId}/members", { params: { path: { orgId: view.orgId }, query } })),
+    queryFn: async () =>
+      ok(await api.GET("/v1/orgs/{orgId}/members", { params: { path: { orgId: view.orgId }, query } })),
   });
   const inactive = useQuery({
     queryKey: ["members", view.orgId, "inactive-count"],
-    queryFn: async () => ok(await api.GET("/v1/orgs/{orgId}/members", { params: { path: { orgId: view.orgId }, query: { status: "inactive", limit: 1 } } })).total ?? 0,
+    queryFn: async () =>
+      ok(
+        await api.GET("/v1/orgs/{orgId}/members", {
+          params: { path: { orgId: view.orgId }, query: { status: "inactive", limit: 1 } },
+        }),
+      ).total ?? 0,
   });
 
   const policy = view.policy;
@@ -114,7 +158,13 @@ function Team({ view }: { view: OrgView }) {
   const exportAs = async (format: "csv" | "xlsx") => {
     try {
       // The export takes the list's filters, so the file holds the rows the table is showing (every page of them).
-      const filters = new URLSearchParams({ format, ...(q ? { q } : {}), ...(role ? { role } : {}), ...(status ? { status } : {}), ...(department ? { department } : {}) });
+      const filters = new URLSearchParams({
+        format,
+        ...(q ? { q } : {}),
+        ...(role ? { role } : {}),
+        ...(status ? { status } : {}),
+        ...(department ? { department } : {}),
+      });
       await download(`/v1/orgs/${view.orgId}/members/export?${filters.toString()}`, `members.${format}`);
       notifications.show({ color: "green", message: `Members exported as ${format.toUpperCase()}.` });
     } catch (e) {
@@ -131,7 +181,9 @@ function Team({ view }: { view: OrgView }) {
       <PageHeader
         title="Team"
         description={
-          total === undefined ? " " : (
+          total === undefined ? (
+            " "
+          ) : (
             <span data-testid="member-count">
               {total} {total === 1 ? "member" : "members"}
               {!status && inactive.data ? ` · ${inactive.data} inactive` : ""}
@@ -143,7 +195,9 @@ function Team({ view }: { view: OrgView }) {
             {canExport ? (
               <Menu position="bottom-end">
                 <Menu.Target>
-                  <Button variant="default" leftSection={<IconDownload size={16} />}>Export</Button>
+                  <Button variant="default" leftSection={<IconDownload size={16} />}>
+                    Export
+                  </Button>
                 </Menu.Target>
                 <Menu.Dropdown>
                   <Menu.Item onClick={() => void exportAs("csv")}>CSV</Menu.Item>
@@ -151,7 +205,11 @@ function Team({ view }: { view: OrgView }) {
                 </Menu.Dropdown>
               </Menu>
             ) : null}
-            {canInvite ? <Button leftSection={<IconUserPlus size={16} />} onClick={() => setInviteOpen(true)}>Invite</Button> : null}
+            {canInvite ? (
+              <Button leftSection={<IconUserPlus size={16} />} onClick={() => setInviteOpen(true)}>
+                Invite
+              </Button>
+            ) : null}
           </>
         }
       />
@@ -162,20 +220,46 @@ function Team({ view }: { view: OrgView }) {
           aria-label="Search members"
           placeholder="Search name or email  ( / )"
           leftSection={<IconSearch size={16} aria-hidden />}
-          rightSection={search ? <CloseButton aria-label="Clear search" size="sm" onClick={() => setSearch("")} /> : null}
+          rightSection={
+            search ? <CloseButton aria-label="Clear search" size="sm" onClick={() => setSearch("")} /> : null
+          }
           value={search}
           onChange={(e) => setSearch(e.currentTarget.value)}
           style={{ flex: "1 1 240px" }}
         />
-        <Select aria-label="Filter by role" placeholder="All roles" clearable w={{ base: "100%", xs: 170 }} value={role}
-          data={policy.roles.map((r) => ({ value: r.name, label: r.title }))} onChange={(v) => update({ role: v })} />
-        <Select aria-label="Filter by status" placeholder="Active & inactive" clearable w={{ base: "100%", xs: 170 }} value={status}
-          data={[{ value: "active", label: "Active" }, { value: "inactive", label: "Inactive" }, { value: "removed", label: "Removed" }, { value: "all", label: "All, incl. removed" }]}
-          onChange={(v) => update({ status: v })} />
+        <Select
+          aria-label="Filter by role"
+          placeholder="All roles"
+          clearable
+          w={{ base: "100%", xs: 170 }}
+          value={role}
+          data={policy.roles.map((r) => ({ value: r.name, label: r.title }))}
+          onChange={(v) => update({ role: v })}
+        />
+        <Select
+          aria-label="Filter by status"
+          placeholder="Active & inactive"
+          clearable
+          w={{ base: "100%", xs: 170 }}
+          value={status}
+          data={[
+            { value: "active", label: "Active" },
+            { value: "inactive", label: "Inactive" },
+            { value: "removed", label: "Removed" },
+            { value: "all", label: "All, incl. removed" },
+          ]}
+          onChange={(v) => update({ status: v })}
+        />
         {policy.dimensions.department ? (
-          <Select aria-label="Filter by department" placeholder="All departments" clearable w={{ base: "100%", xs: 170 }} value={department}
+          <Select
+            aria-label="Filter by department"
+            placeholder="All departments"
+            clearable
+            w={{ base: "100%", xs: 170 }}
+            value={department}
             data={Object.keys(policy.dimensions.department.values).map((d) => ({ value: d, label: titleCase(d) }))}
-            onChange={(v) => update({ department: v })} />
+            onChange={(v) => update({ department: v })}
+          />
         ) : null}
       </Group>
 
@@ -187,8 +271,21 @@ function Team({ view }: { view: OrgView }) {
         <Card withBorder>
           <EmptyState
             title={filtered ? "No members match" : "No members yet"}
-            action={filtered ? <Button variant="default" onClick={() => { setSearch(""); update({ q: null, role: null, status: null, department: null }); }}>Clear filters</Button>
-              : canInvite ? <Button onClick={() => setInviteOpen(true)}>Invite your team</Button> : null}
+            action={
+              filtered ? (
+                <Button
+                  variant="default"
+                  onClick={() => {
+                    setSearch("");
+                    update({ q: null, role: null, status: null, department: null });
+                  }}
+                >
+                  Clear filters
+                </Button>
+              ) : canInvite ? (
+                <Button onClick={() => setInviteOpen(true)}>Invite your team</Button>
+              ) : null
+            }
           >
             {filtered ? "Try another search or clear the filters." : "Invite people to give them access."}
           </EmptyState>
@@ -196,7 +293,13 @@ function Team({ view }: { view: OrgView }) {
       ) : (
         <Card withBorder padding={0}>
           <Table.ScrollContainer minWidth={720}>
-            <Table className="roster-table" highlightOnHover verticalSpacing="sm" aria-label="Members" aria-rowcount={total}>
+            <Table
+              className="roster-table"
+              highlightOnHover
+              verticalSpacing="sm"
+              aria-label="Members"
+              aria-rowcount={total}
+            >
               <Table.Thead>
                 {table.getHeaderGroups().map((group) => (
                   <Table.Tr key={group.id}>
@@ -204,12 +307,23 @@ function Team({ view }: { view: OrgView }) {
                       const sortable = SORTABLE.has(header.column.id);
                       const dir = header.column.getIsSorted();
                       return (
-                        <Table.Th key={header.id} aria-sort={dir === "asc" ? "ascending" : dir === "desc" ? "descending" : sortable ? "none" : undefined}
-                          style={header.column.id === "actions" ? { width: 48 } : undefined}>
+                        <Table.Th
+                          key={header.id}
+                          aria-sort={
+                            dir === "asc" ? "ascending" : dir === "desc" ? "descending" : sortable ? "none" : undefined
+                          }
+                          style={header.column.id === "actions" ? { width: 48 } : undefined}
+                        >
                           {header.isPlaceholder ? null : sortable ? (
                             <button type="button" onClick={header.column.getToggleSortingHandler()}>
                               <table.FlexRender header={header} />
-                              {dir === "asc" ? <IconArrowUp size={14} aria-hidden /> : dir === "desc" ? <IconArrowDown size={14} aria-hidden /> : <IconArrowsSort size={14} aria-hidden opacity={0.5} />}
+                              {dir === "asc" ? (
+                                <IconArrowUp size={14} aria-hidden />
+                              ) : dir === "desc" ? (
+                                <IconArrowDown size={14} aria-hidden />
+                              ) : (
+                                <IconArrowsSort size={14} aria-hidden opacity={0.5} />
+                              )}
                             </button>
                           ) : (
                             <table.FlexRender header={header} />
@@ -222,11 +336,16 @@ function Team({ view }: { view: OrgView }) {
               </Table.Thead>
               <Table.Tbody style={{ opacity: members.isPlaceholderData ? 0.6 : 1 }}>
                 {table.getRowModel().rows.map((row) => (
-                  <Table.Tr key={row.id} className="roster-row" data-member-id={row.id} data-testid="member-row"
+                  <Table.Tr
+                    key={row.id}
+                    className="roster-row"
+                    data-member-id={row.id}
+                    data-testid="member-row"
                     onClick={(e) => {
                       if ((e.target as HTMLElement).closest("button, a, input, [role=menu], [role=listbox]")) return;
                       void navigate({ pathname: `/orgs/${view.orgId}/team/${row.id}`, search: params.toString() });
-                    }}>
+                    }}
+                  >
                     {row.getAllCells().map((cell) => (
                       <Table.Td key={cell.id}>
                         <table.FlexRender cell={cell} />
@@ -242,27 +361,41 @@ function Team({ view }: { view: OrgView }) {
               Showing {members.data.data.length} of {total ?? "?"}
             </Text>
             <Group gap="xs">
-              <Button variant="default" size="xs" leftSection={<IconChevronLeft size={14} />} disabled={!cursor}
+              <Button
+                variant="default"
+                size="xs"
+                leftSection={<IconChevronLeft size={14} />}
+                disabled={!cursor}
                 onClick={() => {
                   const prev = cursorStack.slice(0, -1);
                   setCursorStack(prev);
                   update({ cursor: cursorStack[cursorStack.length - 1] ?? null }, true);
-                }}>
+                }}
+              >
                 Previous
               </Button>
-              <Button variant="default" size="xs" rightSection={<IconChevronRight size={14} />} disabled={!members.data.nextCursor}
+              <Button
+                variant="default"
+                size="xs"
+                rightSection={<IconChevronRight size={14} />}
+                disabled={!members.data.nextCursor}
                 onClick={() => {
                   setCursorStack([...cursorStack, cursor ?? ""]);
                   update({ cursor: members.data.nextCursor }, true);
-                }}>
+                }}
+              >
                 Next
               </Button>
             </Group>
           </Group>
         </Card>
       )}
-      <MemberPanel view={view} memberId={memberId} initial={openMember}
-        onClose={() => void navigate({ pathname: `/orgs/${view.orgId}/team`, search: params.toString() })} />
+      <MemberPanel
+        view={view}
+        memberId={memberId}
+        initial={openMember}
+        onClose={() => void navigate({ pathname: `/orgs/${view.orgId}/team`, search: params.toString() })}
+      />
       {canInvite ? <InviteDialog view={view} opened={inviteOpen} onClose={() => setInviteOpen(false)} /> : null}
     </>
   );
@@ -277,29 +410,51 @@ function buildColumns(view: OrgView) {
   const hasDept = Boolean(policy.dimensions.department);
   const hasStores = Boolean(policy.dimensions.store);
   const scope = hasDept || hasStores;
-  return helper.columns([
-    helper.accessor("name", {
-      header: "Member",
-      cell: ({ row }) => (
-        <Group gap="sm" wrap="nowrap">
-          <PersonAvatar name={row.original.name} />
-          <div style={{ minWidth: 0 }}>
-            <Text size="sm" fw={500} truncate>{row.original.name}{row.original.userId === view.subject.userId ? <Text span c="dimmed" size="xs"> (you)</Text> : null}</Text>
-            <Text size="xs" c="dimmed" truncate>{row.original.email}</Text>
-          </div>
-        </Group>
-      ),
-    }),
-    helper.accessor("role", { header: "Role", cell: ({ row }) => <RoleSelect view={view} member={row.original} compact /> }),
-    helper.accessor("status", { header: "Status", cell: ({ getValue }) => <StatusChip status={getValue()} /> }),
-    helper.accessor("lastLoginAt", { header: "Last sign-in", cell: ({ getValue }) => <RelativeTime iso={getValue()} /> }),
-    helper.display({
-      id: "scope",
-      header: hasDept && hasStores ? "Department / stores" : hasDept ? "Department" : "Stores",
-      cell: ({ row }) => <ScopeTags member={row.original} policy={policy} />,
-    }),
-    helper.display({ id: "actions", header: () => <VisuallyHidden>Actions</VisuallyHidden>, cell: ({ row }) => <MemberActionsMenu view={view} member={row.original} /> }),
-  ]).filter((c) => scope || c.id !== "scope");
+  return helper
+    .columns([
+      helper.accessor("name", {
+        header: "Member",
+        cell: ({ row }) => (
+          <Group gap="sm" wrap="nowrap">
+            <PersonAvatar name={row.original.name} />
+            <div style={{ minWidth: 0 }}>
+              <Text size="sm" fw={500} truncate>
+                {row.original.name}
+                {row.original.userId === view.subject.userId ? (
+                  <Text span c="dimmed" size="xs">
+                    {" "}
+                    (you)
+                  </Text>
+                ) : null}
+              </Text>
+              <Text size="xs" c="dimmed" truncate>
+                {row.original.email}
+              </Text>
+            </div>
+          </Group>
+        ),
+      }),
+      helper.accessor("role", {
+        header: "Role",
+        cell: ({ row }) => <RoleSelect view={view} member={row.original} compact />,
+      }),
+      helper.accessor("status", { header: "Status", cell: ({ getValue }) => <StatusChip status={getValue()} /> }),
+      helper.accessor("lastLoginAt", {
+        header: "Last sign-in",
+        cell: ({ getValue }) => <RelativeTime iso={getValue()} />,
+      }),
+      helper.display({
+        id: "scope",
+        header: hasDept && hasStores ? "Department / stores" : hasDept ? "Department" : "Stores",
+        cell: ({ row }) => <ScopeTags member={row.original} policy={policy} />,
+      }),
+      helper.display({
+        id: "actions",
+        header: () => <VisuallyHidden>Actions</VisuallyHidden>,
+        cell: ({ row }) => <MemberActionsMenu view={view} member={row.original} />,
+      }),
+    ])
+    .filter((c) => scope || c.id !== "scope");
 }
 
 function ScopeTags({ member, policy }: { member: Member; policy: Policy }) {
@@ -309,18 +464,26 @@ function ScopeTags({ member, policy }: { member: Member; policy: Policy }) {
     if (member.storeIds.length === 0) tags.push("All stores");
     else tags.push(...member.storeIds);
   }
-  if (tags.length === 0) return <Text size="sm" c="dimmed">—</Text>;
+  if (tags.length === 0)
+    return (
+      <Text size="sm" c="dimmed">
+        —
+      </Text>
+    );
   return (
     <Group gap={4}>
       {tags.slice(0, 3).map((t) => (
-        <Badge key={t} variant="default" radius="sm" tt="none" fw={500}>{t}</Badge>
+        <Badge key={t} variant="default" radius="sm" tt="none" fw={500}>
+          {t}
+        </Badge>
       ))}
       {tags.length > 3 ? (
         <Tooltip label={tags.slice(3).join(", ")}>
-          <Badge variant="default" radius="sm" tabIndex={0}>+{tags.length - 3}</Badge>
+          <Badge variant="default" radius="sm" tabIndex={0}>
+            +{tags.length - 3}
+          </Badge>
         </Tooltip>
       ) : null}
     </Group>
   );
 }
-

@@ -12,19 +12,36 @@ export function useTopRoleCount(view: OrgView) {
   return useQuery({
     queryKey: ["members", view.orgId, "top-role-count"],
     queryFn: async () =>
-      ok(await api.GET("/v1/orgs/{orgId}/members", { params: { path: { orgId: view.orgId }, query: { role: view.policy.topRole, status: "active", limit: 1 } } })).total ?? 1,
+      ok(
+        await api.GET("/v1/orgs/{orgId}/members", {
+          params: { path: { orgId: view.orgId }, query: { role: view.policy.topRole, status: "active", limit: 1 } },
+        }),
+      ).total ?? 1,
   });
 }
 
 /** The policy engine's answer for one action on one member: the same function the server runs. */
 export function decide(view: OrgView, member: Member, action: MemberAction, opts: MemberActionOptions = {}): Decision {
-  return decideMemberAction(view.policy, view.subject, { role: member.role, userId: member.userId, department: member.department, status: member.status }, action, opts);
+  return decideMemberAction(
+    view.policy,
+    view.subject,
+    { role: member.role, userId: member.userId, department: member.department, status: member.status },
+    action,
+    opts,
+  );
 }
 
 /** Hidden when the viewer's role lacks the permission outright; otherwise shown, disabled with the reason. */
 export const hiddenFor = (d: Decision) => !d.allowed && d.code === "permission_denied";
 
-export type MemberPatch = { role?: string; status?: "active" | "inactive"; department?: string | null; storeIds?: string[]; hiddenModules?: string[]; name?: string };
+export type MemberPatch = {
+  role?: string;
+  status?: "active" | "inactive";
+  department?: string | null;
+  storeIds?: string[];
+  hiddenModules?: string[];
+  name?: string;
+};
 
 export function useMemberChange(view: OrgView) {
   const qc = useQueryClient();
@@ -33,7 +50,8 @@ export function useMemberChange(view: OrgView) {
   const fail = (e: unknown) => notifications.show({ color: "red", title: "Not changed", message: errorMessage(e) });
 
   const patch = useMutation({
-    mutationFn: ({ member, body }: { member: Member; body: MemberPatch; undo?: MemberPatch; message: string }) => call<Member>("PATCH", path(member.id), body),
+    mutationFn: ({ member, body }: { member: Member; body: MemberPatch; undo?: MemberPatch; message: string }) =>
+      call<Member>("PATCH", path(member.id), body),
     onSuccess: async (_m, vars) => {
       await refresh();
       const id = `member-change-${Date.now()}`;
@@ -46,12 +64,20 @@ export function useMemberChange(view: OrgView) {
         message: undo ? (
           <Group justify="space-between" wrap="nowrap" gap="sm">
             <span>{vars.message}</span>
-            <Button size="compact-xs" variant="default" onClick={() => {
-              notifications.hide(id);
-              patch.mutate({ member: vars.member, body: undo, message: "Change undone." });
-            }}>Undo</Button>
+            <Button
+              size="compact-xs"
+              variant="default"
+              onClick={() => {
+                notifications.hide(id);
+                patch.mutate({ member: vars.member, body: undo, message: "Change undone." });
+              }}
+            >
+              Undo
+            </Button>
           </Group>
-        ) : vars.message,
+        ) : (
+          vars.message
+        ),
       });
     },
     onError: fail,
@@ -61,7 +87,10 @@ export function useMemberChange(view: OrgView) {
     mutationFn: (member: Member) => call<unknown>("DELETE", path(member.id)),
     onSuccess: async (_x, member) => {
       await refresh();
-      notifications.show({ color: "green", message: `${member.name} was removed. Their sessions have ended; you can restore them for 30 days.` });
+      notifications.show({
+        color: "green",
+        message: `${member.name} was removed. Their sessions have ended; you can restore them for 30 days.`,
+      });
     },
     onError: fail,
   });
@@ -77,7 +106,8 @@ export function useMemberChange(view: OrgView) {
 
   const resetPassword = useMutation({
     mutationFn: (member: Member) => call<unknown>("POST", `${path(member.id)}/password-reset`),
-    onSuccess: (_x, member) => notifications.show({ color: "green", message: `A password reset link was emailed to ${member.email}.` }),
+    onSuccess: (_x, member) =>
+      notifications.show({ color: "green", message: `A password reset link was emailed to ${member.email}.` }),
     onError: fail,
   });
 

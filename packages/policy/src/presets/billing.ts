@@ -26,7 +26,8 @@ const ACCESS_CONTROL_FOR_ADMINS = [
 export const billing = definePolicy({
   name: "billing",
   title: "Billing",
-  description: "Owner, admin, and two intermediate roles (sales, customer service). Only owners delete collaborators; admins deactivate them.",
+  description:
+    "Owner, admin, and two intermediate roles (sales, customer service). Only owners delete collaborators; admins deactivate them.",
   resources: {
     customer: ["read", "update", "export", "delete"],
     plan: ["read", "create", "update", "delete"],
@@ -46,14 +47,22 @@ export const billing = definePolicy({
       rank: 2,
       title: "Admin",
       description: "Everything except deleting collaborators, deleting the organization and the owner rules.",
-      permissions: ["customer:*", "plan:*", "subscription:*", "invoice:*", "product_settings:*", ...ACCESS_CONTROL_FOR_ADMINS],
+      permissions: [
+        "customer:*",
+        "plan:*",
+        "subscription:*",
+        "invoice:*",
+        "product_settings:*",
+        ...ACCESS_CONTROL_FOR_ADMINS,
+      ],
       actsOnPeers: true,
     },
     sales: {
       rank: 1,
       title: "Sales",
       pluralTitle: "sales collaborators",
-      description: "Creates and edits plans; exports customers, subscriptions and invoices. No access control, product settings or deletes.",
+      description:
+        "Creates and edits plans; exports customers, subscriptions and invoices. No access control, product settings or deletes.",
       permissions: [
         "plan:read",
         "plan:create",

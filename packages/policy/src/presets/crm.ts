@@ -4,7 +4,8 @@ import { definePolicy } from "../define.ts";
 export const crm = definePolicy({
   name: "crm",
   title: "CRM",
-  description: "Admin, manager and sales rep over leads, tasks and settings; sales reps see and edit only their own leads. Platform roles developer < developer staff < developer admin run the developer portal.",
+  description:
+    "Admin, manager and sales rep over leads, tasks and settings; sales reps see and edit only their own leads. Platform roles developer < developer staff < developer admin run the developer portal.",
   resources: {
     lead: ["read", "create", "update", "delete", "move_stage"],
     task: ["create", "assign"],
@@ -42,7 +43,14 @@ export const crm = definePolicy({
       rank: 1,
       title: "Sales rep",
       description: "Field sales: own leads, creating leads and tasks, moving pipeline stages.",
-      permissions: ["lead:read@own", "lead:create", "lead:update@own", "lead:move_stage", "task:create", "organization:read"],
+      permissions: [
+        "lead:read@own",
+        "lead:create",
+        "lead:update@own",
+        "lead:move_stage",
+        "task:create",
+        "organization:read",
+      ],
     },
   },
   platform: {
@@ -53,7 +61,12 @@ export const crm = definePolicy({
       platform_settings: ["manage"],
     },
     roles: {
-      developer_admin: { rank: 3, title: "Developer admin", description: "Everything in the developer portal.", permissions: ["*"] },
+      developer_admin: {
+        rank: 3,
+        title: "Developer admin",
+        description: "Everything in the developer portal.",
+        permissions: ["*"],
+      },
       developer_staff: {
         rank: 2,
         title: "Developer staff",

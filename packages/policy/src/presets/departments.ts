@@ -18,7 +18,8 @@ const MODULE_USE = [
 export const departments = definePolicy({
   name: "departments",
   title: "Departments",
-  description: "Super admin, admin and user; departments sales, finance and tech select the modules a member uses, admins manage only their own department, and new users inherit their creator's department.",
+  description:
+    "Super admin, admin and user; departments sales, finance and tech select the modules a member uses, admins manage only their own department, and new users inherit their creator's department.",
   resources: {
     contract_builder: ["use"],
     customer_data: ["use"],
@@ -56,14 +57,16 @@ export const departments = definePolicy({
     super_admin: {
       rank: 3,
       title: "Super admin",
-      description: "The account that bought the subscription: every permission, every department, billing, and the only role that grants admin.",
+      description:
+        "The account that bought the subscription: every permission, every department, billing, and the only role that grants admin.",
       permissions: ["*"],
       actsOnPeers: true,
     },
     admin: {
       rank: 2,
       title: "Admin",
-      description: "Builds the team of their own department: invites users, edits, removes and restores them, sees their department's activity and reports.",
+      description:
+        "Builds the team of their own department: invites users, edits, removes and restores them, sees their department's activity and reports.",
       permissions: [
         ...MODULE_USE,
         "member:read@department",

@@ -6,7 +6,8 @@ const STORE_RECORDS = ["order", "client", "vendor"] as const;
 export const operations = definePolicy({
   name: "operations",
   title: "Operations",
-  description: "Owner, admin, staff and read-only; staff and read-only members see only the stores granted to them, and any member can have modules hidden.",
+  description:
+    "Owner, admin, staff and read-only; staff and read-only members see only the stores granted to them, and any member can have modules hidden.",
   resources: {
     order: ["read", "create", "update", "delete"],
     client: ["read", "create", "update", "delete"],
@@ -33,14 +34,16 @@ export const operations = definePolicy({
     owner: {
       rank: 4,
       title: "Owner",
-      description: "Everything admin can do, plus deleting the workspace and promoting, demoting or removing other owners. There is always at least one.",
+      description:
+        "Everything admin can do, plus deleting the workspace and promoting, demoting or removing other owners. There is always at least one.",
       permissions: ["*"],
       actsOnPeers: true,
     },
     admin: {
       rank: 3,
       title: "Admin",
-      description: "Full operational access: invite the team, mint API keys, change billing, edit settings, refund payments, export the audit log. Cannot delete the workspace.",
+      description:
+        "Full operational access: invite the team, mint API keys, change billing, edit settings, refund payments, export the audit log. Cannot delete the workspace.",
       permissions: [
         ...STORE_RECORDS.map((r) => `${r}:*`),
         "payment:*",
@@ -74,7 +77,8 @@ export const operations = definePolicy({
       rank: 2,
       title: "Staff",
       pluralTitle: "staff",
-      description: "Day-to-day operators: read and write orders, clients, vendors and payments in their stores; send messages. No billing, security, integration keys or audit-log export.",
+      description:
+        "Day-to-day operators: read and write orders, clients, vendors and payments in their stores; send messages. No billing, security, integration keys or audit-log export.",
       permissions: [
         ...STORE_RECORDS.flatMap((r) => [`${r}:read@store`, `${r}:create@store`, `${r}:update@store`]),
         "payment:record@store",
@@ -87,7 +91,8 @@ export const operations = definePolicy({
       rank: 1,
       title: "Read-only",
       pluralTitle: "read-only members",
-      description: "Views everything in their granted stores; creates, edits and deletes nothing. For accountants, auditors and advisors.",
+      description:
+        "Views everything in their granted stores; creates, edits and deletes nothing. For accountants, auditors and advisors.",
       permissions: [...STORE_RECORDS.map((r) => `${r}:read@store`), "organization:read"],
     },
   },

@@ -4,20 +4,23 @@ import { definePolicy } from "../define.ts";
 export const saas = definePolicy({
   name: "saas",
   title: "SaaS",
-  description: "Owner, admin and member: admins manage the team (invitations, password resets, deactivation, role changes, removal, audit trail); members have read-only basics.",
+  description:
+    "Owner, admin and member: admins manage the team (invitations, password resets, deactivation, role changes, removal, audit trail); members have read-only basics.",
   resources: {},
   roles: {
     owner: {
       rank: 3,
       title: "Owner",
-      description: "Everything, including deleting members for good, deleting the organization and granting or removing ownership.",
+      description:
+        "Everything, including deleting members for good, deleting the organization and granting or removing ownership.",
       permissions: ["*"],
       actsOnPeers: true,
     },
     admin: {
       rank: 2,
       title: "Admin",
-      description: "Full team management: invite, resend and revoke invitations, reset passwords, deactivate and reactivate, change roles, remove members, read the audit trail.",
+      description:
+        "Full team management: invite, resend and revoke invitations, reset passwords, deactivate and reactivate, change roles, remove members, read the audit trail.",
       permissions: [
         "member:read",
         "member:invite",

@@ -47,11 +47,18 @@ export async function authenticateApiKey(deps: AppDeps, token: string): Promise<
   if (!KEY_FORMAT.test(token)) return null;
   const now = deps.clock.now();
   return deps.db.tx({}, async (tx) => {
-    const found = rowsOf<{ org_id: string; key_id: string }>(await tx.execute(sql`SELECT org_id, key_id FROM roster_api_key_lookup(${hashToken(token)})`))[0];
+    const found = rowsOf<{ org_id: string; key_id: string }>(
+      await tx.execute(sql`SELECT org_id, key_id FROM roster_api_key_lookup(${hashToken(token)})`),
+    )[0];
     if (!found) return null;
     await tx.execute(sql`SELECT set_config('roster.org_id', ${found.org_id}, true)`);
     const [row] = await tx
-      .select({ key: apiKeys, member: members, org: organizations, user: { id: users.id, email: users.email, name: users.name } })
+      .select({
+        key: apiKeys,
+        member: members,
+        org: organizations,
+        user: { id: users.id, email: users.email, name: users.name },
+      })
       .from(apiKeys)
       .innerJoin(members, and(eq(members.orgId, apiKeys.orgId), eq(members.id, apiKeys.memberId)))
       .innerJoin(organizations, eq(organizations.id, apiKeys.orgId))
@@ -61,14 +68,23 @@ export async function authenticateApiKey(deps: AppDeps, token: string): Promise<
     if (row.member.status === "inactive") {
       const policy = getPreset(row.org.policy);
       if (!policy || orgSettings(row.org, policy).suspendedMemberApiKeys === "paused") {
-        throw new AppError("api_key_paused", "This API key's member is deactivated, and this organization pauses their keys until they are reactivated.");
+        throw new AppError(
+          "api_key_paused",
+          "This API key's member is deactivated, and this organization pauses their keys until they are reactivated.",
+        );
       }
     }
     if (!row.key.lastUsedAt || now.getTime() - row.key.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
       await tx
         .update(apiKeys)
         .set({ lastUsedAt: now })
-        .where(and(eq(apiKeys.orgId, row.key.orgId), eq(apiKeys.id, row.key.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - TOUCH_INTERVAL_MS)))));
+        .where(
+          and(
+            eq(apiKeys.orgId, row.key.orgId),
+            eq(apiKeys.id, row.key.id),
+            or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - TOUCH_INTERVAL_MS))),
+          ),
+        );
       row.key.lastUsedAt = now;
     }
     return row;
@@ -85,18 +101,33 @@ function checkPermissions(ctx: OrgContext, requested: readonly string[]): string
   const seen = new Map<string, string>();
   out.forEach((permission, i) => {
     const m = PERMISSION_FORMAT.exec(permission);
-    if (!m) throw invalid(`permissions.${i}`, `"${permission}" is not a permission: use "resource:action", optionally with @own, @store or @department.`);
+    if (!m)
+      throw invalid(
+        `permissions.${i}`,
+        `"${permission}" is not a permission: use "resource:action", optionally with @own, @store or @department.`,
+      );
     const [, resource = "", action = ""] = m;
     // The policy engine reads one grant under two scopes as ambiguous and a key with it would fail closed on
     // every request: refuse it here instead of minting a key that can do nothing.
     const other = seen.get(`${resource}:${action}`);
-    if (other !== undefined) throw invalid(`permissions.${i}`, `"${permission}" and "${other}" name the same permission twice with different scopes; keep one.`);
+    if (other !== undefined)
+      throw invalid(
+        `permissions.${i}`,
+        `"${permission}" and "${other}" name the same permission twice with different scopes; keep one.`,
+      );
     seen.set(`${resource}:${action}`, permission);
     if (!ctx.policy.resources[resource]?.includes(action)) {
-      throw invalid(`permissions.${i}`, `"${resource}:${action}" is not a permission of the ${ctx.policy.title} policy.`);
+      throw invalid(
+        `permissions.${i}`,
+        `"${resource}:${action}" is not a permission of the ${ctx.policy.title} policy.`,
+      );
     }
     if (filterFor(ctx.policy, ctx.subject, action, resource).kind === "none") {
-      throw new AppError("permission_denied", `You cannot give a key "${resource}:${action}": your role does not have it.`, { requiredPermission: `${resource}:${action}` });
+      throw new AppError(
+        "permission_denied",
+        `You cannot give a key "${resource}:${action}": your role does not have it.`,
+        { requiredPermission: `${resource}:${action}` },
+      );
     }
   });
   return out;
@@ -111,19 +142,39 @@ export interface MintedKey {
 }
 
 /** Mints a key for the caller's own membership; the secret is in this answer and nowhere else. */
-export async function mintKey(deps: AppDeps, ctx: OrgContext, input: { name: string; permissions?: string[] | undefined }, meta: RequestMeta): Promise<MintedKey> {
+export async function mintKey(
+  deps: AppDeps,
+  ctx: OrgContext,
+  input: { name: string; permissions?: string[] | undefined },
+  meta: RequestMeta,
+): Promise<MintedKey> {
   const permissions = input.permissions === undefined ? null : checkPermissions(ctx, input.permissions);
   const now = deps.clock.now();
   const { key, prefix } = newKey();
   const row: ApiKeyRow = {
-    orgId: ctx.org.id, id: newId("key"), memberId: ctx.member.id, name: input.name.trim(), prefix, secretHash: hashToken(key), permissions,
-    createdBy: ctx.member.userId, createdAt: now, rotatedAt: null, lastUsedAt: null, revokedAt: null, revokedReason: null,
+    orgId: ctx.org.id,
+    id: newId("key"),
+    memberId: ctx.member.id,
+    name: input.name.trim(),
+    prefix,
+    secretHash: hashToken(key),
+    permissions,
+    createdBy: ctx.member.userId,
+    createdAt: now,
+    rotatedAt: null,
+    lastUsedAt: null,
+    revokedAt: null,
+    revokedReason: null,
   };
   await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
     await tx.insert(apiKeys).values(row);
     await record(tx, ctx.org.id, now, {
-      action: "api_key.created", actorId: ctx.member.userId, targetId: row.id, entityType: "api_key",
-      after: { name: row.name, prefix, memberId: row.memberId, permissions }, ...meta,
+      action: "api_key.created",
+      actorId: ctx.member.userId,
+      targetId: row.id,
+      entityType: "api_key",
+      after: { name: row.name, prefix, memberId: row.memberId, permissions },
+      ...meta,
     });
   });
   return { id: row.id, name: row.name, prefix, secret: key, createdAt: now };
@@ -144,12 +195,24 @@ export async function listKeys(deps: AppDeps, ctx: OrgContext): Promise<KeyListI
       .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)),
   );
   return rows.map(({ key, ownerName }) => ({
-    id: key.id, name: key.name, prefix: key.prefix, memberId: key.memberId, ownerName, permissions: key.permissions,
-    createdAt: key.createdAt, rotatedAt: key.rotatedAt, lastUsedAt: key.lastUsedAt, revokedAt: key.revokedAt,
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    memberId: key.memberId,
+    ownerName,
+    permissions: key.permissions,
+    createdAt: key.createdAt,
+    rotatedAt: key.rotatedAt,
+    lastUsedAt: key.lastUsedAt,
+    revokedAt: key.revokedAt,
   }));
 }
 
-async function keyFor(tx: Tx, orgId: string, keyId: string): Promise<(ApiKeyRow & { ownerUserId: string }) | undefined> {
+async function keyFor(
+  tx: Tx,
+  orgId: string,
+  keyId: string,
+): Promise<(ApiKeyRow & { ownerUserId: string }) | undefined> {
   const [row] = await tx
     .select({ key: apiKeys, ownerUserId: members.userId })
     .from(apiKeys)
@@ -163,7 +226,13 @@ async function keyFor(tx: Tx, orgId: string, keyId: string): Promise<(ApiKeyRow 
  * Replaces a key's secret at once: the old secret fails from this moment. Only the key's own member may rotate
  * it, because the new secret acts as that member: rotating someone else's key would hand over their role.
  */
-export async function rotateKey(deps: AppDeps, ctx: OrgContext, keyId: string, meta: RequestMeta, authorizeRotate: (ownerUserId: string) => void): Promise<MintedKey> {
+export async function rotateKey(
+  deps: AppDeps,
+  ctx: OrgContext,
+  keyId: string,
+  meta: RequestMeta,
+  authorizeRotate: (ownerUserId: string) => void,
+): Promise<MintedKey> {
   const now = deps.clock.now();
   const { key, prefix } = newKey();
   return deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
@@ -172,29 +241,55 @@ export async function rotateKey(deps: AppDeps, ctx: OrgContext, keyId: string, m
     authorizeRotate(current.ownerUserId);
     if (current.revokedAt) throw new AppError("conflict", "This API key is revoked; mint a new one instead.");
     if (current.memberId !== ctx.member.id) {
-      throw new AppError("permission_denied", "Only the member a key belongs to can rotate it; you can revoke it instead.", { requiredPermission: "api_key:rotate" });
+      throw new AppError(
+        "permission_denied",
+        "Only the member a key belongs to can rotate it; you can revoke it instead.",
+        { requiredPermission: "api_key:rotate" },
+      );
     }
-    await tx.update(apiKeys).set({ secretHash: hashToken(key), prefix, rotatedAt: now }).where(and(eq(apiKeys.orgId, ctx.org.id), eq(apiKeys.id, keyId)));
+    await tx
+      .update(apiKeys)
+      .set({ secretHash: hashToken(key), prefix, rotatedAt: now })
+      .where(and(eq(apiKeys.orgId, ctx.org.id), eq(apiKeys.id, keyId)));
     await record(tx, ctx.org.id, now, {
-      action: "api_key.rotated", actorId: ctx.member.userId, targetId: keyId, entityType: "api_key",
-      before: { prefix: current.prefix }, after: { prefix }, ...meta,
+      action: "api_key.rotated",
+      actorId: ctx.member.userId,
+      targetId: keyId,
+      entityType: "api_key",
+      before: { prefix: current.prefix },
+      after: { prefix },
+      ...meta,
     });
     return { id: keyId, name: current.name, prefix, secret: key, createdAt: current.createdAt };
   });
 }
 
 /** Revokes a key at once. Revoking an already revoked key changes nothing and records nothing. */
-export async function revokeKey(deps: AppDeps, ctx: OrgContext, keyId: string, meta: RequestMeta, authorizeRevoke: (ownerUserId: string) => void): Promise<void> {
+export async function revokeKey(
+  deps: AppDeps,
+  ctx: OrgContext,
+  keyId: string,
+  meta: RequestMeta,
+  authorizeRevoke: (ownerUserId: string) => void,
+): Promise<void> {
   const now = deps.clock.now();
   await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
     const current = await keyFor(tx, ctx.org.id, keyId);
     if (!current) throw notFound("API key");
     authorizeRevoke(current.ownerUserId);
     if (current.revokedAt) return;
-    await tx.update(apiKeys).set({ revokedAt: now, revokedReason: "revoked" }).where(and(eq(apiKeys.orgId, ctx.org.id), eq(apiKeys.id, keyId)));
+    await tx
+      .update(apiKeys)
+      .set({ revokedAt: now, revokedReason: "revoked" })
+      .where(and(eq(apiKeys.orgId, ctx.org.id), eq(apiKeys.id, keyId)));
     await record(tx, ctx.org.id, now, {
-      action: "api_key.revoked", actorId: ctx.member.userId, targetId: keyId, entityType: "api_key",
-      before: { name: current.name, prefix: current.prefix, memberId: current.memberId }, after: { reason: "revoked" }, ...meta,
+      action: "api_key.revoked",
+      actorId: ctx.member.userId,
+      targetId: keyId,
+      entityType: "api_key",
+      before: { name: current.name, prefix: current.prefix, memberId: current.memberId },
+      after: { reason: "revoked" },
+      ...meta,
     });
   });
 }

@@ -22,12 +22,20 @@ export async function canonicalizeAuditPayloads(run: ScriptRunner): Promise<numb
         ORDER BY org_id, seq LIMIT ${BATCH}`,
       cursor,
     );
-    const fix = { org: [] as string[], seq: [] as string[], before: [] as Array<string | null>, after: [] as Array<string | null> };
+    const fix = {
+      org: [] as string[],
+      seq: [] as string[],
+      before: [] as Array<string | null>,
+      after: [] as Array<string | null>,
+    };
     for (const r of rows) {
       const before = r.before === null ? null : canonicalJson(JSON.parse(r.before) as unknown);
       const after = r.after === null ? null : canonicalJson(JSON.parse(r.after) as unknown);
       if (before === r.before && after === r.after) continue;
-      fix.org.push(r.org_id); fix.seq.push(r.seq); fix.before.push(before); fix.after.push(after);
+      fix.org.push(r.org_id);
+      fix.seq.push(r.seq);
+      fix.before.push(before);
+      fix.after.push(after);
     }
     if (fix.org.length > 0) {
       await run.query(

@@ -41,7 +41,10 @@ export function canonicalEvent(e: ChainedEvent): string {
  */
 export function canonicalAround(
   e: Omit<ChainedEvent, "seq">,
-  payload: { before: string | null; after: string | null } = { before: canonicalOrNull(e.before), after: canonicalOrNull(e.after) },
+  payload: { before: string | null; after: string | null } = {
+    before: canonicalOrNull(e.before),
+    after: canonicalOrNull(e.after),
+  },
 ): [string, string] {
   const str = (v: string | null) => (v === null ? "null" : JSON.stringify(v));
   return [
@@ -53,7 +56,8 @@ export function canonicalAround(
 }
 
 /** A before/after object in canonical form, as the table stores it (null stays null). */
-export const canonicalOrNull = (v: Record<string, unknown> | null): string | null => (v === null ? null : canonicalJson(v));
+export const canonicalOrNull = (v: Record<string, unknown> | null): string | null =>
+  v === null ? null : canonicalJson(v);
 
 /**
  * A stored before/after text as the object it spells; undefined when it is not a JSON object (only an edit by

@@ -12,25 +12,35 @@ export const EXIT_CHAIN_BROKEN = 2;
 type Out = Pick<NodeJS.WriteStream, "write">;
 
 async function orgExists(deps: Pick<AppDeps, "db">, orgId: string): Promise<boolean> {
-  const rows = await deps.db.tx({ platform: true }, (tx) => tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId)));
+  const rows = await deps.db.tx({ platform: true }, (tx) =>
+    tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId)),
+  );
   return rows.length === 1;
 }
 
 export function describeVerification(orgId: string, v: VerifyResult): string {
-  const cp = v.checkpoint ? `; newest signed checkpoint: seq ${v.checkpoint.seq} (${v.checkpoint.createdAt})` : "; no signed checkpoint yet";
-  if (v.ok) return `${orgId}: ok, ${v.eventsVerified} events verified, last seq ${v.lastSeq}, last hash ${v.lastHash}${cp}.`;
+  const cp = v.checkpoint
+    ? `; newest signed checkpoint: seq ${v.checkpoint.seq} (${v.checkpoint.createdAt})`
+    : "; no signed checkpoint yet";
+  if (v.ok)
+    return `${orgId}: ok, ${v.eventsVerified} events verified, last seq ${v.lastSeq}, last hash ${v.lastHash}${cp}.`;
   return `${orgId}: BROKEN at seq ${v.brokenAtSeq} (${v.reason}): ${v.detail}${cp}.`;
 }
 
 function describeCheckpoint(orgId: string, c: CheckpointOutcome): string {
-  if (c.status === "created") return `${orgId}: signed checkpoint at seq ${c.seq}, hash ${c.hash} (key ${c.keyId.slice(0, 16)}…).`;
+  if (c.status === "created")
+    return `${orgId}: signed checkpoint at seq ${c.seq}, hash ${c.hash} (key ${c.keyId.slice(0, 16)}…).`;
   if (c.status === "unchanged") return `${orgId}: nothing new since the checkpoint at seq ${c.seq}.`;
   const v = c.verification;
   return `${orgId}: NOT checkpointed, the chain is broken${v.ok ? "" : ` at seq ${v.brokenAtSeq} (${v.reason}): ${v.detail}`}.`;
 }
 
 /** `roster audit verify --org <id>`: prints the result; exit status 2 when the chain is broken. */
-export async function verifyCommand(deps: Pick<AppDeps, "db" | "config">, opts: { org: string; json?: boolean }, out: Out): Promise<number> {
+export async function verifyCommand(
+  deps: Pick<AppDeps, "db" | "config">,
+  opts: { org: string; json?: boolean },
+  out: Out,
+): Promise<number> {
   if (!(await orgExists(deps, opts.org))) throw new Error(`No organization with id ${opts.org}.`);
   const v = await verifyOrg(deps, opts.org);
   out.write(opts.json ? `${JSON.stringify(v)}\n` : `${describeVerification(opts.org, v)}\n`);
@@ -38,7 +48,11 @@ export async function verifyCommand(deps: Pick<AppDeps, "db" | "config">, opts: 
 }
 
 /** `roster audit checkpoint [--org <id>]`: signs the head of one org or of every org; exit status 2 if any chain is broken. */
-export async function checkpointCommand(deps: Pick<AppDeps, "db" | "config" | "clock">, opts: { org?: string }, out: Out): Promise<number> {
+export async function checkpointCommand(
+  deps: Pick<AppDeps, "db" | "config" | "clock">,
+  opts: { org?: string },
+  out: Out,
+): Promise<number> {
   let orgIds: string[];
   if (opts.org) {
     if (!(await orgExists(deps, opts.org))) throw new Error(`No organization with id ${opts.org}.`);
@@ -75,15 +89,19 @@ export function registerAuditCommands(program: Command, makeDeps: () => Promise<
     .action((opts: { org: string; json?: boolean }) => run((deps) => verifyCommand(deps, opts, process.stdout))());
   audit
     .command("checkpoint")
-    .description("Sign the current head {orgId, seq, hash} with the audit signing key, for one org or all (exit 2 if a chain is broken)")
+    .description(
+      "Sign the current head {orgId, seq, hash} with the audit signing key, for one org or all (exit 2 if a chain is broken)",
+    )
     .option("--org <id>", "only this organization")
     .action((opts: { org?: string }) => run((deps) => checkpointCommand(deps, opts, process.stdout))());
   audit
     .command("public-key")
     .description("Print the public half of the audit signing key (PEM) and its key id, for auditors")
-    .action(() => run(async (deps) => {
-      const key = loadSigningKey(deps.config);
-      process.stdout.write(`${key.publicKeyPem.trim()}\nkey id: ${key.keyId}\n`);
-      return 0;
-    })());
+    .action(() =>
+      run(async (deps) => {
+        const key = loadSigningKey(deps.config);
+        process.stdout.write(`${key.publicKeyPem.trim()}\nkey id: ${key.keyId}\n`);
+        return 0;
+      })(),
+    );
 }

@@ -45,21 +45,38 @@ export function auditScope(ctx: OrgContext, action: "read" | "export"): AuditSco
   if (f.kind === "department") return { kind: "department", department: f.department };
   // Anything else (none, or a scope that makes no sense for the log) is refused with the permission needed.
   authorize(ctx, action, { type: "audit_log" });
-  throw new AppError("permission_denied", `Reading the audit log needs \`audit_log:${action}\`.`, { requiredPermission: `audit_log:${action}` });
+  throw new AppError("permission_denied", `Reading the audit log needs \`audit_log:${action}\`.`, {
+    requiredPermission: `audit_log:${action}`,
+  });
 }
 
 export function eventOut(r: AuditEventRow): AuditEventOut {
   return {
-    orgId: r.orgId, seq: r.seq, id: r.id, action: r.action, actorId: r.actorId, targetId: r.targetId, entityType: r.entityType,
-    before: r.before ?? null, after: r.after ?? null, ip: r.ip, userAgent: r.userAgent, createdAt: r.createdAt.toISOString(),
-    prevHash: r.prevHash, hash: r.hash,
+    orgId: r.orgId,
+    seq: r.seq,
+    id: r.id,
+    action: r.action,
+    actorId: r.actorId,
+    targetId: r.targetId,
+    entityType: r.entityType,
+    before: r.before ?? null,
+    after: r.after ?? null,
+    ip: r.ip,
+    userAgent: r.userAgent,
+    createdAt: r.createdAt.toISOString(),
+    prevHash: r.prevHash,
+    hash: r.hash,
   };
 }
 
 function parseTime(param: "from" | "to", v: string): Date {
   const d = new Date(v);
   if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(d.getTime())) {
-    throw new AppError("validation_failed", `\`${param}\` must be an ISO 8601 timestamp such as 2026-11-22T10:15:00.000Z.`, { param });
+    throw new AppError(
+      "validation_failed",
+      `\`${param}\` must be an ISO 8601 timestamp such as 2026-11-22T10:15:00.000Z.`,
+      { param },
+    );
   }
   return d;
 }
@@ -73,7 +90,8 @@ export function auditWhere(orgId: string, f: AuditFilters, scope: AuditScope): S
   if (f.entityType) conds.push(eq(auditEvents.entityType, f.entityType));
   const from = f.from ? parseTime("from", f.from) : null;
   const to = f.to ? parseTime("to", f.to) : null;
-  if (from && to && from > to) throw new AppError("validation_failed", "`from` must not be after `to`.", { param: "from" });
+  if (from && to && from > to)
+    throw new AppError("validation_failed", "`from` must not be after `to`.", { param: "from" });
   if (from) conds.push(gte(auditEvents.createdAt, from));
   if (to) conds.push(lte(auditEvents.createdAt, to));
   if (scope.kind === "department") {
@@ -82,12 +100,14 @@ export function auditWhere(orgId: string, f: AuditFilters, scope: AuditScope): S
     const deptUsers = sql`(SELECT ${members.userId} FROM ${members} WHERE ${members.orgId} = ${orgId} AND ${members.department} = ${d})`;
     const deptMembers = sql`(SELECT ${members.id} FROM ${members} WHERE ${members.orgId} = ${orgId} AND ${members.department} = ${d})`;
     const deptInvites = sql`(SELECT ${invitations.id} FROM ${invitations} WHERE ${invitations.orgId} = ${orgId} AND ${invitations.department} = ${d})`;
-    conds.push(or(
-      sql`${auditEvents.actorId} IN ${deptUsers}`,
-      sql`${auditEvents.targetId} IN ${deptMembers}`,
-      sql`${auditEvents.targetId} IN ${deptUsers}`,
-      sql`${auditEvents.targetId} IN ${deptInvites}`,
-    ));
+    conds.push(
+      or(
+        sql`${auditEvents.actorId} IN ${deptUsers}`,
+        sql`${auditEvents.targetId} IN ${deptMembers}`,
+        sql`${auditEvents.targetId} IN ${deptUsers}`,
+        sql`${auditEvents.targetId} IN ${deptInvites}`,
+      ),
+    );
   }
   return and(...conds)!;
 }
@@ -96,7 +116,8 @@ const encodeCursor = (seq: number) => Buffer.from(JSON.stringify({ s: seq })).to
 function decodeCursor(cursor: string): number {
   try {
     const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (v && typeof v === "object" && "s" in v && Number.isSafeInteger(v.s) && (v.s as number) > 0) return v.s as number;
+    if (v && typeof v === "object" && "s" in v && Number.isSafeInteger(v.s) && (v.s as number) > 0)
+      return v.s as number;
   } catch {
     /* fall through */
   }
@@ -104,10 +125,20 @@ function decodeCursor(cursor: string): number {
 }
 
 /** Newest first, keyset on seq: a page is stable while new events are appended. */
-export async function listAuditEvents(tx: Tx, orgId: string, f: AuditFilters & { cursor?: string | undefined; limit: number }, scope: AuditScope) {
+export async function listAuditEvents(
+  tx: Tx,
+  orgId: string,
+  f: AuditFilters & { cursor?: string | undefined; limit: number },
+  scope: AuditScope,
+) {
   const where = auditWhere(orgId, f, scope);
   const page = f.cursor ? and(where, lt(auditEvents.seq, decodeCursor(f.cursor)))! : where;
-  const rows = await tx.select().from(auditEvents).where(page).orderBy(desc(auditEvents.seq)).limit(f.limit + 1);
+  const rows = await tx
+    .select()
+    .from(auditEvents)
+    .where(page)
+    .orderBy(desc(auditEvents.seq))
+    .limit(f.limit + 1);
   const more = rows.length > f.limit;
   const data = rows.slice(0, f.limit).map(eventOut);
   const last = data[data.length - 1];
@@ -117,12 +148,22 @@ export async function listAuditEvents(tx: Tx, orgId: string, f: AuditFilters & {
 const BATCH = 2000;
 
 /** The org's events in seq order, one short transaction per batch, so an export holds no long transaction. */
-export async function* auditRows(deps: Pick<AppDeps, "db">, orgId: string, f: AuditFilters, scope: AuditScope): AsyncGenerator<AuditEventOut> {
+export async function* auditRows(
+  deps: Pick<AppDeps, "db">,
+  orgId: string,
+  f: AuditFilters,
+  scope: AuditScope,
+): AsyncGenerator<AuditEventOut> {
   let after = 0;
   const where = auditWhere(orgId, f, scope);
   for (;;) {
     const batch = await deps.db.tx({ orgId }, (tx) =>
-      tx.select().from(auditEvents).where(and(where, gt(auditEvents.seq, after))).orderBy(asc(auditEvents.seq)).limit(BATCH),
+      tx
+        .select()
+        .from(auditEvents)
+        .where(and(where, gt(auditEvents.seq, after)))
+        .orderBy(asc(auditEvents.seq))
+        .limit(BATCH),
     );
     for (const r of batch) yield eventOut(r);
     if (batch.length < BATCH) return;
@@ -135,13 +176,37 @@ export function neutralize(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
-export const CSV_COLUMNS = ["seq", "id", "createdAt", "action", "actorId", "targetId", "entityType", "before", "after", "ip", "userAgent", "prevHash", "hash"] as const;
+export const CSV_COLUMNS = [
+  "seq",
+  "id",
+  "createdAt",
+  "action",
+  "actorId",
+  "targetId",
+  "entityType",
+  "before",
+  "after",
+  "ip",
+  "userAgent",
+  "prevHash",
+  "hash",
+] as const;
 
 function csvRow(e: AuditEventOut): Record<(typeof CSV_COLUMNS)[number], string> {
   return {
-    seq: String(e.seq), id: e.id, createdAt: e.createdAt, action: e.action, actorId: e.actorId ?? "", targetId: e.targetId ?? "",
-    entityType: e.entityType, before: e.before === null ? "" : JSON.stringify(e.before), after: e.after === null ? "" : JSON.stringify(e.after),
-    ip: e.ip ?? "", userAgent: e.userAgent ?? "", prevHash: e.prevHash, hash: e.hash,
+    seq: String(e.seq),
+    id: e.id,
+    createdAt: e.createdAt,
+    action: e.action,
+    actorId: e.actorId ?? "",
+    targetId: e.targetId ?? "",
+    entityType: e.entityType,
+    before: e.before === null ? "" : JSON.stringify(e.before),
+    after: e.after === null ? "" : JSON.stringify(e.after),
+    ip: e.ip ?? "",
+    userAgent: e.userAgent ?? "",
+    prevHash: e.prevHash,
+    hash: e.hash,
   };
 }
 
@@ -156,7 +221,12 @@ export function csvAuditExport(deps: Pick<AppDeps, "db">, orgId: string, f: Audi
 }
 
 /** One JSON object per line, in seq order, with exactly the hashed fields plus prevHash and hash (docs/audit.md). */
-export function jsonlAuditExport(deps: Pick<AppDeps, "db">, orgId: string, f: AuditFilters, scope: AuditScope): Readable {
+export function jsonlAuditExport(
+  deps: Pick<AppDeps, "db">,
+  orgId: string,
+  f: AuditFilters,
+  scope: AuditScope,
+): Readable {
   const out = new PassThrough();
   async function* lines() {
     for await (const e of auditRows(deps, orgId, f, scope)) yield `${JSON.stringify(e)}\n`;

@@ -5,12 +5,33 @@ import { newId } from "../lib/ids.ts";
 import { canonicalAround, canonicalOrNull, GENESIS_HASH, hashCanonical, storable, type ChainedEvent } from "./chain.ts";
 
 export const AUDIT_ACTIONS = [
-  "team.invited", "team.invite_resent", "team.invite_accepted", "team.invite_revoked", "team.role_changed",
-  "team.deactivated", "team.reactivated", "team.removed", "team.restored", "team.store_access_changed",
-  "team.module_visibility_changed", "team.department_changed", "team.password_reset_requested", "team.name_changed",
-  "team.sessions_revoked", "team.purged",
-  "auth.sign_in_succeeded", "auth.sign_in_failed", "auth.signed_out", "auth.mfa_enrolled", "auth.mfa_removed",
-  "api_key.created", "api_key.rotated", "api_key.revoked", "security.updated", "organization.created", "organization.updated",
+  "team.invited",
+  "team.invite_resent",
+  "team.invite_accepted",
+  "team.invite_revoked",
+  "team.role_changed",
+  "team.deactivated",
+  "team.reactivated",
+  "team.removed",
+  "team.restored",
+  "team.store_access_changed",
+  "team.module_visibility_changed",
+  "team.department_changed",
+  "team.password_reset_requested",
+  "team.name_changed",
+  "team.sessions_revoked",
+  "team.purged",
+  "auth.sign_in_succeeded",
+  "auth.sign_in_failed",
+  "auth.signed_out",
+  "auth.mfa_enrolled",
+  "auth.mfa_removed",
+  "api_key.created",
+  "api_key.rotated",
+  "api_key.revoked",
+  "security.updated",
+  "organization.created",
+  "organization.updated",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -47,7 +68,12 @@ const optional = (v: string | null | undefined): string | null => {
  * commit or roll back together. The head row lock serializes appends to one org and no other; it is held
  * until the caller's transaction ends, which is what makes seq gapless.
  */
-export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput): Promise<ChainedEvent & { hash: string }> {
+export async function record(
+  tx: Tx,
+  orgId: string,
+  at: Date,
+  input: AuditInput,
+): Promise<ChainedEvent & { hash: string }> {
   const event: Omit<ChainedEvent, "seq"> = {
     orgId,
     id: newId("evt"),
@@ -68,7 +94,11 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
   // the database (UTF-8, as chainHash does; the process's canonical form cut where the seq goes), append,
   // move the head. PostgreSQL fills the row's generated `canonical` column from the same fields (migration
   // 0005); a property test holds the two spellings equal. Prepared once per connection: it runs on every change.
-  const rows = rowsOf<{ seq: string | number; hash: string; prev_hash: string }>(await executePrepared(tx, "roster_audit_append", sql`
+  const rows = rowsOf<{ seq: string | number; hash: string; prev_hash: string }>(
+    await executePrepared(
+      tx,
+      "roster_audit_append",
+      sql`
     WITH head AS (
       SELECT last_seq + 1 AS seq, last_hash FROM audit_heads WHERE org_id = ${orgId} FOR UPDATE
     ), next AS (
@@ -84,11 +114,14 @@ export async function record(tx: Tx, orgId: string, at: Date, input: AuditInput)
     )
     UPDATE audit_heads SET last_seq = appended.seq, last_hash = appended.hash
     FROM appended WHERE audit_heads.org_id = ${orgId}
-    RETURNING appended.seq, appended.hash, appended.prev_hash`));
+    RETURNING appended.seq, appended.hash, appended.prev_hash`,
+    ),
+  );
   const row = rows[0];
   if (!row) throw new Error(`audit chain for org ${orgId} is not started`);
   const seq = Number(row.seq);
   // The database hashed what this process would have: a mismatch means the two disagree on the canonical bytes.
-  if (hashCanonical(row.prev_hash, `${head}${seq}${tail}`) !== row.hash) throw new Error("audit hash computed by the database differs from the canonical form");
+  if (hashCanonical(row.prev_hash, `${head}${seq}${tail}`) !== row.hash)
+    throw new Error("audit hash computed by the database differs from the canonical form");
   return { ...event, seq, hash: row.hash };
 }

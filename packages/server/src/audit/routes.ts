@@ -10,22 +10,31 @@ import { verifyOrg } from "./checkpoints.ts";
 
 const Json = Type.Record(Type.String(), Type.Unknown());
 
-export const AuditEvent = Type.Object({
-  orgId: Type.String(),
-  seq: Type.Integer({ minimum: 1, description: "Gapless per org, starting at 1." }),
-  id: Type.String(),
-  action: Type.String({ description: "Event name, e.g. `team.role_changed`; see the audit events in the integrator guide." }),
-  actorId: Nullable(Type.String({ description: "The user who acted; null for the system (scheduled jobs)." })),
-  targetId: Nullable(Type.String({ description: "What was acted on: a member, user, invitation, API key or org id." })),
-  entityType: Type.String({ description: "team, auth, api_key, security, organization, member." }),
-  before: Nullable(Json),
-  after: Nullable(Json),
-  ip: Nullable(Type.String()),
-  userAgent: Nullable(Type.String()),
-  createdAt: Type.String({ format: "date-time" }),
-  prevHash: Type.String({ description: "The hash of seq-1 (64 zeros for seq 1)." }),
-  hash: Type.String({ description: "hex SHA-256(prevHash ‖ canonical(event)); docs/audit.md gives the canonical form." }),
-}, { $id: "AuditEvent", title: "AuditEvent" });
+export const AuditEvent = Type.Object(
+  {
+    orgId: Type.String(),
+    seq: Type.Integer({ minimum: 1, description: "Gapless per org, starting at 1." }),
+    id: Type.String(),
+    action: Type.String({
+      description: "Event name, e.g. `team.role_changed`; see the audit events in the integrator guide.",
+    }),
+    actorId: Nullable(Type.String({ description: "The user who acted; null for the system (scheduled jobs)." })),
+    targetId: Nullable(
+      Type.String({ description: "What was acted on: a member, user, invitation, API key or org id." }),
+    ),
+    entityType: Type.String({ description: "team, auth, api_key, security, organization, member." }),
+    before: Nullable(Json),
+    after: Nullable(Json),
+    ip: Nullable(Type.String()),
+    userAgent: Nullable(Type.String()),
+    createdAt: Type.String({ format: "date-time" }),
+    prevHash: Type.String({ description: "The hash of seq-1 (64 zeros for seq 1)." }),
+    hash: Type.String({
+      description: "hex SHA-256(prevHash ‖ canonical(event)); docs/audit.md gives the canonical form.",
+    }),
+  },
+  { $id: "AuditEvent", title: "AuditEvent" },
+);
 
 const Filters = {
   action: Type.Optional(Type.String({ maxLength: 64, description: "Exact event name." })),
@@ -36,9 +45,17 @@ const Filters = {
   to: Type.Optional(Type.String({ maxLength: 40, description: "ISO 8601; events at or before." })),
 };
 
-const CheckpointInfo = Nullable(Type.Object({
-  seq: Type.Integer(), hash: Type.String(), keyId: Type.String(), createdAt: Type.String({ format: "date-time" }),
-}, { description: "The newest checkpoint whose signature verifies; the chain is checked against every checkpoint." }));
+const CheckpointInfo = Nullable(
+  Type.Object(
+    {
+      seq: Type.Integer(),
+      hash: Type.String(),
+      keyId: Type.String(),
+      createdAt: Type.String({ format: "date-time" }),
+    },
+    { description: "The newest checkpoint whose signature verifies; the chain is checked against every checkpoint." },
+  ),
+);
 
 export const VerifyResult = Type.Union([
   Type.Object({
@@ -50,8 +67,17 @@ export const VerifyResult = Type.Union([
   }),
   Type.Object({
     ok: Type.Literal(false),
-    brokenAtSeq: Type.Integer({ description: "The first seq at which the stored chain differs from what was written." }),
-    reason: Type.Union([Type.Literal("edited"), Type.Literal("missing"), Type.Literal("reordered"), Type.Literal("inserted"), Type.Literal("truncated"), Type.Literal("checkpoint_forged")]),
+    brokenAtSeq: Type.Integer({
+      description: "The first seq at which the stored chain differs from what was written.",
+    }),
+    reason: Type.Union([
+      Type.Literal("edited"),
+      Type.Literal("missing"),
+      Type.Literal("reordered"),
+      Type.Literal("inserted"),
+      Type.Literal("truncated"),
+      Type.Literal("checkpoint_forged"),
+    ]),
     detail: Type.String(),
     eventsVerified: Type.Integer(),
     checkpoint: CheckpointInfo,
@@ -62,72 +88,98 @@ export async function auditRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   app.addSchema(AuditEvent);
 
-  r.get("/v1/orgs/:orgId/audit-events", {
-    config: { org: true },
-    schema: {
-      tags: ["audit"],
-      summary: "List audit events",
-      description: "The org's hash-chained audit log, newest first, with filters (action, actorId, targetId, entityType, from/to time range) and cursor pages (`nextCursor` is null on the last page). Needs `audit_log:read`; a department-scoped reader sees the events whose actor or target is one of their department's people or invitations.",
-      params: OrgParams,
-      querystring: Type.Object({
-        ...Filters,
-        cursor: Type.Optional(Type.String({ maxLength: 200 })),
-        limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-      }, { additionalProperties: false }),
-      response: { 200: page(Type.Ref(AuditEvent)), ...errors(400, 401, 403, 404) },
-    },
-  }, async (req) => {
-    const ctx = orgContext(req);
-    const scope = auditScope(ctx, "read");
-    return deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) => listAuditEvents(tx, ctx.org.id, req.query, scope));
-  });
-
-  r.get("/v1/orgs/:orgId/audit-events/export", {
-    config: { org: true },
-    schema: {
-      tags: ["audit"],
-      summary: "Export audit events as CSV or JSONL",
-      description: "Streams the org's events in seq order (oldest first), with the same filters as the list. `jsonl` has one event per line with exactly the hashed fields plus `prevHash` and `hash`, so `docs/audit/verify_audit.py` can re-verify it offline. In `csv`, cells a spreadsheet would run as a formula are prefixed with an apostrophe and `before`/`after` are JSON text. Needs `audit_log:export`.",
-      params: OrgParams,
-      querystring: Type.Object({
-        format: Type.Union([Type.Literal("csv"), Type.Literal("jsonl")], { default: "jsonl" }),
-        ...Filters,
-      }, { additionalProperties: false }),
-      response: {
-        200: Type.Unsafe<Readable>({
-          description: "The file, streamed.",
-          content: {
-            "text/csv": { schema: { type: "string" } },
-            "application/x-ndjson": { schema: { type: "string" } },
+  r.get(
+    "/v1/orgs/:orgId/audit-events",
+    {
+      config: { org: true },
+      schema: {
+        tags: ["audit"],
+        summary: "List audit events",
+        description:
+          "The org's hash-chained audit log, newest first, with filters (action, actorId, targetId, entityType, from/to time range) and cursor pages (`nextCursor` is null on the last page). Needs `audit_log:read`; a department-scoped reader sees the events whose actor or target is one of their department's people or invitations.",
+        params: OrgParams,
+        querystring: Type.Object(
+          {
+            ...Filters,
+            cursor: Type.Optional(Type.String({ maxLength: 200 })),
+            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
           },
-        }),
-        ...errors(400, 401, 403, 404),
+          { additionalProperties: false },
+        ),
+        response: { 200: page(Type.Ref(AuditEvent)), ...errors(400, 401, 403, 404) },
       },
     },
-  }, async (req, reply) => {
-    const ctx = orgContext(req);
-    const scope = auditScope(ctx, "export");
-    const { format, ...filters } = req.query;
-    // Bad filters must answer 400 before the first byte is sent: build the query once up front.
-    auditWhere(ctx.org.id, filters, scope);
-    const stamp = deps.clock.now().toISOString().slice(0, 10);
-    void reply.header("content-disposition", `attachment; filename="audit-${ctx.org.id}-${stamp}.${format}"`).header("cache-control", "no-store");
-    if (format === "csv") return reply.type("text/csv; charset=utf-8").send(csvAuditExport(deps, ctx.org.id, filters, scope));
-    return reply.type("application/x-ndjson; charset=utf-8").send(jsonlAuditExport(deps, ctx.org.id, filters, scope));
-  });
-
-  r.get("/v1/orgs/:orgId/audit-events/verify", {
-    config: { org: true },
-    schema: {
-      tags: ["audit"],
-      summary: "Verify the audit chain",
-      description: "Recomputes every hash and link of the org's chain, compares it with every signed checkpoint (which also catches the newest events being cut off) and with the head, and answers `{ok: true, lastSeq, lastHash}` or `{ok: false, brokenAtSeq, reason}` where reason is edited, missing, reordered, inserted, truncated or checkpoint_forged. Needs `audit_log:read`.",
-      params: OrgParams,
-      response: { 200: VerifyResult, ...errors(400, 401, 403, 404) },
+    async (req) => {
+      const ctx = orgContext(req);
+      const scope = auditScope(ctx, "read");
+      return deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
+        listAuditEvents(tx, ctx.org.id, req.query, scope),
+      );
     },
-  }, async (req) => {
-    const ctx = orgContext(req);
-    auditScope(ctx, "read");
-    return verifyOrg(deps, ctx.org.id);
-  });
+  );
+
+  r.get(
+    "/v1/orgs/:orgId/audit-events/export",
+    {
+      config: { org: true },
+      schema: {
+        tags: ["audit"],
+        summary: "Export audit events as CSV or JSONL",
+        description:
+          "Streams the org's events in seq order (oldest first), with the same filters as the list. `jsonl` has one event per line with exactly the hashed fields plus `prevHash` and `hash`, so `docs/audit/verify_audit.py` can re-verify it offline. In `csv`, cells a spreadsheet would run as a formula are prefixed with an apostrophe and `before`/`after` are JSON text. Needs `audit_log:export`.",
+        params: OrgParams,
+        querystring: Type.Object(
+          {
+            format: Type.Union([Type.Literal("csv"), Type.Literal("jsonl")], { default: "jsonl" }),
+            ...Filters,
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Unsafe<Readable>({
+            description: "The file, streamed.",
+            content: {
+              "text/csv": { schema: { type: "string" } },
+              "application/x-ndjson": { schema: { type: "string" } },
+            },
+          }),
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const ctx = orgContext(req);
+      const scope = auditScope(ctx, "export");
+      const { format, ...filters } = req.query;
+      // Bad filters must answer 400 before the first byte is sent: build the query once up front.
+      auditWhere(ctx.org.id, filters, scope);
+      const stamp = deps.clock.now().toISOString().slice(0, 10);
+      void reply
+        .header("content-disposition", `attachment; filename="audit-${ctx.org.id}-${stamp}.${format}"`)
+        .header("cache-control", "no-store");
+      if (format === "csv")
+        return reply.type("text/csv; charset=utf-8").send(csvAuditExport(deps, ctx.org.id, filters, scope));
+      return reply.type("application/x-ndjson; charset=utf-8").send(jsonlAuditExport(deps, ctx.org.id, filters, scope));
+    },
+  );
+
+  r.get(
+    "/v1/orgs/:orgId/audit-events/verify",
+    {
+      config: { org: true },
+      schema: {
+        tags: ["audit"],
+        summary: "Verify the audit chain",
+        description:
+          "Recomputes every hash and link of the org's chain, compares it with every signed checkpoint (which also catches the newest events being cut off) and with the head, and answers `{ok: true, lastSeq, lastHash}` or `{ok: false, brokenAtSeq, reason}` where reason is edited, missing, reordered, inserted, truncated or checkpoint_forged. Needs `audit_log:read`.",
+        params: OrgParams,
+        response: { 200: VerifyResult, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req) => {
+      const ctx = orgContext(req);
+      auditScope(ctx, "read");
+      return verifyOrg(deps, ctx.org.id);
+    },
+  );
 }

@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import canonicalize from "canonicalize";
@@ -20,7 +28,8 @@ export interface CheckpointStatement {
 }
 
 function fromPrivate(privateKey: KeyObject): SigningKey {
-  if (privateKey.asymmetricKeyType !== "ed25519") throw new Error("the audit signing key must be an Ed25519 private key");
+  if (privateKey.asymmetricKeyType !== "ed25519")
+    throw new Error("the audit signing key must be an Ed25519 private key");
   const publicKey = createPublicKey(privateKey);
   const der = publicKey.export({ type: "spki", format: "der" });
   return {

@@ -27,7 +27,14 @@ export interface CheckpointInfo {
 
 export type VerifyResult =
   | { ok: true; lastSeq: number; lastHash: string; eventsVerified: number; checkpoint: CheckpointInfo | null }
-  | { ok: false; brokenAtSeq: number; reason: BreakReason; detail: string; eventsVerified: number; checkpoint: CheckpointInfo | null };
+  | {
+      ok: false;
+      brokenAtSeq: number;
+      reason: BreakReason;
+      detail: string;
+      eventsVerified: number;
+      checkpoint: CheckpointInfo | null;
+    };
 
 export interface VerifyOptions {
   /** Public keys whose checkpoint signatures are trusted; the installation's signing key at least. */
@@ -106,23 +113,34 @@ const COLUMNS = sql.raw(
 
 async function fetchBatch(db: Database, orgId: string, afterSeq: number, limit: number): Promise<Row[]> {
   const res = await db.tx({ orgId }, (tx) =>
-    tx.execute(sql`SELECT ${COLUMNS} FROM audit_events WHERE org_id = ${orgId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`),
+    tx.execute(
+      sql`SELECT ${COLUMNS} FROM audit_events WHERE org_id = ${orgId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
+    ),
   );
   return rowsOf<StoredRow>(res).map((r) => toRow(orgId, r));
 }
 
-const hashOk = (r: Row, seq: number) => r.exactTime && !r.unreadable && chainHash(r.prevHash, seq === r.event.seq ? r.event : { ...r.event, seq }) === r.hash;
+const hashOk = (r: Row, seq: number) =>
+  r.exactTime && !r.unreadable && chainHash(r.prevHash, seq === r.event.seq ? r.event : { ...r.event, seq }) === r.hash;
 
 interface LoadedCheckpoint extends CheckpointInfo {
   valid: boolean;
 }
 
-async function loadCheckpoints(db: Database, orgId: string, trusted: VerifyOptions["trustedKeys"]): Promise<LoadedCheckpoint[]> {
+async function loadCheckpoints(
+  db: Database,
+  orgId: string,
+  trusted: VerifyOptions["trustedKeys"],
+): Promise<LoadedCheckpoint[]> {
   const res = await db.tx({ orgId }, (tx) =>
-    tx.execute(sql`SELECT seq, hash, key_id, signature, created_at FROM audit_checkpoints WHERE org_id = ${orgId} ORDER BY seq, created_at`),
+    tx.execute(
+      sql`SELECT seq, hash, key_id, signature, created_at FROM audit_checkpoints WHERE org_id = ${orgId} ORDER BY seq, created_at`,
+    ),
   );
   const keys = new Map<string, KeyObject>(trusted.map((k) => [k.keyId, k.publicKey]));
-  return rowsOf<{ seq: string | number; hash: string; key_id: string; signature: string; created_at: Date | string }>(res).map((c) => {
+  return rowsOf<{ seq: string | number; hash: string; key_id: string; signature: string; created_at: Date | string }>(
+    res,
+  ).map((c) => {
     const seq = Number(c.seq);
     const key = keys.get(c.key_id);
     return {
@@ -136,7 +154,9 @@ async function loadCheckpoints(db: Database, orgId: string, trusted: VerifyOptio
 }
 
 async function headOf(db: Database, orgId: string): Promise<{ lastSeq: number; lastHash: string } | null> {
-  const res = await db.tx({ orgId }, (tx) => tx.execute(sql`SELECT last_seq, last_hash FROM audit_heads WHERE org_id = ${orgId}`));
+  const res = await db.tx({ orgId }, (tx) =>
+    tx.execute(sql`SELECT last_seq, last_hash FROM audit_heads WHERE org_id = ${orgId}`),
+  );
   const h = rowsOf<{ last_seq: string | number; last_hash: string }>(res)[0];
   return h ? { lastSeq: Number(h.last_seq), lastHash: h.last_hash } : null;
 }
@@ -148,7 +168,9 @@ async function originalSeq(db: Database, orgId: string, r: Row): Promise<number 
   for (let d = 1; d <= 8; d++) candidates.add(at + d).add(at - d);
   if (r.prevHash === GENESIS_HASH) candidates.add(1);
   else {
-    const res = await db.tx({ orgId }, (tx) => tx.execute(sql`SELECT seq FROM audit_events WHERE org_id = ${orgId} AND hash = ${r.prevHash} LIMIT 1`));
+    const res = await db.tx({ orgId }, (tx) =>
+      tx.execute(sql`SELECT seq FROM audit_events WHERE org_id = ${orgId} AND hash = ${r.prevHash} LIMIT 1`),
+    );
     const p = rowsOf<{ seq: string | number }>(res)[0];
     if (p) candidates.add(Number(p.seq) + 1);
   }
@@ -159,7 +181,9 @@ async function originalSeq(db: Database, orgId: string, r: Row): Promise<number 
 /** Is the row that should follow the last good one still present somewhere later? (Swapped, not deleted.) */
 async function successorLater(db: Database, orgId: string, prevHash: string, afterSeq: number): Promise<boolean> {
   const res = await db.tx({ orgId }, (tx) =>
-    tx.execute(sql`SELECT 1 AS x FROM audit_events WHERE org_id = ${orgId} AND prev_hash = ${prevHash} AND seq > ${afterSeq} LIMIT 1`),
+    tx.execute(
+      sql`SELECT 1 AS x FROM audit_events WHERE org_id = ${orgId} AND prev_hash = ${prevHash} AND seq > ${afterSeq} LIMIT 1`,
+    ),
   );
   return rowsOf(res).length > 0;
 }
@@ -175,7 +199,8 @@ function expectedFunctionSource(): string {
   }
   return canonicalFunctionSource;
 }
-const CANONICAL_EXPRESSION = "roster_audit_canonical(org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at)";
+const CANONICAL_EXPRESSION =
+  "roster_audit_canonical(org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at)";
 
 /**
  * Is the stored `canonical` column still what the chain's hashes can be checked against? It must be generated
@@ -184,20 +209,37 @@ const CANONICAL_EXPRESSION = "roster_audit_canonical(org_id, seq, id, action, ac
  * otherwise turn it into a plain column and edit fields under an unchanged canonical text.
  */
 export async function canonicalColumnIntact(db: Database): Promise<boolean> {
-  const res = await db.tx({}, (tx) => tx.execute(sql`
+  const res = await db.tx({}, (tx) =>
+    tx.execute(sql`
     SELECT a.attgenerated::text AS generated, pg_get_expr(d.adbin, d.adrelid) AS expr,
            (SELECT json_agg(json_build_object('src', p.prosrc, 'volatile', p.provolatile::text, 'config', p.proconfig))
               FROM pg_proc p WHERE p.proname = 'roster_audit_canonical') AS fns
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-     WHERE a.attrelid = 'audit_events'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped`));
-  const row = rowsOf<{ generated: string; expr: string | null; fns: Array<{ src: string; volatile: string; config: string[] | null }> | string | null }>(res)[0];
+     WHERE a.attrelid = 'audit_events'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped`),
+  );
+  const row = rowsOf<{
+    generated: string;
+    expr: string | null;
+    fns: Array<{ src: string; volatile: string; config: string[] | null }> | string | null;
+  }>(res)[0];
   if (!row || row.generated !== "s" || row.expr !== CANONICAL_EXPRESSION) return false;
-  const fns = typeof row.fns === "string" ? (JSON.parse(row.fns) as Array<{ src: string; volatile: string; config: string[] | null }>) : row.fns;
+  const fns =
+    typeof row.fns === "string"
+      ? (JSON.parse(row.fns) as Array<{ src: string; volatile: string; config: string[] | null }>)
+      : row.fns;
   const fn = fns?.length === 1 ? fns[0] : undefined;
-  return fn !== undefined && fn.src === expectedFunctionSource() && fn.volatile === "i" && JSON.stringify(fn.config) === JSON.stringify(["search_path=pg_catalog"]);
+  return (
+    fn !== undefined &&
+    fn.src === expectedFunctionSource() &&
+    fn.volatile === "i" &&
+    JSON.stringify(fn.config) === JSON.stringify(["search_path=pg_catalog"])
+  );
 }
 
-interface RangeScan { firstBad: number | null; lastSeq: number | null }
+interface RangeScan {
+  firstBad: number | null;
+  lastSeq: number | null;
+}
 
 /**
  * One range (lo, hi] checked inside the database: seqs consecutive from lo + 1, each prev_hash equal to the
@@ -205,12 +247,20 @@ interface RangeScan { firstBad: number | null; lastSeq: number | null }
  * Returns the first seq where that fails (a missing seq counts where it is missing), if one does: the row
  * before it is then present and passed.
  */
-async function scanRange(db: Database, orgId: string, lo: number, hi: number | null, prevAtLo: string | null): Promise<RangeScan> {
-  const prevHashAtLo = prevAtLo === null
-    ? sql`(SELECT hash FROM audit_events WHERE org_id = ${orgId} AND seq = ${lo})`
-    : sql`${prevAtLo}::text`;
+async function scanRange(
+  db: Database,
+  orgId: string,
+  lo: number,
+  hi: number | null,
+  prevAtLo: string | null,
+): Promise<RangeScan> {
+  const prevHashAtLo =
+    prevAtLo === null
+      ? sql`(SELECT hash FROM audit_events WHERE org_id = ${orgId} AND seq = ${lo})`
+      : sql`${prevAtLo}::text`;
   const upper = hi === null ? sql`` : sql`AND seq <= ${hi}`;
-  const res = await db.tx({ orgId }, (tx) => tx.execute(sql`
+  const res = await db.tx({ orgId }, (tx) =>
+    tx.execute(sql`
     SELECT min(CASE WHEN seq <> expected THEN expected ELSE seq END) FILTER (WHERE seq <> expected OR bad) AS first_bad,
            max(seq) AS last_seq
       FROM (
@@ -220,9 +270,13 @@ async function scanRange(db: Database, orgId: string, lo: number, hi: number | n
                OR hash <> encode(sha256(convert_to(prev_hash || canonical, 'UTF8')), 'hex') AS bad
           FROM audit_events WHERE org_id = ${orgId} AND seq > ${lo} ${upper}
         WINDOW w AS (ORDER BY seq)
-      ) checked`));
+      ) checked`),
+  );
   const r = rowsOf<{ first_bad: string | number | null; last_seq: string | number | null }>(res)[0]!;
-  return { firstBad: r.first_bad === null ? null : Number(r.first_bad), lastSeq: r.last_seq === null ? null : Number(r.last_seq) };
+  return {
+    firstBad: r.first_bad === null ? null : Number(r.first_bad),
+    lastSeq: r.last_seq === null ? null : Number(r.last_seq),
+  };
 }
 
 /** Rows per range below which splitting the scan across connections is not worth it. */
@@ -233,19 +287,31 @@ const MIN_RANGE = 50_000;
  * Everything before `goodThrough + 1` is consecutive, linked and hashes correctly; `firstBad` is where the
  * first row failing that sits (or the seq that is missing there), null when every stored row passes.
  */
-async function scanInDatabase(db: Database, orgId: string, from: { seq: number; hash: string }, ranges: number | undefined): Promise<{ firstBad: number | null; goodThrough: number }> {
-  const maxRes = await db.tx({ orgId }, (tx) => tx.execute(sql`SELECT max(seq) AS m FROM audit_events WHERE org_id = ${orgId}`));
+async function scanInDatabase(
+  db: Database,
+  orgId: string,
+  from: { seq: number; hash: string },
+  ranges: number | undefined,
+): Promise<{ firstBad: number | null; goodThrough: number }> {
+  const maxRes = await db.tx({ orgId }, (tx) =>
+    tx.execute(sql`SELECT max(seq) AS m FROM audit_events WHERE org_id = ${orgId}`),
+  );
   const maxSeq = Number(rowsOf<{ m: string | number | null }>(maxRes)[0]?.m ?? from.seq);
   const span = Math.max(0, maxSeq - from.seq);
-  const parts = ranges !== undefined
-    ? Math.max(1, Math.min(ranges, span))
-    : db.kind === "postgres" ? Math.max(1, Math.min(availableParallelism(), 8, Math.floor(span / MIN_RANGE))) : 1;
+  const parts =
+    ranges !== undefined
+      ? Math.max(1, Math.min(ranges, span))
+      : db.kind === "postgres"
+        ? Math.max(1, Math.min(availableParallelism(), 8, Math.floor(span / MIN_RANGE)))
+        : 1;
   const bounds: Array<[number, number | null]> = [];
   for (let i = 0; i < parts; i++) {
     const lo = from.seq + Math.floor((span * i) / parts);
     bounds.push([lo, i === parts - 1 ? null : from.seq + Math.floor((span * (i + 1)) / parts)]);
   }
-  const scans = await Promise.all(bounds.map(([lo, hi], i) => scanRange(db, orgId, lo, hi, i === 0 ? from.hash : null)));
+  const scans = await Promise.all(
+    bounds.map(([lo, hi], i) => scanRange(db, orgId, lo, hi, i === 0 ? from.hash : null)),
+  );
   let firstBad: number | null = null;
   let lastSeq = from.seq;
   scans.forEach((scan, i) => {
@@ -262,7 +328,9 @@ async function scanInDatabase(db: Database, orgId: string, from: { seq: number; 
 async function hashesAt(db: Database, orgId: string, seqs: number[]): Promise<Map<number, string>> {
   if (seqs.length === 0) return new Map();
   const res = await db.tx({ orgId }, (tx) =>
-    tx.execute(sql`SELECT seq, hash FROM audit_events WHERE org_id = ${orgId} AND seq = ANY(${`{${seqs.join(",")}}`}::bigint[])`),
+    tx.execute(
+      sql`SELECT seq, hash FROM audit_events WHERE org_id = ${orgId} AND seq = ANY(${`{${seqs.join(",")}}`}::bigint[])`,
+    ),
   );
   return new Map(rowsOf<{ seq: string | number; hash: string }>(res).map((r) => [Number(r.seq), r.hash]));
 }
@@ -292,7 +360,14 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
     // A bad row beyond what the head has ever recorded was never appended through record().
     const head = await headOf(db, orgId);
     if (head && brokenAtSeq > head.lastSeq && reason !== "checkpoint_forged" && reason !== "truncated") {
-      return { ok: false, brokenAtSeq: head.lastSeq + 1, reason: "inserted", detail: `Rows exist after seq ${head.lastSeq}, the last one appended.`, eventsVerified: verified, checkpoint };
+      return {
+        ok: false,
+        brokenAtSeq: head.lastSeq + 1,
+        reason: "inserted",
+        detail: `Rows exist after seq ${head.lastSeq}, the last one appended.`,
+        eventsVerified: verified,
+        checkpoint,
+      };
     }
     return { ok: false, brokenAtSeq, reason, detail, eventsVerified: verified, checkpoint };
   };
@@ -302,7 +377,11 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
     for (const c of bySeq.get(s) ?? []) {
       if (!c.valid) return [s, "checkpoint_forged", `The checkpoint at seq ${s} is not signed by a trusted key.`];
       if (c.hash !== hash) {
-        return [lastGoodCheckpoint + 1, "edited", `The signed checkpoint at seq ${s} disagrees with the stored chain: events after seq ${lastGoodCheckpoint} were rewritten.`];
+        return [
+          lastGoodCheckpoint + 1,
+          "edited",
+          `The signed checkpoint at seq ${s} disagrees with the stored chain: events after seq ${lastGoodCheckpoint} were rewritten.`,
+        ];
       }
       lastGoodCheckpoint = s;
     }
@@ -344,19 +423,31 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
         await pending?.catch(() => undefined);
         const original = await originalSeq(db, orgId, r);
         if (original !== null && original < s) {
-          return fail(original, "inserted", `The event written as seq ${original} now sits at seq ${s}: rows were inserted before it.`);
+          return fail(
+            original,
+            "inserted",
+            `The event written as seq ${original} now sits at seq ${s}: rows were inserted before it.`,
+          );
         }
         if (original !== null) {
           return (await successorLater(db, orgId, prevHash, s))
             ? fail(s, "reordered", `Seq ${s} holds the event written as seq ${original}.`)
-            : fail(s, "missing", `Seq ${s} holds the event written as seq ${original}: events were removed and the rest renumbered.`);
+            : fail(
+                s,
+                "missing",
+                `Seq ${s} holds the event written as seq ${original}: events were removed and the rest renumbered.`,
+              );
         }
         return fail(s, "edited", `The content of seq ${s} does not produce its hash.`);
       }
       if (r.prevHash !== prevHash) {
         await pending?.catch(() => undefined);
         if (s === 1) return fail(1, "inserted", "Seq 1 does not start from the genesis hash.");
-        return fail(s - 1, "edited", `Seq ${s} was chained to a different seq ${s - 1} than the one stored: seq ${s - 1} was rewritten.`);
+        return fail(
+          s - 1,
+          "edited",
+          `Seq ${s} was chained to a different seq ${s - 1} than the one stored: seq ${s - 1} was rewritten.`,
+        );
       }
       const cpFailure = checkpointFailure(s, r.hash);
       if (cpFailure) {
@@ -371,12 +462,19 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
   const lastSeq = expectedSeq - 1;
   const beyond = checkpoints.filter((c) => c.seq > lastSeq);
   const forged = beyond.find((c) => !c.valid);
-  if (forged) return fail(forged.seq, "checkpoint_forged", `The checkpoint at seq ${forged.seq} is not signed by a trusted key.`);
+  if (forged)
+    return fail(forged.seq, "checkpoint_forged", `The checkpoint at seq ${forged.seq} is not signed by a trusted key.`);
   if (beyond.length > 0) {
-    return fail(lastSeq + 1, "truncated", `A signed checkpoint covers seq ${beyond[beyond.length - 1]!.seq} but the chain ends at seq ${lastSeq}.`);
+    return fail(
+      lastSeq + 1,
+      "truncated",
+      `A signed checkpoint covers seq ${beyond[beyond.length - 1]!.seq} but the chain ends at seq ${lastSeq}.`,
+    );
   }
   const head = await headOf(db, orgId);
-  if (head && head.lastSeq > lastSeq) return fail(lastSeq + 1, "truncated", `The head records seq ${head.lastSeq} but the chain ends at seq ${lastSeq}.`);
-  if (head && head.lastSeq < lastSeq) return fail(head.lastSeq + 1, "inserted", `Rows exist after seq ${head.lastSeq}, the last one appended.`);
+  if (head && head.lastSeq > lastSeq)
+    return fail(lastSeq + 1, "truncated", `The head records seq ${head.lastSeq} but the chain ends at seq ${lastSeq}.`);
+  if (head && head.lastSeq < lastSeq)
+    return fail(head.lastSeq + 1, "inserted", `Rows exist after seq ${head.lastSeq}, the last one appended.`);
   return { ok: true, lastSeq, lastHash: prevHash, eventsVerified: verified, checkpoint };
 }

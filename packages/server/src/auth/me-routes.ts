@@ -35,99 +35,141 @@ const SessionItem = Type.Object({
 export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get("/v1/me", {
-    schema: {
-      tags: ["me"],
-      summary: "The signed-in user and their memberships",
-      description: "The user, any platform role, and each membership with its org, role and status (removed memberships are left out).",
-      response: {
-        200: Type.Object({
-          user: Type.Object({ id: Type.String(), email: Type.String(), name: Type.String(), platformRole: Nullable(Type.String()) }),
-          memberships: Type.Array(Membership),
-        }),
-        ...errors(401),
+  r.get(
+    "/v1/me",
+    {
+      schema: {
+        tags: ["me"],
+        summary: "The signed-in user and their memberships",
+        description:
+          "The user, any platform role, and each membership with its org, role and status (removed memberships are left out).",
+        response: {
+          200: Type.Object({
+            user: Type.Object({
+              id: Type.String(),
+              email: Type.String(),
+              name: Type.String(),
+              platformRole: Nullable(Type.String()),
+            }),
+            memberships: Type.Array(Membership),
+          }),
+          ...errors(401),
+        },
       },
     },
-  }, async (req) => {
-    const p = requireSession(req);
-    const rows = await deps.db.tx({ userId: p.user.id }, (tx) =>
-      tx
-        .select({ member: members, orgName: organizations.name, policy: organizations.policy })
-        .from(members)
-        .innerJoin(organizations, eq(organizations.id, members.orgId))
-        .where(eq(members.userId, p.user.id)),
-    );
-    return {
-      user: p.user,
-      memberships: rows
-        .filter((r) => r.member.status !== "removed")
-        .map((r) => ({
-          memberId: r.member.id, orgId: r.member.orgId, orgName: r.orgName, policy: r.policy, role: r.member.role,
-          status: r.member.status, department: r.member.department, storeIds: r.member.storeIds,
-        })),
-    };
-  });
-
-  r.get("/v1/me/sessions", {
-    schema: {
-      tags: ["me"],
-      summary: "My active sessions",
-      description: "Every live session of the signed-in user, newest first, with where it started and when it was last used.",
-      response: { 200: Type.Object({ data: Type.Array(SessionItem), nextCursor: Type.Null() }), ...errors(401) },
+    async (req) => {
+      const p = requireSession(req);
+      const rows = await deps.db.tx({ userId: p.user.id }, (tx) =>
+        tx
+          .select({ member: members, orgName: organizations.name, policy: organizations.policy })
+          .from(members)
+          .innerJoin(organizations, eq(organizations.id, members.orgId))
+          .where(eq(members.userId, p.user.id)),
+      );
+      return {
+        user: p.user,
+        memberships: rows
+          .filter((r) => r.member.status !== "removed")
+          .map((r) => ({
+            memberId: r.member.id,
+            orgId: r.member.orgId,
+            orgName: r.orgName,
+            policy: r.policy,
+            role: r.member.role,
+            status: r.member.status,
+            department: r.member.department,
+            storeIds: r.member.storeIds,
+          })),
+      };
     },
-  }, async (req) => {
-    const p = requireSession(req);
-    const rows = await listUserSessions(deps.db, p.user.id);
-    return { data: rows.map((s) => ({ ...s, current: s.id === p.sessionId })), nextCursor: null };
-  });
+  );
 
-  r.delete("/v1/me/sessions", {
-    schema: {
-      tags: ["me"],
-      summary: "End all my other sessions",
-      description: "Revokes every session of the signed-in user except the one making this request (\"sign out everywhere else\"). Answers how many ended.",
-      response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), ...errors(401, 403) },
+  r.get(
+    "/v1/me/sessions",
+    {
+      schema: {
+        tags: ["me"],
+        summary: "My active sessions",
+        description:
+          "Every live session of the signed-in user, newest first, with where it started and when it was last used.",
+        response: { 200: Type.Object({ data: Type.Array(SessionItem), nextCursor: Type.Null() }), ...errors(401) },
+      },
     },
-  }, async (req) => {
-    const p = requireSession(req);
-    const sessionsEnded = await deps.db.tx({ userId: p.user.id }, (tx) => revokeUserSessions(tx, p.user.id, deps.clock.now(), "ended_by_user", p.sessionId));
-    return { sessionsEnded };
-  });
+    async (req) => {
+      const p = requireSession(req);
+      const rows = await listUserSessions(deps.db, p.user.id);
+      return { data: rows.map((s) => ({ ...s, current: s.id === p.sessionId })), nextCursor: null };
+    },
+  );
 
-  r.post("/v1/me/password", {
-    schema: {
-      tags: ["me"],
-      summary: "Change my password",
-      description: "Needs the current password. The new one follows the password policy (8 to 128 characters, not a common password). Every other session of the user ends; this one stays.",
-      body: Type.Object({
-        currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 }),
-        newPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 }),
-      }, { additionalProperties: false }),
-      response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), ...errors(400, 401, 403, 422, 429) },
+  r.delete(
+    "/v1/me/sessions",
+    {
+      schema: {
+        tags: ["me"],
+        summary: "End all my other sessions",
+        description:
+          'Revokes every session of the signed-in user except the one making this request ("sign out everywhere else"). Answers how many ended.',
+        response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), ...errors(401, 403) },
+      },
     },
-  }, async (req) => {
-    const p = requireSession(req);
-    return changePassword(deps, p.user.id, p.sessionId, req.body);
-  });
+    async (req) => {
+      const p = requireSession(req);
+      const sessionsEnded = await deps.db.tx({ userId: p.user.id }, (tx) =>
+        revokeUserSessions(tx, p.user.id, deps.clock.now(), "ended_by_user", p.sessionId),
+      );
+      return { sessionsEnded };
+    },
+  );
 
-  r.delete("/v1/me/sessions/:id", {
-    schema: {
-      tags: ["me"],
-      summary: "End one of my sessions",
-      description: "Revokes the session at once: its next request is refused. Another user's session id answers 404.",
-      params: Type.Object({ id: Id }),
-      response: { 204: Type.Null({ description: "Ended." }), ...errors(400, 401, 403, 404) },
+  r.post(
+    "/v1/me/password",
+    {
+      schema: {
+        tags: ["me"],
+        summary: "Change my password",
+        description:
+          "Needs the current password. The new one follows the password policy (8 to 128 characters, not a common password). Every other session of the user ends; this one stays.",
+        body: Type.Object(
+          {
+            currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 }),
+            newPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), ...errors(400, 401, 403, 422, 429) },
+      },
     },
-  }, async (req, reply) => {
-    const p = requireSession(req);
-    const ended = await deps.db.tx({ userId: p.user.id }, async (tx) => {
-      const found = await tx.select({ id: sessions.id }).from(sessions)
-        .where(and(eq(sessions.id, req.params.id), eq(sessions.userId, p.user.id), isNull(sessions.revokedAt)));
-      if (found.length === 0) return false;
-      await revokeSession(tx, req.params.id, deps.clock.now(), "ended_by_user");
-      return true;
-    });
-    if (!ended) throw notFound("Session");
-    return reply.code(204).send(null);
-  });
+    async (req) => {
+      const p = requireSession(req);
+      return changePassword(deps, p.user.id, p.sessionId, req.body);
+    },
+  );
+
+  r.delete(
+    "/v1/me/sessions/:id",
+    {
+      schema: {
+        tags: ["me"],
+        summary: "End one of my sessions",
+        description: "Revokes the session at once: its next request is refused. Another user's session id answers 404.",
+        params: Type.Object({ id: Id }),
+        response: { 204: Type.Null({ description: "Ended." }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const p = requireSession(req);
+      const ended = await deps.db.tx({ userId: p.user.id }, async (tx) => {
+        const found = await tx
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(and(eq(sessions.id, req.params.id), eq(sessions.userId, p.user.id), isNull(sessions.revokedAt)));
+        if (found.length === 0) return false;
+        await revokeSession(tx, req.params.id, deps.clock.now(), "ended_by_user");
+        return true;
+      });
+      if (!ended) throw notFound("Session");
+      return reply.code(204).send(null);
+    },
+  );
 }

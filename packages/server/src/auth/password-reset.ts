@@ -31,16 +31,37 @@ export const passwordResets = pgTable("password_resets", {
 export const RESET_LIFETIME_MINUTES = 60;
 export const RESET_TOKEN_PREFIX = "rp";
 /** Forgot-password requests: per address of the caller, and per target account (silently dropped beyond it). */
-export const FORGOT_LIMITS = { perIp: { max: 20, windowSeconds: 15 * 60 }, perAccount: { max: 3, windowSeconds: 60 * 60 } };
+export const FORGOT_LIMITS = {
+  perIp: { max: 20, windowSeconds: 15 * 60 },
+  perAccount: { max: 3, windowSeconds: 60 * 60 },
+};
 
-export const resetLink = (publicUrl: string, token: string) => `${publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
+export const resetLink = (publicUrl: string, token: string) =>
+  `${publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
 
 /** A new single-use token; the links sent earlier stop working so only the newest email is valid. */
-export async function createResetToken(tx: Tx, userId: string, now: Date, by: { orgId: string | null; requestedBy: string | null }): Promise<{ token: string; expiresAt: Date }> {
+export async function createResetToken(
+  tx: Tx,
+  userId: string,
+  now: Date,
+  by: { orgId: string | null; requestedBy: string | null },
+): Promise<{ token: string; expiresAt: Date }> {
   const token = newToken(RESET_TOKEN_PREFIX);
   const expiresAt = new Date(now.getTime() + RESET_LIFETIME_MINUTES * 60_000);
-  await tx.update(passwordResets).set({ usedAt: now }).where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)));
-  await tx.insert(passwordResets).values({ id: newId("job").replace("job_", "rst_"), userId, tokenHash: hashToken(token), orgId: by.orgId, requestedBy: by.requestedBy, createdAt: now, expiresAt, usedAt: null });
+  await tx
+    .update(passwordResets)
+    .set({ usedAt: now })
+    .where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)));
+  await tx.insert(passwordResets).values({
+    id: newId("job").replace("job_", "rst_"),
+    userId,
+    tokenHash: hashToken(token),
+    orgId: by.orgId,
+    requestedBy: by.requestedBy,
+    createdAt: now,
+    expiresAt,
+    usedAt: null,
+  });
   return { token, expiresAt };
 }
 
@@ -51,7 +72,10 @@ export async function createResetToken(tx: Tx, userId: string, now: Date, by: { 
 export async function requestPasswordReset(deps: AppDeps, email: string, meta: RequestMeta): Promise<void> {
   const now = deps.clock.now();
   const ip = await hitLimit(deps.db, `forgot:ip:${meta.ip ?? "unknown"}`, FORGOT_LIMITS.perIp, now);
-  if (!ip.allowed) throw new AppError("rate_limited", "Too many password reset requests from this address. Try again later.", { retryAfterSeconds: ip.retryAfterSeconds });
+  if (!ip.allowed)
+    throw new AppError("rate_limited", "Too many password reset requests from this address. Try again later.", {
+      retryAfterSeconds: ip.retryAfterSeconds,
+    });
   const acct = await hitLimit(deps.db, `forgot:acct:${normalizeEmail(email)}`, FORGOT_LIMITS.perAccount, now);
   if (!acct.allowed) return;
   const user = await findUserByEmail(deps, email);
@@ -59,8 +83,15 @@ export async function requestPasswordReset(deps: AppDeps, email: string, meta: R
   await deps.db.tx({ userId: user.id }, async (tx) => {
     const { token } = await createResetToken(tx, user.id, now, { orgId: null, requestedBy: null });
     await enqueueMail(tx, deps.config.secretKey, now, {
-      orgId: null, kind: "password_reset", to: user.email, causedBy: null,
-      content: passwordResetMail({ url: resetLink(deps.config.publicUrl, token), lifetimeMinutes: RESET_LIFETIME_MINUTES, requestedByAdmin: false }),
+      orgId: null,
+      kind: "password_reset",
+      to: user.email,
+      causedBy: null,
+      content: passwordResetMail({
+        url: resetLink(deps.config.publicUrl, token),
+        lifetimeMinutes: RESET_LIFETIME_MINUTES,
+        requestedByAdmin: false,
+      }),
     });
   });
 }
@@ -73,11 +104,22 @@ export async function completePasswordReset(deps: AppDeps, token: string, passwo
   checkPasswordPolicy(password);
   const passwordHash = await hashPassword(password, deps.config.argon2);
   const now = deps.clock.now();
-  const invalidToken = () => new AppError("reset_token_invalid", "This reset link is invalid, already used or expired. Request a new one.", { param: "token" });
+  const invalidToken = () =>
+    new AppError("reset_token_invalid", "This reset link is invalid, already used or expired. Request a new one.", {
+      param: "token",
+    });
   if (!token.startsWith(`${RESET_TOKEN_PREFIX}_`)) throw invalidToken();
   await deps.db.tx({}, async (tx) => {
-    const spent = await tx.update(passwordResets).set({ usedAt: now })
-      .where(and(eq(passwordResets.tokenHash, hashToken(token)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
+    const spent = await tx
+      .update(passwordResets)
+      .set({ usedAt: now })
+      .where(
+        and(
+          eq(passwordResets.tokenHash, hashToken(token)),
+          isNull(passwordResets.usedAt),
+          gt(passwordResets.expiresAt, now),
+        ),
+      )
       .returning({ userId: passwordResets.userId });
     const userId = spent[0]?.userId;
     if (!userId) throw invalidToken();

@@ -34,7 +34,8 @@ export async function peekLimit(db: Database, key: string, limit: Limit, now: Da
   const rows = await db.tx({}, (tx) => tx.execute(sql`SELECT count, window_start FROM rate_limits WHERE key = ${key}`));
   const row = rowsOf<Row>(rows)[0];
   if (!row) return { allowed: true, retryAfterSeconds: 0 };
-  if (new Date(row.window_start).getTime() + limit.windowSeconds * 1000 <= now.getTime()) return { allowed: true, retryAfterSeconds: 0 };
+  if (new Date(row.window_start).getTime() + limit.windowSeconds * 1000 <= now.getTime())
+    return { allowed: true, retryAfterSeconds: 0 };
   return state({ ...row, count: row.count + 1 }, limit, now);
 }
 
@@ -45,5 +46,8 @@ export async function resetLimit(db: Database, key: string): Promise<void> {
 function state(row: { count: number; window_start: Date | string } | undefined, limit: Limit, now: Date): LimitState {
   if (!row) return { allowed: true, retryAfterSeconds: 0 };
   const ends = new Date(row.window_start).getTime() + limit.windowSeconds * 1000;
-  return { allowed: Number(row.count) <= limit.max, retryAfterSeconds: Math.max(1, Math.ceil((ends - now.getTime()) / 1000)) };
+  return {
+    allowed: Number(row.count) <= limit.max,
+    retryAfterSeconds: Math.max(1, Math.ceil((ends - now.getTime()) / 1000)),
+  };
 }

@@ -10,16 +10,30 @@ import { signIn, signOut, signUp } from "./service.ts";
 import type { UserRow } from "../db/schema.ts";
 import { PASSWORD_MAX } from "./passwords.ts";
 
-const MfaChallenge = Type.Object({
-  mfaRequired: Type.Literal(true),
-  challengeId: Type.String({ description: "Send to POST /v1/auth/mfa/verify with a code within 5 minutes; at most 5 tries." }),
-  expiresAt: Timestamp,
-}, { title: "MfaChallenge" });
+const MfaChallenge = Type.Object(
+  {
+    mfaRequired: Type.Literal(true),
+    challengeId: Type.String({
+      description: "Send to POST /v1/auth/mfa/verify with a code within 5 minutes; at most 5 tries.",
+    }),
+    expiresAt: Timestamp,
+  },
+  { title: "MfaChallenge" },
+);
 
-const Password = Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4, description: "8 to 128 characters; common passwords are refused." });
+const Password = Type.String({
+  minLength: 1,
+  maxLength: PASSWORD_MAX * 4,
+  description: "8 to 128 characters; common passwords are refused.",
+});
 
 /** Sets the HttpOnly session cookie and the readable CSRF cookie; answers the contract's session shape. */
-export function grantSession(deps: AppDeps, reply: FastifyReply, issued: IssuedSession, user: Pick<UserRow, "id" | "email" | "name">) {
+export function grantSession(
+  deps: AppDeps,
+  reply: FastifyReply,
+  issued: IssuedSession,
+  user: Pick<UserRow, "id" | "email" | "name">,
+) {
   const common = { path: "/", secure: deps.config.session.cookieSecure, expires: issued.session.expiresAt };
   void reply.setCookie(SESSION_COOKIE, issued.token, { ...common, httpOnly: true, sameSite: "lax" });
   void reply.setCookie(CSRF_COOKIE, issued.csrfToken, { ...common, httpOnly: false, sameSite: "strict" });
@@ -39,48 +53,72 @@ export function clearSessionCookies(reply: FastifyReply) {
 export async function authRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post("/v1/auth/sign-up", {
-    config: { auth: "none" },
-    schema: {
-      tags: ["auth"],
-      summary: "Create an account",
-      description: "Creates a user and signs them in. Turned off when ROSTER_ALLOW_SIGN_UP=false. Then `POST /v1/orgs` makes the user the top role of a new org.",
-      security: [],
-      body: Type.Object({ email: Email, name: Type.String({ minLength: 1, maxLength: 200 }), password: Password }, { additionalProperties: false }),
-      response: { 201: SessionGrant, ...errors(400, 403, 409, 422, 429) },
+  r.post(
+    "/v1/auth/sign-up",
+    {
+      config: { auth: "none" },
+      schema: {
+        tags: ["auth"],
+        summary: "Create an account",
+        description:
+          "Creates a user and signs them in. Turned off when ROSTER_ALLOW_SIGN_UP=false. Then `POST /v1/orgs` makes the user the top role of a new org.",
+        security: [],
+        body: Type.Object(
+          { email: Email, name: Type.String({ minLength: 1, maxLength: 200 }), password: Password },
+          { additionalProperties: false },
+        ),
+        response: { 201: SessionGrant, ...errors(400, 403, 409, 422, 429) },
+      },
     },
-  }, async (req, reply) => {
-    const { issued, user } = await signUp(deps, req.body, requestMeta(req));
-    return reply.code(201).send(grantSession(deps, reply, issued, user));
-  });
+    async (req, reply) => {
+      const { issued, user } = await signUp(deps, req.body, requestMeta(req));
+      return reply.code(201).send(grantSession(deps, reply, issued, user));
+    },
+  );
 
-  r.post("/v1/auth/sign-in", {
-    config: { auth: "none" },
-    schema: {
-      tags: ["auth"],
-      summary: "Sign in with email and password",
-      description: "Starts a session with a new token (also set as an HttpOnly cookie). A wrong password and an unknown email get the same answer. Throttled per account and per address. When the user has a second factor, answers `{ mfaRequired: true, challengeId }` instead and `POST /v1/auth/mfa/verify` finishes the sign-in.",
-      security: [],
-      body: Type.Object({ email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 }) }, { additionalProperties: false }),
-      response: { 200: Type.Union([SessionGrant, MfaChallenge]), ...errors(400, 401, 403, 429) },
+  r.post(
+    "/v1/auth/sign-in",
+    {
+      config: { auth: "none" },
+      schema: {
+        tags: ["auth"],
+        summary: "Sign in with email and password",
+        description:
+          "Starts a session with a new token (also set as an HttpOnly cookie). A wrong password and an unknown email get the same answer. Throttled per account and per address. When the user has a second factor, answers `{ mfaRequired: true, challengeId }` instead and `POST /v1/auth/mfa/verify` finishes the sign-in.",
+        security: [],
+        body: Type.Object(
+          {
+            email: Type.String({ minLength: 1, maxLength: 254 }),
+            password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX * 4 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Union([SessionGrant, MfaChallenge]), ...errors(400, 401, 403, 429) },
+      },
     },
-  }, async (req, reply) => {
-    const result = await signIn(deps, req.body, requestMeta(req));
-    if (result.kind === "mfa") return reply.send({ mfaRequired: true as const, challengeId: result.challengeId, expiresAt: result.expiresAt });
-    return reply.send(grantSession(deps, reply, result.issued, result.user));
-  });
+    async (req, reply) => {
+      const result = await signIn(deps, req.body, requestMeta(req));
+      if (result.kind === "mfa")
+        return reply.send({ mfaRequired: true as const, challengeId: result.challengeId, expiresAt: result.expiresAt });
+      return reply.send(grantSession(deps, reply, result.issued, result.user));
+    },
+  );
 
-  r.post("/v1/auth/sign-out", {
-    schema: {
-      tags: ["auth"],
-      summary: "End this session",
-      description: "Revokes the session that made the request and clears its cookies.",
-      response: { 204: Type.Null({ description: "Signed out." }), ...errors(401, 403) },
+  r.post(
+    "/v1/auth/sign-out",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "End this session",
+        description: "Revokes the session that made the request and clears its cookies.",
+        response: { 204: Type.Null({ description: "Signed out." }), ...errors(401, 403) },
+      },
     },
-  }, async (req, reply) => {
-    const p = requireSession(req);
-    await signOut(deps, p.user.id, p.sessionId, requestMeta(req));
-    clearSessionCookies(reply);
-    return reply.code(204).send(null);
-  });
+    async (req, reply) => {
+      const p = requireSession(req);
+      await signOut(deps, p.user.id, p.sessionId, requestMeta(req));
+      clearSessionCookies(reply);
+      return reply.code(204).send(null);
+    },
+  );
 }

@@ -12,32 +12,59 @@ import { createChallenge, hasConfirmedFactor } from "../mfa/service.ts";
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 export async function findUserByEmail(deps: AppDeps, email: string): Promise<UserRow | undefined> {
-  const rows = await deps.db.tx({}, (tx) => tx.select().from(users).where(sql`lower(${users.email}) = ${normalizeEmail(email)}`).limit(1));
+  const rows = await deps.db.tx({}, (tx) =>
+    tx
+      .select()
+      .from(users)
+      .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`)
+      .limit(1),
+  );
   return rows[0];
 }
 
-export async function signUp(deps: AppDeps, input: { email: string; name: string; password: string }, meta: RequestMeta) {
-  if (!deps.config.allowSignUp) throw new AppError("sign_up_disabled", "Self sign-up is turned off on this installation. Ask for an invitation.");
+export async function signUp(
+  deps: AppDeps,
+  input: { email: string; name: string; password: string },
+  meta: RequestMeta,
+) {
+  if (!deps.config.allowSignUp)
+    throw new AppError("sign_up_disabled", "Self sign-up is turned off on this installation. Ask for an invitation.");
   checkPasswordPolicy(input.password);
   await throttleIp(deps, meta);
   const now = deps.clock.now();
   const passwordHash = await hashPassword(input.password, deps.config.argon2);
   const user: UserRow = {
-    id: newId("usr"), email: normalizeEmail(input.email), name: input.name.trim(), passwordHash, platformRole: null,
-    lastLoginAt: null, createdAt: now, updatedAt: now,
+    id: newId("usr"),
+    email: normalizeEmail(input.email),
+    name: input.name.trim(),
+    passwordHash,
+    platformRole: null,
+    lastLoginAt: null,
+    createdAt: now,
+    updatedAt: now,
   };
   return deps.db.tx({ userId: user.id }, async (tx) => {
     const inserted = await tx.insert(users).values(user).onConflictDoNothing().returning({ id: users.id });
-    if (inserted.length === 0) throw new AppError("email_taken", "An account with this email already exists. Sign in instead.", { param: "email" });
+    if (inserted.length === 0)
+      throw new AppError("email_taken", "An account with this email already exists. Sign in instead.", {
+        param: "email",
+      });
     const issued = await issueSession(tx, deps.config, user.id, meta, now);
     return { issued, user };
   });
 }
 
 async function throttleIp(deps: AppDeps, meta: RequestMeta): Promise<void> {
-  const ipState = await hitLimit(deps.db, `signin:ip:${meta.ip ?? "unknown"}`, deps.config.signInLimits.perIp, deps.clock.now());
+  const ipState = await hitLimit(
+    deps.db,
+    `signin:ip:${meta.ip ?? "unknown"}`,
+    deps.config.signInLimits.perIp,
+    deps.clock.now(),
+  );
   if (!ipState.allowed) {
-    throw new AppError("rate_limited", "Too many sign-in attempts from this address. Try again later.", { retryAfterSeconds: ipState.retryAfterSeconds });
+    throw new AppError("rate_limited", "Too many sign-in attempts from this address. Try again later.", {
+      retryAfterSeconds: ipState.retryAfterSeconds,
+    });
   }
 }
 
@@ -50,21 +77,43 @@ export type SignInResult =
  * Unknown email and wrong password take the same time and give the same answer. Both the address and the
  * account are throttled; the account counter only counts failures and is cleared by a success.
  */
-export async function signIn(deps: AppDeps, input: { email: string; password: string }, meta: RequestMeta): Promise<SignInResult> {
+export async function signIn(
+  deps: AppDeps,
+  input: { email: string; password: string },
+  meta: RequestMeta,
+): Promise<SignInResult> {
   const now = deps.clock.now();
   const accountKey = `signin:acct:${normalizeEmail(input.email)}`;
   await throttleIp(deps, meta);
   const acct = await peekLimit(deps.db, accountKey, deps.config.signInLimits.perAccount, now);
   if (!acct.allowed) {
     const user = await findUserByEmail(deps, input.email);
-    if (user) await recordForUser(deps, user.id, "all", { action: "auth.sign_in_failed", actorId: user.id, targetId: user.id, entityType: "auth", after: { reason: "throttled" }, ...meta });
-    throw new AppError("rate_limited", "Too many failed sign-in attempts for this account. Try again later.", { retryAfterSeconds: acct.retryAfterSeconds });
+    if (user)
+      await recordForUser(deps, user.id, "all", {
+        action: "auth.sign_in_failed",
+        actorId: user.id,
+        targetId: user.id,
+        entityType: "auth",
+        after: { reason: "throttled" },
+        ...meta,
+      });
+    throw new AppError("rate_limited", "Too many failed sign-in attempts for this account. Try again later.", {
+      retryAfterSeconds: acct.retryAfterSeconds,
+    });
   }
   const user = await findUserByEmail(deps, input.email);
   const ok = await verifyPassword(user?.passwordHash ?? null, input.password, deps.config.argon2);
   if (!user || !ok) {
     await hitLimit(deps.db, accountKey, deps.config.signInLimits.perAccount, now);
-    if (user) await recordForUser(deps, user.id, "all", { action: "auth.sign_in_failed", actorId: user.id, targetId: user.id, entityType: "auth", after: { reason: "invalid_password" }, ...meta });
+    if (user)
+      await recordForUser(deps, user.id, "all", {
+        action: "auth.sign_in_failed",
+        actorId: user.id,
+        targetId: user.id,
+        entityType: "auth",
+        after: { reason: "invalid_password" },
+        ...meta,
+      });
     throw new AppError("invalid_credentials", "Email or password is incorrect.");
   }
   const memberships = await deps.db.tx({ userId: user.id }, (tx) =>
@@ -72,7 +121,14 @@ export async function signIn(deps: AppDeps, input: { email: string; password: st
   );
   const live = memberships.filter((m) => m.status !== "removed");
   if (!user.platformRole && live.length > 0 && live.every((m) => m.status === "inactive")) {
-    await recordForUser(deps, user.id, "all", { action: "auth.sign_in_failed", actorId: user.id, targetId: user.id, entityType: "auth", after: { reason: "member_inactive" }, ...meta });
+    await recordForUser(deps, user.id, "all", {
+      action: "auth.sign_in_failed",
+      actorId: user.id,
+      targetId: user.id,
+      entityType: "auth",
+      after: { reason: "member_inactive" },
+      ...meta,
+    });
     throw new AppError("member_inactive", "Your account is deactivated. Ask an administrator to reactivate it.");
   }
   await resetLimit(deps.db, accountKey);
@@ -82,17 +138,36 @@ export async function signIn(deps: AppDeps, input: { email: string; password: st
   // The sign-in is audited when the second factor completes it (mfa/service.ts completeChallenge).
   if (challenge) return { kind: "mfa", ...challenge };
   const issued = await deps.db.tx({ userId: user.id }, (tx) => issueSession(tx, deps.config, user.id, meta, now));
-  await recordForUser(deps, user.id, "active", { action: "auth.sign_in_succeeded", actorId: user.id, targetId: user.id, entityType: "auth", after: { sessionId: issued.session.id }, ...meta });
+  await recordForUser(deps, user.id, "active", {
+    action: "auth.sign_in_succeeded",
+    actorId: user.id,
+    targetId: user.id,
+    entityType: "auth",
+    after: { sessionId: issued.session.id },
+    ...meta,
+  });
   return { kind: "session", issued, user };
 }
 
 export async function signOut(deps: AppDeps, userId: string, sessionId: string, meta: RequestMeta): Promise<void> {
   await deps.db.tx({ userId }, (tx) => revokeSession(tx, sessionId, deps.clock.now(), "signed_out"));
-  await recordForUser(deps, userId, "active", { action: "auth.signed_out", actorId: userId, targetId: userId, entityType: "auth", after: { sessionId }, ...meta });
+  await recordForUser(deps, userId, "active", {
+    action: "auth.signed_out",
+    actorId: userId,
+    targetId: userId,
+    entityType: "auth",
+    after: { sessionId },
+    ...meta,
+  });
 }
 
 /** Sign-in events belong to the orgs of the user concerned: one chained event in each. */
-export async function recordForUser(deps: AppDeps, userId: string, which: "active" | "all", event: AuditInput): Promise<void> {
+export async function recordForUser(
+  deps: AppDeps,
+  userId: string,
+  which: "active" | "all",
+  event: AuditInput,
+): Promise<void> {
   const orgs = await deps.db.tx({ userId }, (tx) =>
     tx.select({ orgId: members.orgId, status: members.status }).from(members).where(eq(members.userId, userId)),
   );

@@ -32,7 +32,14 @@ export function csrfCandidates(config: Pick<Config, "secretKey" | "previousSecre
  * Starts a session: a new random token every time, stored only as its hash. `mfaVerified` when a second factor
  * was just checked for it (MFA sign-in), or carried over from a session that had one (invitation accept).
  */
-export async function issueSession(tx: Tx, config: Config, userId: string, meta: RequestMeta, now: Date, opts: { mfaVerified?: boolean } = {}): Promise<IssuedSession> {
+export async function issueSession(
+  tx: Tx,
+  config: Config,
+  userId: string,
+  meta: RequestMeta,
+  now: Date,
+  opts: { mfaVerified?: boolean } = {},
+): Promise<IssuedSession> {
   const token = newToken(SESSION_TOKEN_PREFIX);
   const row: SessionRow = {
     id: newId("ses"),
@@ -71,7 +78,12 @@ export interface SessionLimits {
 }
 
 /** Looks the token up in the database on every request, so a revoked session fails on its very next use. */
-export async function checkSession(db: Database, token: string, now: Date, limits: SessionLimits): Promise<SessionCheck> {
+export async function checkSession(
+  db: Database,
+  token: string,
+  now: Date,
+  limits: SessionLimits,
+): Promise<SessionCheck> {
   const tokenHash = hashToken(token);
   return db.tx({}, async (tx) => {
     const rows = await tx
@@ -84,9 +96,13 @@ export async function checkSession(db: Database, token: string, now: Date, limit
     if (!row) return { ok: false, reason: "unknown" } as const;
     const { session, user } = row;
     if (session.revokedAt) return { ok: false, reason: "revoked" } as const;
-    const absoluteEnd = Math.min(session.expiresAt.getTime(), session.createdAt.getTime() + limits.maxHours * 3_600_000);
+    const absoluteEnd = Math.min(
+      session.expiresAt.getTime(),
+      session.createdAt.getTime() + limits.maxHours * 3_600_000,
+    );
     if (now.getTime() >= absoluteEnd) return { ok: false, reason: "expired" } as const;
-    if (now.getTime() - session.lastSeenAt.getTime() >= limits.idleMinutes * 60_000) return { ok: false, reason: "idle" } as const;
+    if (now.getTime() - session.lastSeenAt.getTime() >= limits.idleMinutes * 60_000)
+      return { ok: false, reason: "idle" } as const;
     const idleSince = session.lastSeenAt;
     if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
       await tx.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
@@ -99,11 +115,20 @@ export async function checkSession(db: Database, token: string, now: Date, limit
 }
 
 export async function revokeSession(tx: Tx, sessionId: string, now: Date, reason: string): Promise<void> {
-  await tx.update(sessions).set({ revokedAt: now, revokedReason: reason }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+  await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
 }
 
 /** Ends every live session of a user (deactivation, removal, password change), optionally sparing one. */
-export async function revokeUserSessions(tx: Tx, userId: string, now: Date, reason: string, except?: string): Promise<number> {
+export async function revokeUserSessions(
+  tx: Tx,
+  userId: string,
+  now: Date,
+  reason: string,
+  except?: string,
+): Promise<number> {
   const ended = await tx
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
@@ -114,6 +139,10 @@ export async function revokeUserSessions(tx: Tx, userId: string, now: Date, reas
 
 export async function listUserSessions(db: Database, userId: string): Promise<SessionRow[]> {
   return db.tx({ userId }, (tx) =>
-    tx.select().from(sessions).where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt))).orderBy(desc(sessions.createdAt)),
+    tx
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+      .orderBy(desc(sessions.createdAt)),
   );
 }

@@ -14,15 +14,27 @@ export const BACKUP_FORMAT = "roster-backup";
 export const BACKUP_VERSION = 1;
 const BATCH = 2_000;
 
-interface Header { format: string; version: number; createdAt: string; migrations: string[]; tables: string[] }
+interface Header {
+  format: string;
+  version: number;
+  createdAt: string;
+  migrations: string[];
+  tables: string[];
+}
 /** `columns` leaves out generated columns: PostgreSQL computes those again on restore. */
-interface TableInfo { name: string; key: string[]; columns: string[] }
+interface TableInfo {
+  name: string;
+  key: string[];
+  columns: string[];
+}
 
 async function storedColumns(run: ScriptRunner, table: string): Promise<string[]> {
-  return (await run.query<{ col: string }>(
-    `SELECT attname AS col FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
-    [ident(table)],
-  )).map((r) => r.col);
+  return (
+    await run.query<{ col: string }>(
+      `SELECT attname AS col FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+      [ident(table)],
+    )
+  ).map((r) => r.col);
 }
 
 export class BackupError extends Error {}
@@ -31,10 +43,12 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Tables in an order where every referenced table comes before the tables that reference it. */
 async function tablesInOrder(run: ScriptRunner): Promise<TableInfo[]> {
-  const names = (await run.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const names = (
+    await run.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'schema_migrations' ORDER BY c.relname`,
-  )).map((r) => r.name);
+    )
+  ).map((r) => r.name);
   const edges = await run.query<{ child: string; parent: string }>(
     `SELECT ch.relname AS child, pa.relname AS parent FROM pg_constraint k
        JOIN pg_class ch ON ch.oid = k.conrelid JOIN pg_class pa ON pa.oid = k.confrelid
@@ -52,13 +66,15 @@ async function tablesInOrder(run: ScriptRunner): Promise<TableInfo[]> {
   for (const t of names) visit(t);
   const out: TableInfo[] = [];
   for (const name of ordered) {
-    const key = (await run.query<{ col: string }>(
-      `SELECT a.attname AS col FROM pg_index i
+    const key = (
+      await run.query<{ col: string }>(
+        `SELECT a.attname AS col FROM pg_index i
          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
         WHERE i.indrelid = $1::regclass AND i.indisprimary
         ORDER BY array_position(i.indkey::int2[], a.attnum)`,
-      [ident(name)],
-    )).map((r) => r.col);
+        [ident(name)],
+      )
+    ).map((r) => r.col);
     out.push({ name, key, columns: await storedColumns(run, name) });
   }
   return out;
@@ -77,7 +93,8 @@ async function* rowsOfTable(run: ScriptRunner, table: TableInfo): AsyncGenerator
     const where = last ? `WHERE (${keyCols}) > (${table.key.map((_, i) => `$${i + 1}`).join(", ")})` : "";
     const keySelect = table.key.map((k, i) => `x.${ident(k)}::text AS k${i}`).join(", ");
     const rows: Array<Record<string, string>> = await run.query<Record<string, string>>(
-      `SELECT row_to_json(x)::text AS j, ${keySelect} FROM ${t} x ${where} ORDER BY ${keyCols} LIMIT ${BATCH}`, params,
+      `SELECT row_to_json(x)::text AS j, ${keySelect} FROM ${t} x ${where} ORDER BY ${keyCols} LIMIT ${BATCH}`,
+      params,
     );
     for (const r of rows) yield r.j!;
     if (rows.length < BATCH) return;
@@ -92,8 +109,16 @@ export async function backupTo(db: Database, file: string): Promise<Record<strin
   await db.script(async (run) => {
     await run.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     const tables = await tablesInOrder(run);
-    const migrations = (await run.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY name")).map((r) => r.name);
-    const header: Header = { format: BACKUP_FORMAT, version: BACKUP_VERSION, createdAt: new Date().toISOString(), migrations, tables: tables.map((t) => t.name) };
+    const migrations = (await run.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY name")).map(
+      (r) => r.name,
+    );
+    const header: Header = {
+      format: BACKUP_FORMAT,
+      version: BACKUP_VERSION,
+      createdAt: new Date().toISOString(),
+      migrations,
+      tables: tables.map((t) => t.name),
+    };
     async function* lines(): AsyncGenerator<string> {
       yield JSON.stringify(header) + "\n";
       for (const table of tables) {
@@ -138,7 +163,10 @@ export async function restoreFrom(db: Database, file: string): Promise<Record<st
           columns.set(table, stored);
         }
         const cols = stored.map(ident).join(", ");
-        await run.query(`INSERT INTO ${ident(table)} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${ident(table)}, $1::json)`, [`[${batch.join(",")}]`]);
+        await run.query(
+          `INSERT INTO ${ident(table)} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${ident(table)}, $1::json)`,
+          [`[${batch.join(",")}]`],
+        );
         counts[table] = (counts[table] ?? 0) + batch.length;
         batch = [];
       };
@@ -146,19 +174,33 @@ export async function restoreFrom(db: Database, file: string): Promise<Record<st
         if (line === "") continue;
         if (!header) {
           header = parseHeader(line);
-          const here = (await run.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY name")).map((r) => r.name);
+          const here = (await run.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY name")).map(
+            (r) => r.name,
+          );
           if (here.join(",") !== header.migrations.join(",")) {
-            throw new BackupError(`The backup was taken at schema version ${header.migrations.at(-1) ?? "none"}; this database is at ${here.at(-1) ?? "none"}. Restore with the same Roster version.`);
+            throw new BackupError(
+              `The backup was taken at schema version ${header.migrations.at(-1) ?? "none"}; this database is at ${here.at(-1) ?? "none"}. Restore with the same Roster version.`,
+            );
           }
-          const [existing] = await run.query<{ n: number }>("SELECT ((SELECT count(*) FROM users) + (SELECT count(*) FROM organizations))::int AS n");
-          if ((existing?.n ?? 0) > 0) throw new BackupError("The target database is not empty: restore into a fresh database.");
+          const [existing] = await run.query<{ n: number }>(
+            "SELECT ((SELECT count(*) FROM users) + (SELECT count(*) FROM organizations))::int AS n",
+          );
+          if ((existing?.n ?? 0) > 0)
+            throw new BackupError("The target database is not empty: restore into a fresh database.");
           known = new Set(header.tables);
           continue;
         }
         let entry: { t: string; r: unknown };
-        try { entry = JSON.parse(line) as { t: string; r: unknown }; } catch { throw new BackupError("The backup file is damaged (a line is not JSON)."); }
+        try {
+          entry = JSON.parse(line) as { t: string; r: unknown };
+        } catch {
+          throw new BackupError("The backup file is damaged (a line is not JSON).");
+        }
         if (!known.has(entry.t)) throw new BackupError(`The backup names an unknown table: ${entry.t}`);
-        if (entry.t !== table) { await flush(); table = entry.t; }
+        if (entry.t !== table) {
+          await flush();
+          table = entry.t;
+        }
         batch.push(JSON.stringify(entry.r));
         if (batch.length >= 500) await flush();
       }
@@ -170,7 +212,8 @@ export async function restoreFrom(db: Database, file: string): Promise<Record<st
     const code = (err as { code?: string }).code;
     if (code === "Z_DATA_ERROR") throw new BackupError("The file is not a gzipped Roster backup.");
     if (code === "Z_BUF_ERROR") throw new BackupError("The backup file is cut short (the gzip stream ends early).");
-    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") throw new BackupError(`The backup file cannot be read: ${file} (${code}).`);
+    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR")
+      throw new BackupError(`The backup file cannot be read: ${file} (${code}).`);
     throw err;
   } finally {
     source.destroy();
@@ -198,8 +241,13 @@ async function* linesOf(stream: AsyncIterable<Buffer>): AsyncGenerator<string> {
 
 function parseHeader(line: string): Header {
   let h: Partial<Header>;
-  try { h = JSON.parse(line) as Partial<Header>; } catch { throw new BackupError("The file is not a Roster backup."); }
-  if (h.format !== BACKUP_FORMAT || !Array.isArray(h.migrations) || !Array.isArray(h.tables)) throw new BackupError("The file is not a Roster backup.");
+  try {
+    h = JSON.parse(line) as Partial<Header>;
+  } catch {
+    throw new BackupError("The file is not a Roster backup.");
+  }
+  if (h.format !== BACKUP_FORMAT || !Array.isArray(h.migrations) || !Array.isArray(h.tables))
+    throw new BackupError("The file is not a Roster backup.");
   if (h.version !== BACKUP_VERSION) throw new BackupError(`Unsupported backup version ${String(h.version)}.`);
   return h as Header;
 }

@@ -14,7 +14,14 @@ describe("console routes inside the full app", () => {
   afterAll(async () => t.close());
 
   it("answers the console's own paths with an HTML page", async () => {
-    for (const url of ["/", "/sign-in", "/orgs/org_1/team", "/orgs/org_1/team/mem_1?q=a", "/accept-invitation?token=x", "/mfa/enroll"]) {
+    for (const url of [
+      "/",
+      "/sign-in",
+      "/orgs/org_1/team",
+      "/orgs/org_1/team/mem_1?q=a",
+      "/accept-invitation?token=x",
+      "/mfa/enroll",
+    ]) {
       const res = await t.app.inject({ url });
       expect([200, 503], url).toContain(res.statusCode);
       expect(res.headers["content-type"], url).toMatch(/text\/html/);
@@ -40,7 +47,9 @@ describe("console routes inside the full app", () => {
 
   it("keeps the console out of the OpenAPI document", async () => {
     const doc = (await t.app.inject({ url: "/openapi.json" })).json<{ paths: Record<string, unknown> }>();
-    expect(Object.keys(doc.paths).filter((p) => !p.startsWith("/v1/") && !["/healthz", "/readyz", "/metrics"].includes(p))).toEqual([]);
+    expect(
+      Object.keys(doc.paths).filter((p) => !p.startsWith("/v1/") && !["/healthz", "/readyz", "/metrics"].includes(p)),
+    ).toEqual([]);
   });
 });
 
@@ -64,7 +73,7 @@ describe("serving a built console", () => {
   it("answers index.html for client routes, without caching it", async () => {
     const res = await app.inject({ url: "/orgs/org_1/audit?action=team.invited" });
     expect(res.statusCode).toBe(200);
-    expect(res.body).toContain('<div id=root>');
+    expect(res.body).toContain("<div id=root>");
     expect(res.headers["cache-control"]).toBe("no-cache");
   });
 

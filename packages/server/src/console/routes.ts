@@ -13,13 +13,30 @@ export const CONSOLE_DIST = fileURLToPath(new URL("../../../console/dist", impor
  * /docs, /openapi.json, /healthz, /readyz, /metrics) keeps its own answer, including the API's JSON 404.
  */
 export const CONSOLE_PATHS = [
-  "/", "/sign-in", "/accept-invitation", "/forgot-password", "/reset-password", "/mfa/*", "/account", "/platform", "/mailbox", "/orgs/*",
+  "/",
+  "/sign-in",
+  "/accept-invitation",
+  "/forgot-password",
+  "/reset-password",
+  "/mfa/*",
+  "/account",
+  "/platform",
+  "/mailbox",
+  "/orgs/*",
 ] as const;
 
 // Mantine sets inline styles and injects its CSS variables, hence style-src 'unsafe-inline'; scripts stay 'self' only.
 const CSP = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self' data:",
-  "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
 ].join("; ");
 
 function pageHeaders(reply: FastifyReply): FastifyReply {
@@ -57,7 +74,10 @@ export async function registerConsole(app: FastifyInstance, distDir: string): Pr
         cacheControl: false,
         setHeaders: (reply, path) => {
           // Vite puts a content hash in every asset name, so those never change.
-          void reply.header("cache-control", path.startsWith(join(distDir, "assets")) ? "public, max-age=31536000, immutable" : "no-cache");
+          void reply.header(
+            "cache-control",
+            path.startsWith(join(distDir, "assets")) ? "public, max-age=31536000, immutable" : "no-cache",
+          );
           void reply.header("x-content-type-options", "nosniff");
         },
       });

@@ -11,8 +11,6 @@ import { migrate } from "./migrate.ts";
 
 export type { Database, Db, Scope, ScriptRunner, Tx } from "./types.ts";
 
-
-
 /** Rows of a raw `execute`, the same for both drivers. */
 export function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
@@ -27,11 +25,17 @@ export async function executePrepared(tx: Tx, name: string, query: SQL): Promise
   // drizzle's own execute() is prepareQuery(sqlToQuery(q), …, no name).execute(); this passes the name.
   const { session, dialect } = tx as unknown as {
     dialect: PgDialect;
-    session: { prepareQuery(q: ReturnType<PgDialect["sqlToQuery"]>, fields: undefined, name: string, arrayMode: boolean): { execute(): Promise<unknown> } };
+    session: {
+      prepareQuery(
+        q: ReturnType<PgDialect["sqlToQuery"]>,
+        fields: undefined,
+        name: string,
+        arrayMode: boolean,
+      ): { execute(): Promise<unknown> };
+    };
   };
   return session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute();
 }
-
 
 export interface DatabaseOptions {
   databaseUrl?: string | undefined;
@@ -49,8 +53,10 @@ export interface DatabaseOptions {
  */
 function bindScopeStatement(scope: Scope): string {
   const lit = (v: string) => pg.escapeLiteral(v);
-  return `SELECT set_config('role', 'roster_app', true), set_config('roster.org_id', ${lit(scope.orgId ?? "")}, true), ` +
-    `set_config('roster.user_id', ${lit(scope.userId ?? "")}, true), set_config('roster.platform', ${lit(scope.platform ? "on" : "")}, true)`;
+  return (
+    `SELECT set_config('role', 'roster_app', true), set_config('roster.org_id', ${lit(scope.orgId ?? "")}, true), ` +
+    `set_config('roster.user_id', ${lit(scope.userId ?? "")}, true), set_config('roster.platform', ${lit(scope.platform ? "on" : "")}, true)`
+  );
 }
 
 /**
@@ -62,8 +68,15 @@ async function scopedPgTransaction<T>(pool: pg.Pool, db: Db, scope: Scope, fn: (
   const client = await pool.connect();
   type SessionArgs = ConstructorParameters<typeof NodePgSession>;
   // drizzle keeps these on the database object it built (pg-core PgDatabase, node-postgres NodePgSession).
-  const { dialect, session } = db as unknown as { dialect: PgDialect; session: { schema: SessionArgs[2]; options: SessionArgs[3] } };
-  const tx = new NodePgTransaction(dialect, new NodePgSession(client, dialect, session.schema, session.options), session.schema) as unknown as Tx;
+  const { dialect, session } = db as unknown as {
+    dialect: PgDialect;
+    session: { schema: SessionArgs[2]; options: SessionArgs[3] };
+  };
+  const tx = new NodePgTransaction(
+    dialect,
+    new NodePgSession(client, dialect, session.schema, session.options),
+    session.schema,
+  ) as unknown as Tx;
   let broken: Error | undefined;
   try {
     await client.query(`BEGIN; ${bindScopeStatement(scope)}`);
@@ -71,7 +84,9 @@ async function scopedPgTransaction<T>(pool: pg.Pool, db: Db, scope: Scope, fn: (
     await client.query("COMMIT");
     return result;
   } catch (err) {
-    await client.query("ROLLBACK").catch((e: Error) => { broken = e; });
+    await client.query("ROLLBACK").catch((e: Error) => {
+      broken = e;
+    });
     throw err;
   } finally {
     // A connection that could not even roll back is not given to the next request.
@@ -94,7 +109,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         try {
           await client.query("BEGIN");
           const result = await fn({
-            exec: async (text) => { await client.query(text); },
+            exec: async (text) => {
+              await client.query(text);
+            },
             query: async <T>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as T[],
           });
           await client.query("COMMIT");
@@ -106,7 +123,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           client.release();
         }
       },
-      ping: async () => { await db.execute(sql`SELECT 1`); },
+      ping: async () => {
+        await db.execute(sql`SELECT 1`);
+      },
       close: () => pool.end(),
     };
     await migrate(database, { upTo: options.migrateUpTo });
@@ -118,16 +137,24 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const database: Database = {
     kind: "pglite",
-    tx: (scope, fn) => db.transaction(async (tx) => { await tx.execute(sql.raw(bindScopeStatement(scope))); return fn(tx); }),
+    tx: (scope, fn) =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql.raw(bindScopeStatement(scope)));
+        return fn(tx);
+      }),
     owner: (fn) => fn(db),
     script: (fn) =>
       client.transaction((tx) =>
         fn({
-          exec: async (text) => { await tx.exec(text); },
+          exec: async (text) => {
+            await tx.exec(text);
+          },
           query: async <T>(text: string, params: unknown[] = []) => (await tx.query<T>(text, params)).rows,
         }),
       ),
-    ping: async () => { await db.execute(sql`SELECT 1`); },
+    ping: async () => {
+      await db.execute(sql`SELECT 1`);
+    },
     close: () => client.close(),
   };
   await migrate(database, { upTo: options.migrateUpTo });

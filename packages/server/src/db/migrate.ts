@@ -26,8 +26,12 @@ export function listMigrations(): Array<{ name: string; sql: string }> {
 export async function migrate(database: Database, opts: { upTo?: string | undefined } = {}): Promise<string[]> {
   return database.script(async (run) => {
     await run.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-    await run.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
-    const applied = new Set((await run.query<{ name: string }>("SELECT name FROM schema_migrations")).map((r) => r.name));
+    await run.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const applied = new Set(
+      (await run.query<{ name: string }>("SELECT name FROM schema_migrations")).map((r) => r.name),
+    );
     const ran: string[] = [];
     for (const m of listMigrations()) {
       if (applied.has(m.name)) continue;

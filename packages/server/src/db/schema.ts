@@ -31,7 +31,10 @@ export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   policy: text("policy").notNull(),
-  settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+  settings: jsonb("settings")
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
   createdBy: text("created_by"),
   createdAt: ts("created_at").notNull(),
   updatedAt: ts("updated_at").notNull(),
@@ -47,8 +50,14 @@ export const members = pgTable(
     status: text("status").$type<MemberStatus>().notNull().default("active"),
     department: text("department"),
     secondaryEmail: text("secondary_email"),
-    storeIds: text("store_ids").array().notNull().default(sql`'{}'`),
-    hiddenModules: text("hidden_modules").array().notNull().default(sql`'{}'`),
+    storeIds: text("store_ids")
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    hiddenModules: text("hidden_modules")
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
     invitedBy: text("invited_by"),
     createdAt: ts("created_at").notNull(),
     updatedAt: ts("updated_at").notNull(),

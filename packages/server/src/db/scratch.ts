@@ -14,7 +14,10 @@ export interface ScratchDatabase {
  * A freshly migrated, throw-away database for tests and benchmarks: in-memory PGlite without `baseUrl`,
  * else a new database on the PostgreSQL server `baseUrl` names, dropped again by `drop`.
  */
-export async function scratchDatabase(baseUrl: string | undefined, options: { prefix: string; poolSize?: number; migrateUpTo?: string }): Promise<ScratchDatabase> {
+export async function scratchDatabase(
+  baseUrl: string | undefined,
+  options: { prefix: string; poolSize?: number; migrateUpTo?: string },
+): Promise<ScratchDatabase> {
   if (!baseUrl) {
     const db = await openDatabase({ dataDir: "memory://", migrateUpTo: options.migrateUpTo });
     return { db, drop: () => db.close() };
@@ -32,7 +35,11 @@ export async function scratchDatabase(baseUrl: string | undefined, options: { pr
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), ...(options.poolSize ? { poolSize: options.poolSize } : {}), migrateUpTo: options.migrateUpTo });
+  const db = await openDatabase({
+    databaseUrl: url.toString(),
+    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+    migrateUpTo: options.migrateUpTo,
+  });
   return {
     db,
     url: url.toString(),

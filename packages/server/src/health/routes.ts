@@ -9,23 +9,40 @@ export async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const Status = Type.Object({ status: Type.String() });
 
-  r.get("/healthz", {
-    config: { auth: "none" },
-    schema: { tags: ["operations"], summary: "Liveness", description: "Answers while the process is up; checks nothing else.", security: [], response: { 200: Status, ...errors() } },
-  }, async () => ({ status: "ok" }));
-
-  r.get("/readyz", {
-    config: { auth: "none" },
-    schema: {
-      tags: ["operations"], summary: "Readiness", description: "Answers 200 when the database answers, 503 otherwise.", security: [],
-      response: { 200: Status, 503: Type.Ref(ErrorBody, { description: "Not ready." }), ...errors() },
+  r.get(
+    "/healthz",
+    {
+      config: { auth: "none" },
+      schema: {
+        tags: ["operations"],
+        summary: "Liveness",
+        description: "Answers while the process is up; checks nothing else.",
+        security: [],
+        response: { 200: Status, ...errors() },
+      },
     },
-  }, async () => {
-    try {
-      await deps.db.ping();
-    } catch {
-      throw new AppError("unavailable", "The database is not reachable.");
-    }
-    return { status: "ready" };
-  });
+    async () => ({ status: "ok" }),
+  );
+
+  r.get(
+    "/readyz",
+    {
+      config: { auth: "none" },
+      schema: {
+        tags: ["operations"],
+        summary: "Readiness",
+        description: "Answers 200 when the database answers, 503 otherwise.",
+        security: [],
+        response: { 200: Status, 503: Type.Ref(ErrorBody, { description: "Not ready." }), ...errors() },
+      },
+    },
+    async () => {
+      try {
+        await deps.db.ping();
+      } catch {
+        throw new AppError("unavailable", "The database is not reachable.");
+      }
+      return { status: "ready" };
+    },
+  );
 }

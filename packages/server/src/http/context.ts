@@ -3,7 +3,14 @@ import { and, eq } from "drizzle-orm";
 import { can, getPreset, type ResourceRef, type Subject } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { members, organizations, type MemberRow } from "../db/schema.ts";
-import { checkSession, csrfCandidates, CSRF_COOKIE, revokeSession, SESSION_COOKIE, SESSION_TOKEN_PREFIX } from "../auth/sessions.ts";
+import {
+  checkSession,
+  csrfCandidates,
+  CSRF_COOKIE,
+  revokeSession,
+  SESSION_COOKIE,
+  SESSION_TOKEN_PREFIX,
+} from "../auth/sessions.ts";
 import { authenticateApiKey, looksLikeApiKey } from "../api-keys/service.ts";
 import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
 import { AppError, notFound } from "./errors.ts";
@@ -12,12 +19,18 @@ import type { ApiKeyPrincipal, OrgContext, Principal, SessionPrincipal } from ".
 export type { ApiKeyPrincipal, OrgContext, Principal, SessionPrincipal } from "./principal.ts";
 import { safeEqual } from "../lib/tokens.ts";
 
-
 /**
  * With requireMfa on, a member without a factor reaches only these (docs/decisions/0004-mfa-api-keys-and-org-security.md):
  * who am I (the console needs it to send them to enrolment), enrolment itself, and signing out.
  */
-const MFA_ENROLMENT_ROUTES = new Set(["GET /v1/me", "POST /v1/me/mfa/totp", "POST /v1/me/mfa/totp/confirm", "DELETE /v1/me/mfa/totp", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
+const MFA_ENROLMENT_ROUTES = new Set([
+  "GET /v1/me",
+  "POST /v1/me/mfa/totp",
+  "POST /v1/me/mfa/totp/confirm",
+  "DELETE /v1/me/mfa/totp",
+  "GET /v1/me/mfa",
+  "POST /v1/auth/sign-out",
+]);
 /**
  * A session that skipped a factor the user has (signed in before enrolling elsewhere) may only look at itself
  * and sign out: removing the factor or anything else would need the second factor it never showed.
@@ -25,7 +38,6 @@ const MFA_ENROLMENT_ROUTES = new Set(["GET /v1/me", "POST /v1/me/mfa/totp", "POS
 const MFA_VERIFICATION_ROUTES = new Set(["GET /v1/me", "GET /v1/me/mfa", "POST /v1/auth/sign-out"]);
 /** Outside its own org's routes, a key may only ask POST /v1/authorize about its org. */
 const API_KEY_ROUTES_OUTSIDE_ORGS = new Set(["POST /v1/authorize"]);
-
 
 export type AuthMode = "required" | "optional" | "none";
 
@@ -70,13 +82,23 @@ export async function authenticate(deps: AppDeps, req: FastifyRequest): Promise<
   const routeKey = `${req.method} ${req.routeOptions.url ?? ""}`;
   if (looksLikeApiKey(presented.token) && presented.via === "bearer") {
     if (!req.routeOptions.config.org && !API_KEY_ROUTES_OUTSIDE_ORGS.has(routeKey)) {
-      throw new AppError("api_key_not_allowed", "API keys work only on their organization's routes and POST /v1/authorize. Sign in for this one.");
+      throw new AppError(
+        "api_key_not_allowed",
+        "API keys work only on their organization's routes and POST /v1/authorize. Sign in for this one.",
+      );
     }
     const found = await authenticateApiKey(deps, presented.token);
-    if (!found) throw new AppError("api_key_invalid", "The API key is not valid (revoked, rotated, or its member was removed).");
+    if (!found)
+      throw new AppError("api_key_invalid", "The API key is not valid (revoked, rotated, or its member was removed).");
     req.principal = {
-      kind: "api_key", user: { ...found.user, platformRole: null }, keyId: found.key.id, orgId: found.org.id, via: "bearer",
-      org: found.org, member: found.member, permissions: found.key.permissions,
+      kind: "api_key",
+      user: { ...found.user, platformRole: null },
+      keyId: found.key.id,
+      orgId: found.org.id,
+      via: "bearer",
+      org: found.org,
+      member: found.member,
+      permissions: found.key.permissions,
     };
     return;
   }
@@ -99,15 +121,26 @@ export async function authenticate(deps: AppDeps, req: FastifyRequest): Promise<
   }
   // Also on routes where signing in is optional: a gated session must not act there as its user either.
   if (result.mfa === "enrolment" && !MFA_ENROLMENT_ROUTES.has(routeKey)) {
-    throw new AppError("mfa_enrollment_required", "Your organization requires two-factor authentication. Set up an authenticator app first (POST /v1/me/mfa/totp).");
+    throw new AppError(
+      "mfa_enrollment_required",
+      "Your organization requires two-factor authentication. Set up an authenticator app first (POST /v1/me/mfa/totp).",
+    );
   }
   if (result.mfa === "verification" && !MFA_VERIFICATION_ROUTES.has(routeKey)) {
-    throw new AppError("mfa_required", "Your organization requires two-factor authentication, and this session was signed in without it. Sign in again with your authenticator app.");
+    throw new AppError(
+      "mfa_required",
+      "Your organization requires two-factor authentication, and this session was signed in without it. Sign in again with your authenticator app.",
+    );
   }
   const { id, email, name, platformRole } = result.user;
   req.principal = {
-    kind: "session", user: { id, email, name, platformRole }, sessionId: result.session.id, via: presented.via,
-    sessionCreatedAt: result.session.createdAt, idleSince: result.idleSince, mfaVerified: result.session.mfaVerifiedAt !== null,
+    kind: "session",
+    user: { id, email, name, platformRole },
+    sessionId: result.session.id,
+    via: presented.via,
+    sessionCreatedAt: result.session.createdAt,
+    idleSince: result.idleSince,
+    mfaVerified: result.session.mfaVerifiedAt !== null,
   };
 }
 
@@ -156,7 +189,10 @@ export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId:
   });
   if (!found || found.member.status === "removed") throw notFound("Organization");
   if (found.member.status === "inactive") {
-    throw new AppError("member_inactive", "Your access to this organization is suspended. Ask an administrator to reactivate it.");
+    throw new AppError(
+      "member_inactive",
+      "Your access to this organization is suspended. Ask an administrator to reactivate it.",
+    );
   }
   const policy = getPreset(found.org.policy);
   if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${found.org.policy}`);
@@ -170,20 +206,37 @@ function keyOrgContext(principal: ApiKeyPrincipal, orgId: string): OrgContext {
   const policy = getPreset(principal.org.policy);
   if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${principal.org.policy}`);
   const subject = subjectOf(principal.member);
-  return { org: principal.org, policy, member: principal.member, subject: principal.permissions ? { ...subject, narrowTo: principal.permissions } : subject };
+  return {
+    org: principal.org,
+    policy,
+    member: principal.member,
+    subject: principal.permissions ? { ...subject, narrowTo: principal.permissions } : subject,
+  };
 }
 
 /**
  * An org may end sessions sooner than the installation does. A session that is too idle or too old for this
  * org is revoked (not just refused here), so it cannot be kept warm on other routes and brought back.
  */
-async function enforceOrgSessionLimits(deps: AppDeps, principal: SessionPrincipal, settings: OrgSettings): Promise<void> {
+async function enforceOrgSessionLimits(
+  deps: AppDeps,
+  principal: SessionPrincipal,
+  settings: OrgSettings,
+): Promise<void> {
   const now = deps.clock.now().getTime();
-  const idle = settings.sessionIdleMinutes !== null && now - principal.idleSince.getTime() >= settings.sessionIdleMinutes * 60_000;
-  const old = settings.sessionMaxHours !== null && now - principal.sessionCreatedAt.getTime() >= settings.sessionMaxHours * 3_600_000;
+  const idle =
+    settings.sessionIdleMinutes !== null && now - principal.idleSince.getTime() >= settings.sessionIdleMinutes * 60_000;
+  const old =
+    settings.sessionMaxHours !== null &&
+    now - principal.sessionCreatedAt.getTime() >= settings.sessionMaxHours * 3_600_000;
   if (!idle && !old) return;
-  await deps.db.tx({ userId: principal.user.id }, (tx) => revokeSession(tx, principal.sessionId, deps.clock.now(), idle ? "org_idle_limit" : "org_max_age"));
-  throw new AppError("session_expired", "Your session has ended under this organization's session policy. Sign in again.");
+  await deps.db.tx({ userId: principal.user.id }, (tx) =>
+    revokeSession(tx, principal.sessionId, deps.clock.now(), idle ? "org_idle_limit" : "org_max_age"),
+  );
+  throw new AppError(
+    "session_expired",
+    "Your session has ended under this organization's session policy. Sign in again.",
+  );
 }
 
 export function orgContext(req: FastifyRequest): OrgContext {

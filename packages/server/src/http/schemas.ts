@@ -3,7 +3,10 @@ import { Type, type TSchema } from "@sinclair/typebox";
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      type: Type.String({ description: "invalid_request_error, authentication_error, authorization_error, not_found_error, conflict_error, rate_limit_error or api_error" }),
+      type: Type.String({
+        description:
+          "invalid_request_error, authentication_error, authorization_error, not_found_error, conflict_error, rate_limit_error or api_error",
+      }),
       code: Type.String({ description: "Stable lower_snake code; see docs/errors.md." }),
       message: Type.String(),
       param: Type.Optional(Type.String({ description: "The field at fault, for validation errors." })),
@@ -35,7 +38,11 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
 }
 
 /** ISO 8601 UTC on the wire; handlers may return Date objects, which the serializer formats. */
-export const Timestamp = Type.Unsafe<Date | string>({ type: "string", format: "date-time", examples: ["2026-11-22T10:15:00.000Z"] });
+export const Timestamp = Type.Unsafe<Date | string>({
+  type: "string",
+  format: "date-time",
+  examples: ["2026-11-22T10:15:00.000Z"],
+});
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
 export const Email = Type.String({ format: "email", maxLength: 254 });

@@ -15,7 +15,14 @@ import { findUserByEmail, normalizeEmail } from "../auth/service.ts";
 import { issueSession, type IssuedSession } from "../auth/sessions.ts";
 import { enqueueMail } from "../mail/outbox.ts";
 import { invitationMail } from "../mail/templates.ts";
-import { assertAllowed, assertDepartment, assertKnownRole, assertModules, assertStores, roleTitle } from "../members/rules.ts";
+import {
+  assertAllowed,
+  assertDepartment,
+  assertKnownRole,
+  assertModules,
+  assertStores,
+  roleTitle,
+} from "../members/rules.ts";
 import { invitations, type InvitationRow } from "./tables.ts";
 
 export type InvitationStatus = "pending" | "accepted" | "expired" | "revoked";
@@ -30,13 +37,18 @@ export function statusOf(row: Pick<InvitationRow, "status" | "expiresAt">, now: 
   return row.status;
 }
 
-export const invitationLink = (publicUrl: string, token: string) => `${publicUrl}/accept-invitation?token=${encodeURIComponent(token)}`;
+export const invitationLink = (publicUrl: string, token: string) =>
+  `${publicUrl}/accept-invitation?token=${encodeURIComponent(token)}`;
 
 const scopeOf = (ctx: OrgContext) => ({ orgId: ctx.org.id, userId: ctx.member.userId });
 const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1).toLowerCase();
 
 function isUniqueViolation(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 4;
+    e = e.cause as typeof e, i++
+  ) {
     if (e.code === "23505") return true;
   }
   return false;
@@ -62,9 +74,17 @@ function checkEmails(ctx: OrgContext, email: string, secondaryEmail: string | nu
     }
   }
   if (secondaryEmail !== null) {
-    if (!EMAIL_FORMAT.test(secondaryEmail)) throw invalid("secondaryEmail", `"${secondaryEmail}" is not a valid email address.`);
-    if (rules && rules.secondaryEmailDomains.length > 0 && !rules.secondaryEmailDomains.includes(domainOf(secondaryEmail))) {
-      throw invalid("secondaryEmail", `The secondary email must be at ${rules.secondaryEmailDomains.map((d) => `@${d}`).join(", ")}.`);
+    if (!EMAIL_FORMAT.test(secondaryEmail))
+      throw invalid("secondaryEmail", `"${secondaryEmail}" is not a valid email address.`);
+    if (
+      rules &&
+      rules.secondaryEmailDomains.length > 0 &&
+      !rules.secondaryEmailDomains.includes(domainOf(secondaryEmail))
+    ) {
+      throw invalid(
+        "secondaryEmail",
+        `The secondary email must be at ${rules.secondaryEmailDomains.map((d) => `@${d}`).join(", ")}.`,
+      );
     }
   }
 }
@@ -75,23 +95,53 @@ async function inviterName(tx: Tx, userId: string): Promise<string> {
 }
 
 async function assertNotMember(tx: Tx, orgId: string, email: string): Promise<void> {
-  const existing = await tx.select({ status: members.status }).from(members).innerJoin(users, eq(users.id, members.userId))
-    .where(and(eq(members.orgId, orgId), sql`lower(${users.email}) = ${email}`, inArray(members.status, ["active", "inactive"])));
-  if (existing.length > 0) throw new AppError("already_member", `${email} is already a member of this organization.`, { param: "email" });
+  const existing = await tx
+    .select({ status: members.status })
+    .from(members)
+    .innerJoin(users, eq(users.id, members.userId))
+    .where(
+      and(
+        eq(members.orgId, orgId),
+        sql`lower(${users.email}) = ${email}`,
+        inArray(members.status, ["active", "inactive"]),
+      ),
+    );
+  if (existing.length > 0)
+    throw new AppError("already_member", `${email} is already a member of this organization.`, { param: "email" });
 }
 
-async function queueInvitationMail(deps: AppDeps, tx: Tx, ctx: OrgContext, row: InvitationRow, token: string): Promise<void> {
+async function queueInvitationMail(
+  deps: AppDeps,
+  tx: Tx,
+  ctx: OrgContext,
+  row: InvitationRow,
+  token: string,
+): Promise<void> {
   const hours = Math.round((row.expiresAt.getTime() - row.sentAt.getTime()) / 3_600_000);
   await enqueueMail(tx, deps.config.secretKey, row.sentAt, {
-    orgId: ctx.org.id, kind: "invitation", to: row.email, causedBy: ctx.member.userId,
-    content: invitationMail({ orgName: ctx.org.name, inviterName: await inviterName(tx, ctx.member.userId), roleTitle: roleTitle(ctx.policy, row.role), url: invitationLink(deps.config.publicUrl, token), lifetimeHours: hours }),
+    orgId: ctx.org.id,
+    kind: "invitation",
+    to: row.email,
+    causedBy: ctx.member.userId,
+    content: invitationMail({
+      orgName: ctx.org.name,
+      inviterName: await inviterName(tx, ctx.member.userId),
+      roleTitle: roleTitle(ctx.policy, row.role),
+      url: invitationLink(deps.config.publicUrl, token),
+      lifetimeHours: hours,
+    }),
   });
 }
 
 /** Invites one address: checks, the invitation, its email and its audit event commit together. */
 export type InvitationView = InvitationRow & { inviterName: string | null };
 
-export async function createInvitation(deps: AppDeps, ctx: OrgContext, input: InviteInput, meta: RequestMeta): Promise<InvitationView> {
+export async function createInvitation(
+  deps: AppDeps,
+  ctx: OrgContext,
+  input: InviteInput,
+  meta: RequestMeta,
+): Promise<InvitationView> {
   const { policy, subject } = ctx;
   const email = normalizeEmail(input.email);
   const secondaryEmail = input.secondaryEmail ? normalizeEmail(input.secondaryEmail) : null;
@@ -103,7 +153,9 @@ export async function createInvitation(deps: AppDeps, ctx: OrgContext, input: In
   const hiddenModules = input.hiddenModules ?? [];
   assertStores(policy, storeIds);
   assertModules(policy, hiddenModules);
-  assertAllowed(decideInvite(policy, subject, { role, department, ...(input.storeIds !== undefined ? { storeIds } : {}) }));
+  assertAllowed(
+    decideInvite(policy, subject, { role, department, ...(input.storeIds !== undefined ? { storeIds } : {}) }),
+  );
   checkEmails(ctx, email, secondaryEmail);
   const lifetimeHours = orgSettings(ctx.org, policy).invitationLifetimeHours;
 
@@ -111,32 +163,76 @@ export async function createInvitation(deps: AppDeps, ctx: OrgContext, input: In
     return await deps.db.tx(scopeOf(ctx), async (tx) => {
       const now = deps.clock.now();
       await assertNotMember(tx, ctx.org.id, email);
-      const open = await tx.select().from(invitations)
-        .where(and(eq(invitations.orgId, ctx.org.id), sql`lower(${invitations.email}) = ${email}`, eq(invitations.status, "pending"))).for("update");
+      const open = await tx
+        .select()
+        .from(invitations)
+        .where(
+          and(
+            eq(invitations.orgId, ctx.org.id),
+            sql`lower(${invitations.email}) = ${email}`,
+            eq(invitations.status, "pending"),
+          ),
+        )
+        .for("update");
       for (const o of open) {
         if (statusOf(o, now) === "pending") {
-          throw new AppError("already_invited", `${email} already has a pending invitation. Resend it instead.`, { param: "email" });
+          throw new AppError("already_invited", `${email} already has a pending invitation. Resend it instead.`, {
+            param: "email",
+          });
         }
         // The expired one stays in the history, marked for good, so the new invitation can be the open one.
-        await tx.update(invitations).set({ status: "expired", updatedAt: now }).where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, o.id)));
+        await tx
+          .update(invitations)
+          .set({ status: "expired", updatedAt: now })
+          .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, o.id)));
       }
       const token = newToken(INVITATION_TOKEN_PREFIX);
       const row: InvitationRow = {
-        orgId: ctx.org.id, id: newId("inv"), email, secondaryEmail, role, department, storeIds, hiddenModules,
-        tokenHash: hashToken(token), status: "pending", invitedBy: ctx.member.id, invitedByUser: ctx.member.userId,
-        createdAt: now, sentAt: now, expiresAt: new Date(now.getTime() + lifetimeHours * 3_600_000),
-        acceptedAt: null, acceptedMemberId: null, revokedAt: null, updatedAt: now,
+        orgId: ctx.org.id,
+        id: newId("inv"),
+        email,
+        secondaryEmail,
+        role,
+        department,
+        storeIds,
+        hiddenModules,
+        tokenHash: hashToken(token),
+        status: "pending",
+        invitedBy: ctx.member.id,
+        invitedByUser: ctx.member.userId,
+        createdAt: now,
+        sentAt: now,
+        expiresAt: new Date(now.getTime() + lifetimeHours * 3_600_000),
+        acceptedAt: null,
+        acceptedMemberId: null,
+        revokedAt: null,
+        updatedAt: now,
       };
       await tx.insert(invitations).values(row);
       await queueInvitationMail(deps, tx, ctx, row, token);
       await record(tx, ctx.org.id, now, {
-        action: "team.invited", actorId: ctx.member.userId, targetId: row.id, entityType: "team",
-        after: { email, role, department, storeIds, hiddenModules, secondaryEmail, expiresAt: row.expiresAt.toISOString() }, ...meta,
+        action: "team.invited",
+        actorId: ctx.member.userId,
+        targetId: row.id,
+        entityType: "team",
+        after: {
+          email,
+          role,
+          department,
+          storeIds,
+          hiddenModules,
+          secondaryEmail,
+          expiresAt: row.expiresAt.toISOString(),
+        },
+        ...meta,
       });
       return { ...row, inviterName: await inviterName(tx, ctx.member.userId) };
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("already_invited", `${email} already has a pending invitation. Resend it instead.`, { param: "email" });
+    if (isUniqueViolation(err))
+      throw new AppError("already_invited", `${email} already has a pending invitation. Resend it instead.`, {
+        param: "email",
+      });
     throw err;
   }
 }
@@ -162,31 +258,57 @@ export async function listInvitations(deps: AppDeps, ctx: OrgContext, q: Invitat
   const now = deps.clock.now();
   const conds: Array<SQL | undefined> = [eq(invitations.orgId, ctx.org.id), reach];
   switch (q.status) {
-    case "pending": conds.push(and(eq(invitations.status, "pending"), sql`${invitations.expiresAt} > ${now}`)); break;
-    case "expired": conds.push(or(eq(invitations.status, "expired"), and(eq(invitations.status, "pending"), sql`${invitations.expiresAt} <= ${now}`))); break;
-    case "accepted": case "revoked": conds.push(eq(invitations.status, q.status)); break;
-    default: break;
+    case "pending":
+      conds.push(and(eq(invitations.status, "pending"), sql`${invitations.expiresAt} > ${now}`));
+      break;
+    case "expired":
+      conds.push(
+        or(
+          eq(invitations.status, "expired"),
+          and(eq(invitations.status, "pending"), sql`${invitations.expiresAt} <= ${now}`),
+        ),
+      );
+      break;
+    case "accepted":
+    case "revoked":
+      conds.push(eq(invitations.status, q.status));
+      break;
+    default:
+      break;
   }
   const where = and(...conds);
   let pageWhere = where;
   if (q.cursor) {
     const m = /^(\d+)\.([A-Za-z0-9_]+)$/.exec(Buffer.from(q.cursor, "base64url").toString("utf8"));
-    if (!m) throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
+    if (!m)
+      throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
     const at = new Date(Number(m[1]));
-    if (Number.isNaN(at.getTime())) throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
-    pageWhere = and(where, or(lt(invitations.createdAt, at), and(eq(invitations.createdAt, at), lt(invitations.id, m[2]!))));
+    if (Number.isNaN(at.getTime()))
+      throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
+    pageWhere = and(
+      where,
+      or(lt(invitations.createdAt, at), and(eq(invitations.createdAt, at), lt(invitations.id, m[2]!))),
+    );
   }
   return deps.db.tx(scopeOf(ctx), async (tx) => {
-    const rows = await tx.select({ inv: invitations, inviterName: users.name }).from(invitations)
+    const rows = await tx
+      .select({ inv: invitations, inviterName: users.name })
+      .from(invitations)
       .leftJoin(users, eq(users.id, invitations.invitedByUser))
-      .where(pageWhere).orderBy(desc(invitations.createdAt), desc(invitations.id)).limit(q.limit + 1);
-    const [{ total } = { total: 0 }] = await tx.select({ total: sql<number>`count(*)::int` }).from(invitations).where(where);
+      .where(pageWhere)
+      .orderBy(desc(invitations.createdAt), desc(invitations.id))
+      .limit(q.limit + 1);
+    const [{ total } = { total: 0 }] = await tx
+      .select({ total: sql<number>`count(*)::int` })
+      .from(invitations)
+      .where(where);
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
       rows: page.map((r) => ({ ...r.inv, inviterName: r.inviterName })),
-      nextCursor: more && last ? Buffer.from(`${last.inv.createdAt.getTime()}.${last.inv.id}`).toString("base64url") : null,
+      nextCursor:
+        more && last ? Buffer.from(`${last.inv.createdAt.getTime()}.${last.inv.id}`).toString("base64url") : null,
       total: Number(total),
       now,
     };
@@ -195,7 +317,11 @@ export async function listInvitations(deps: AppDeps, ctx: OrgContext, q: Invitat
 
 /** Loads and locks one invitation the caller can reach; another org's or department's id answers 404. */
 async function lockInvitation(tx: Tx, ctx: OrgContext, id: string): Promise<InvitationRow> {
-  const [row] = await tx.select().from(invitations).where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, id))).for("update");
+  const [row] = await tx
+    .select()
+    .from(invitations)
+    .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, id)))
+    .for("update");
   if (!row) throw notFound("Invitation");
   const f = filterFor(ctx.policy, ctx.subject, "read", "invitation");
   if (f.kind === "department" && row.department !== f.department) throw notFound("Invitation");
@@ -203,51 +329,101 @@ async function lockInvitation(tx: Tx, ctx: OrgContext, id: string): Promise<Invi
 }
 
 /** Resend: a new token and a new expiry; the old link stops working at once. */
-export async function resendInvitation(deps: AppDeps, ctx: OrgContext, id: string, meta: RequestMeta): Promise<InvitationView> {
+export async function resendInvitation(
+  deps: AppDeps,
+  ctx: OrgContext,
+  id: string,
+  meta: RequestMeta,
+): Promise<InvitationView> {
   const lifetimeHours = orgSettings(ctx.org, ctx.policy).invitationLifetimeHours;
   try {
     return await deps.db.tx(scopeOf(ctx), async (tx) => {
       const now = deps.clock.now();
       const row = await lockInvitation(tx, ctx, id);
-      assertAllowed(can(ctx.policy, ctx.subject, "resend", { type: "invitation", id: row.id, ...(row.department ? { department: row.department } : {}) }));
-      assertAllowed(decideInvite(ctx.policy, ctx.subject, { role: row.role, department: row.department, ...(row.storeIds.length > 0 ? { storeIds: row.storeIds } : {}) }));
+      assertAllowed(
+        can(ctx.policy, ctx.subject, "resend", {
+          type: "invitation",
+          id: row.id,
+          ...(row.department ? { department: row.department } : {}),
+        }),
+      );
+      assertAllowed(
+        decideInvite(ctx.policy, ctx.subject, {
+          role: row.role,
+          department: row.department,
+          ...(row.storeIds.length > 0 ? { storeIds: row.storeIds } : {}),
+        }),
+      );
       const status = statusOf(row, now);
       if (status === "accepted" || status === "revoked") {
-        throw new AppError("invitation_not_pending", `This invitation was ${status}; only pending or expired invitations can be resent.`);
+        throw new AppError(
+          "invitation_not_pending",
+          `This invitation was ${status}; only pending or expired invitations can be resent.`,
+        );
       }
       await assertNotMember(tx, ctx.org.id, row.email);
       const token = newToken(INVITATION_TOKEN_PREFIX);
       const expiresAt = new Date(now.getTime() + lifetimeHours * 3_600_000);
-      const [updated] = await tx.update(invitations)
+      const [updated] = await tx
+        .update(invitations)
         .set({ tokenHash: hashToken(token), status: "pending", sentAt: now, expiresAt, updatedAt: now })
-        .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, row.id))).returning();
+        .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, row.id)))
+        .returning();
       await queueInvitationMail(deps, tx, ctx, updated!, token);
       await record(tx, ctx.org.id, now, {
-        action: "team.invite_resent", actorId: ctx.member.userId, targetId: row.id, entityType: "team",
-        before: { status, expiresAt: row.expiresAt.toISOString() }, after: { status: "pending", email: row.email, expiresAt: expiresAt.toISOString() }, ...meta,
+        action: "team.invite_resent",
+        actorId: ctx.member.userId,
+        targetId: row.id,
+        entityType: "team",
+        before: { status, expiresAt: row.expiresAt.toISOString() },
+        after: { status: "pending", email: row.email, expiresAt: expiresAt.toISOString() },
+        ...meta,
       });
-      return { ...updated!, inviterName: updated!.invitedByUser ? await inviterName(tx, updated!.invitedByUser) : null };
+      return {
+        ...updated!,
+        inviterName: updated!.invitedByUser ? await inviterName(tx, updated!.invitedByUser) : null,
+      };
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("already_invited", "A newer invitation for this address is pending. Resend that one instead.");
+    if (isUniqueViolation(err))
+      throw new AppError("already_invited", "A newer invitation for this address is pending. Resend that one instead.");
     throw err;
   }
 }
 
-export async function revokeInvitation(deps: AppDeps, ctx: OrgContext, id: string, meta: RequestMeta): Promise<InvitationView> {
+export async function revokeInvitation(
+  deps: AppDeps,
+  ctx: OrgContext,
+  id: string,
+  meta: RequestMeta,
+): Promise<InvitationView> {
   return deps.db.tx(scopeOf(ctx), async (tx) => {
     const now = deps.clock.now();
     const row = await lockInvitation(tx, ctx, id);
-    assertAllowed(can(ctx.policy, ctx.subject, "revoke", { type: "invitation", id: row.id, ...(row.department ? { department: row.department } : {}) }));
+    assertAllowed(
+      can(ctx.policy, ctx.subject, "revoke", {
+        type: "invitation",
+        id: row.id,
+        ...(row.department ? { department: row.department } : {}),
+      }),
+    );
     const status = statusOf(row, now);
     if (status === "accepted" || status === "revoked") {
       throw new AppError("invitation_not_pending", `This invitation was already ${status}.`);
     }
-    const [updated] = await tx.update(invitations).set({ status: "revoked", revokedAt: now, updatedAt: now })
-      .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, row.id))).returning();
+    const [updated] = await tx
+      .update(invitations)
+      .set({ status: "revoked", revokedAt: now, updatedAt: now })
+      .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, row.id)))
+      .returning();
     await record(tx, ctx.org.id, now, {
-      action: "team.invite_revoked", actorId: ctx.member.userId, targetId: row.id, entityType: "team",
-      before: { status, email: row.email, role: row.role }, after: { status: "revoked" }, ...meta,
+      action: "team.invite_revoked",
+      actorId: ctx.member.userId,
+      targetId: row.id,
+      entityType: "team",
+      before: { status, email: row.email, role: row.role },
+      after: { status: "revoked" },
+      ...meta,
     });
     return { ...updated!, inviterName: updated!.invitedByUser ? await inviterName(tx, updated!.invitedByUser) : null };
   });
@@ -260,7 +436,11 @@ async function orgOfToken(deps: AppDeps, tokenHash: string): Promise<string | nu
   return rowsOf<{ org_id: string | null }>(rows)[0]?.org_id ?? null;
 }
 
-const linkInvalid = () => new AppError("not_found", "This invitation link is not valid. It may have been replaced by a newer email; ask for a new invitation if needed.");
+const linkInvalid = () =>
+  new AppError(
+    "not_found",
+    "This invitation link is not valid. It may have been replaced by a newer email; ask for a new invitation if needed.",
+  );
 
 function assertOpen(row: InvitationRow, now: Date): void {
   const status = statusOf(row, now);
@@ -279,7 +459,9 @@ async function readByToken(deps: AppDeps, token: string) {
   const orgId = await orgOfToken(deps, tokenHash);
   if (!orgId) throw linkInvalid();
   const found = await deps.db.tx({ orgId }, async (tx) => {
-    const [row] = await tx.select({ inv: invitations, orgName: organizations.name, policy: organizations.policy }).from(invitations)
+    const [row] = await tx
+      .select({ inv: invitations, orgName: organizations.name, policy: organizations.policy })
+      .from(invitations)
       .innerJoin(organizations, eq(organizations.id, invitations.orgId))
       .where(and(eq(invitations.orgId, orgId), eq(invitations.tokenHash, tokenHash)));
     return row;
@@ -305,7 +487,13 @@ export interface AcceptInput {
  * account must be signed in as that account, which proves they own it. The invitation row lock plus a
  * conditional update make exactly one of any number of concurrent accepts succeed.
  */
-export async function acceptInvitation(deps: AppDeps, token: string, input: AcceptInput, principal: Principal | null, meta: RequestMeta): Promise<{ issued: IssuedSession; user: UserRow; member: MemberRow }> {
+export async function acceptInvitation(
+  deps: AppDeps,
+  token: string,
+  input: AcceptInput,
+  principal: Principal | null,
+  meta: RequestMeta,
+): Promise<{ issued: IssuedSession; user: UserRow; member: MemberRow }> {
   const found = await readByToken(deps, token);
   assertOpen(found.inv, deps.clock.now());
   const email = found.inv.email;
@@ -313,59 +501,115 @@ export async function acceptInvitation(deps: AppDeps, token: string, input: Acce
   let newUser: UserRow | null = null;
   if (existing) {
     if (!principal) {
-      throw new AppError("authentication_required", `An account for ${email} already exists. Sign in with it, then accept the invitation.`);
+      throw new AppError(
+        "authentication_required",
+        `An account for ${email} already exists. Sign in with it, then accept the invitation.`,
+      );
     }
     if (principal.user.id !== existing.id) {
-      throw new AppError("invitation_email_mismatch", `This invitation is for ${email}. Sign in with that account to accept it.`);
+      throw new AppError(
+        "invitation_email_mismatch",
+        `This invitation is for ${email}. Sign in with that account to accept it.`,
+      );
     }
   } else {
     const name = input.name?.trim();
     if (!name) throw new AppError("validation_failed", "`name` is required to create your account.", { param: "name" });
-    if (input.password === undefined) throw new AppError("validation_failed", "`password` is required to create your account.", { param: "password" });
+    if (input.password === undefined)
+      throw new AppError("validation_failed", "`password` is required to create your account.", { param: "password" });
     checkPasswordPolicy(input.password);
     const now = deps.clock.now();
     newUser = {
-      id: newId("usr"), email, name, passwordHash: await hashPassword(input.password, deps.config.argon2), platformRole: null,
-      lastLoginAt: null, createdAt: now, updatedAt: now,
+      id: newId("usr"),
+      email,
+      name,
+      passwordHash: await hashPassword(input.password, deps.config.argon2),
+      platformRole: null,
+      lastLoginAt: null,
+      createdAt: now,
+      updatedAt: now,
     };
   }
   const userId = existing?.id ?? newUser!.id;
 
   return deps.db.tx({ orgId: found.orgId, userId }, async (tx) => {
     const now = deps.clock.now();
-    const [inv] = await tx.select().from(invitations)
-      .where(and(eq(invitations.orgId, found.orgId), eq(invitations.tokenHash, found.tokenHash))).for("update");
+    const [inv] = await tx
+      .select()
+      .from(invitations)
+      .where(and(eq(invitations.orgId, found.orgId), eq(invitations.tokenHash, found.tokenHash)))
+      .for("update");
     if (!inv) throw linkInvalid();
     assertOpen(inv, now);
     let user: UserRow;
     if (newUser) {
       const inserted = await tx.insert(users).values(newUser).onConflictDoNothing().returning();
-      if (inserted.length === 0) throw new AppError("email_taken", `An account for ${email} was just created. Sign in with it, then accept the invitation.`);
+      if (inserted.length === 0)
+        throw new AppError(
+          "email_taken",
+          `An account for ${email} was just created. Sign in with it, then accept the invitation.`,
+        );
       user = inserted[0]!;
     } else {
       user = existing!;
     }
-    const [prior] = await tx.select().from(members).where(and(eq(members.orgId, found.orgId), eq(members.userId, user.id))).for("update");
-    if (prior && prior.status !== "removed") throw new AppError("already_member", "You are already a member of this organization.");
+    const [prior] = await tx
+      .select()
+      .from(members)
+      .where(and(eq(members.orgId, found.orgId), eq(members.userId, user.id)))
+      .for("update");
+    if (prior && prior.status !== "removed")
+      throw new AppError("already_member", "You are already a member of this organization.");
     const fields = {
-      role: inv.role, status: "active" as const, department: inv.department, secondaryEmail: inv.secondaryEmail,
-      storeIds: inv.storeIds, hiddenModules: inv.hiddenModules, invitedBy: inv.invitedBy, updatedAt: now, removedAt: null,
+      role: inv.role,
+      status: "active" as const,
+      department: inv.department,
+      secondaryEmail: inv.secondaryEmail,
+      storeIds: inv.storeIds,
+      hiddenModules: inv.hiddenModules,
+      invitedBy: inv.invitedBy,
+      updatedAt: now,
+      removedAt: null,
     };
     let member: MemberRow;
     if (prior) {
       // A removed member invited back: the same membership row comes back with the invitation's access.
-      [member] = (await tx.update(members).set(fields).where(and(eq(members.orgId, found.orgId), eq(members.id, prior.id))).returning()) as [MemberRow];
+      [member] = (await tx
+        .update(members)
+        .set(fields)
+        .where(and(eq(members.orgId, found.orgId), eq(members.id, prior.id)))
+        .returning()) as [MemberRow];
     } else {
-      [member] = (await tx.insert(members).values({ orgId: found.orgId, id: newId("mem"), userId: user.id, createdAt: now, ...fields }).returning()) as [MemberRow];
+      [member] = (await tx
+        .insert(members)
+        .values({ orgId: found.orgId, id: newId("mem"), userId: user.id, createdAt: now, ...fields })
+        .returning()) as [MemberRow];
     }
-    const won = await tx.update(invitations).set({ status: "accepted", acceptedAt: now, acceptedMemberId: member.id, updatedAt: now })
-      .where(and(eq(invitations.orgId, found.orgId), eq(invitations.id, inv.id), eq(invitations.status, "pending"))).returning({ id: invitations.id });
-    if (won.length === 0) throw new AppError("invitation_not_pending", "This invitation was already accepted. Sign in instead.");
+    const won = await tx
+      .update(invitations)
+      .set({ status: "accepted", acceptedAt: now, acceptedMemberId: member.id, updatedAt: now })
+      .where(and(eq(invitations.orgId, found.orgId), eq(invitations.id, inv.id), eq(invitations.status, "pending")))
+      .returning({ id: invitations.id });
+    if (won.length === 0)
+      throw new AppError("invitation_not_pending", "This invitation was already accepted. Sign in instead.");
     // An existing account accepts from a session of its own: a second factor verified there carries over.
-    const issued = await issueSession(tx, deps.config, user.id, meta, now, { mfaVerified: principal?.kind === "session" && principal.mfaVerified });
+    const issued = await issueSession(tx, deps.config, user.id, meta, now, {
+      mfaVerified: principal?.kind === "session" && principal.mfaVerified,
+    });
     await record(tx, found.orgId, now, {
-      action: "team.invite_accepted", actorId: user.id, targetId: member.id, entityType: "team",
-      after: { invitationId: inv.id, email, role: inv.role, department: inv.department, storeIds: inv.storeIds, hiddenModules: inv.hiddenModules, newAccount: newUser !== null },
+      action: "team.invite_accepted",
+      actorId: user.id,
+      targetId: member.id,
+      entityType: "team",
+      after: {
+        invitationId: inv.id,
+        email,
+        role: inv.role,
+        department: inv.department,
+        storeIds: inv.storeIds,
+        hiddenModules: inv.hiddenModules,
+        newAccount: newUser !== null,
+      },
       ...meta,
     });
     return { issued, user: { ...user, lastLoginAt: now }, member };

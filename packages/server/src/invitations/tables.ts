@@ -14,8 +14,14 @@ export const invitations = pgTable(
     secondaryEmail: text("secondary_email"),
     role: text("role").notNull(),
     department: text("department"),
-    storeIds: text("store_ids").array().notNull().default(sql`'{}'`),
-    hiddenModules: text("hidden_modules").array().notNull().default(sql`'{}'`),
+    storeIds: text("store_ids")
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    hiddenModules: text("hidden_modules")
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
     tokenHash: text("token_hash").notNull(),
     status: text("status").$type<StoredInvitationStatus>().notNull().default("pending"),
     invitedBy: text("invited_by"),

@@ -49,7 +49,13 @@ async function claim(deps: AppDeps, job: Job, now: Date, owner: string): Promise
     const claimed = await tx
       .update(jobRuns)
       .set({ lockedUntil: new Date(now.getTime() + leaseMs(job)), lockedBy: owner, lastRunAt: now })
-      .where(and(eq(jobRuns.name, job.name), lte(jobRuns.nextRunAt, now), or(isNull(jobRuns.lockedUntil), lt(jobRuns.lockedUntil, now))))
+      .where(
+        and(
+          eq(jobRuns.name, job.name),
+          lte(jobRuns.nextRunAt, now),
+          or(isNull(jobRuns.lockedUntil), lt(jobRuns.lockedUntil, now)),
+        ),
+      )
       .returning({ name: jobRuns.name });
     return claimed.length === 1;
   });
@@ -61,7 +67,13 @@ async function release(deps: AppDeps, job: Job, startedAt: Date, owner: string, 
     tx
       .update(jobRuns)
       // The next run is counted from the start of this one, so a slow job does not drift later and later.
-      .set({ nextRunAt: new Date(startedAt.getTime() + job.intervalSeconds * 1000), lockedUntil: null, lockedBy: null, lastFinishedAt: finished, lastError: error })
+      .set({
+        nextRunAt: new Date(startedAt.getTime() + job.intervalSeconds * 1000),
+        lockedUntil: null,
+        lockedBy: null,
+        lastFinishedAt: finished,
+        lastError: error,
+      })
       .where(and(eq(jobRuns.name, job.name), eq(jobRuns.lockedBy, owner))),
   );
 }
@@ -118,8 +130,12 @@ export function startScheduler(
     timer = null;
     current = runDueJobs(deps, jobs, opts)
       .then(
-        (ran) => { if (ran.length > 0) opts.log?.info({ jobs: ran }, "scheduled jobs ran"); },
-        (err: unknown) => { opts.log?.error({ err }, "scheduler tick failed"); },
+        (ran) => {
+          if (ran.length > 0) opts.log?.info({ jobs: ran }, "scheduled jobs ran");
+        },
+        (err: unknown) => {
+          opts.log?.error({ err }, "scheduler tick failed");
+        },
       )
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, tickMs);

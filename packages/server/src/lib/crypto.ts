@@ -26,7 +26,12 @@ export function seal(secretKey: Buffer, plaintext: string, associatedData: strin
   const cipher = createCipheriv("aes-256-gcm", encryptionKey(secretKey), iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(associatedData, "utf8"));
   const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  return [VERSION, iv.toString("base64url"), cipher.getAuthTag().toString("base64url"), ciphertext.toString("base64url")].join(".");
+  return [
+    VERSION,
+    iv.toString("base64url"),
+    cipher.getAuthTag().toString("base64url"),
+    ciphertext.toString("base64url"),
+  ].join(".");
 }
 
 /**
@@ -48,7 +53,9 @@ export function open(secretKey: Buffer | readonly Buffer[], sealed: string, asso
   const parts = sealed.split(".");
   if (parts.length !== 4 || parts[0] !== VERSION) throw new Error("sealed value has an unknown format");
   const [, iv, tag, ciphertext] = parts as [string, string, string, string];
-  const decipher = createDecipheriv("aes-256-gcm", encryptionKey(secretKey), Buffer.from(iv, "base64url"), { authTagLength: TAG_BYTES });
+  const decipher = createDecipheriv("aes-256-gcm", encryptionKey(secretKey), Buffer.from(iv, "base64url"), {
+    authTagLength: TAG_BYTES,
+  });
   decipher.setAAD(Buffer.from(associatedData, "utf8"));
   decipher.setAuthTag(Buffer.from(tag, "base64url"));
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]).toString("utf8");

@@ -3,6 +3,8 @@ import { monotonicFactory } from "ulid";
 const next = monotonicFactory();
 
 /** Opaque, time-sortable identifiers with a readable type prefix (`mem_01J…`). */
-export function newId(prefix: "usr" | "org" | "mem" | "ses" | "evt" | "inv" | "key" | "msg" | "chl" | "fac" | "rpt" | "job"): string {
+export function newId(
+  prefix: "usr" | "org" | "mem" | "ses" | "evt" | "inv" | "key" | "msg" | "chl" | "fac" | "rpt" | "job",
+): string {
   return `${prefix}_${next().toLowerCase()}`;
 }

@@ -13,12 +13,27 @@ export async function cleanupMail(deps: AppDeps): Promise<{ messages: number; re
   const cutoff = new Date(now.getTime() - OUTBOX_RETENTION_DAYS * 86_400_000);
   return deps.db.tx({}, async (tx) => {
     await bindOutboxScope(tx);
-    const messages = await tx.delete(outbox).where(and(inArray(outbox.status, ["sent", "failed"]), lt(outbox.createdAt, cutoff))).returning({ id: outbox.id });
-    const resetTokens = await tx.delete(passwordResets)
-      .where(or(lt(passwordResets.expiresAt, cutoff), and(isNotNull(passwordResets.usedAt), lt(passwordResets.createdAt, cutoff))))
+    const messages = await tx
+      .delete(outbox)
+      .where(and(inArray(outbox.status, ["sent", "failed"]), lt(outbox.createdAt, cutoff)))
+      .returning({ id: outbox.id });
+    const resetTokens = await tx
+      .delete(passwordResets)
+      .where(
+        or(
+          lt(passwordResets.expiresAt, cutoff),
+          and(isNotNull(passwordResets.usedAt), lt(passwordResets.createdAt, cutoff)),
+        ),
+      )
       .returning({ id: passwordResets.id });
     return { messages: messages.length, resetTokens: resetTokens.length };
   });
 }
 
-export const mailCleanupJob: Job = { name: "mail.cleanup", intervalSeconds: 6 * 3600, run: async (deps) => { await cleanupMail(deps); } };
+export const mailCleanupJob: Job = {
+  name: "mail.cleanup",
+  intervalSeconds: 6 * 3600,
+  run: async (deps) => {
+    await cleanupMail(deps);
+  },
+};

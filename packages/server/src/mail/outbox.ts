@@ -12,7 +12,10 @@ export function sealPayload(secretKey: Buffer, id: string, content: MailContent)
   return seal(secretKey, JSON.stringify(content), aad(id));
 }
 
-export function openPayload(secretKey: Buffer | readonly Buffer[], row: Pick<OutboxRow, "id" | "payload">): MailContent | null {
+export function openPayload(
+  secretKey: Buffer | readonly Buffer[],
+  row: Pick<OutboxRow, "id" | "payload">,
+): MailContent | null {
   if (row.payload === null) return null;
   return JSON.parse(open(secretKey, row.payload, aad(row.id))) as MailContent;
 }
@@ -32,8 +35,16 @@ export interface EnqueueInput {
 export async function enqueueMail(tx: Tx, secretKey: Buffer, now: Date, input: EnqueueInput): Promise<string> {
   const id = newId("msg");
   await tx.insert(outbox).values({
-    id, orgId: input.orgId, kind: input.kind, toAddress: input.to, causedBy: input.causedBy,
-    payload: sealPayload(secretKey, id, input.content), status: "pending", attempts: 0, nextAttemptAt: now, createdAt: now,
+    id,
+    orgId: input.orgId,
+    kind: input.kind,
+    toAddress: input.to,
+    causedBy: input.causedBy,
+    payload: sealPayload(secretKey, id, input.content),
+    status: "pending",
+    attempts: 0,
+    nextAttemptAt: now,
+    createdAt: now,
   });
   return id;
 }

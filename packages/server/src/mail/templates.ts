@@ -25,7 +25,13 @@ ${button}
 
 const hours = (h: number) => (h % 24 === 0 ? `${h / 24} day${h === 24 ? "" : "s"}` : `${h} hour${h === 1 ? "" : "s"}`);
 
-export function invitationMail(input: { orgName: string; inviterName: string; roleTitle: string; url: string; lifetimeHours: number }): MailContent {
+export function invitationMail(input: {
+  orgName: string;
+  inviterName: string;
+  roleTitle: string;
+  url: string;
+  lifetimeHours: number;
+}): MailContent {
   const subject = `${input.inviterName} invited you to ${input.orgName}`;
   const lines = [
     `${input.inviterName} invited you to join ${input.orgName} as ${input.roleTitle}.`,
@@ -38,7 +44,12 @@ export function invitationMail(input: { orgName: string; inviterName: string; ro
   };
 }
 
-export function passwordResetMail(input: { url: string; lifetimeMinutes: number; orgName?: string | null; requestedByAdmin: boolean }): MailContent {
+export function passwordResetMail(input: {
+  url: string;
+  lifetimeMinutes: number;
+  orgName?: string | null;
+  requestedByAdmin: boolean;
+}): MailContent {
   const subject = "Reset your password";
   const lines = [
     input.requestedByAdmin

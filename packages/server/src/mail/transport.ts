@@ -8,7 +8,11 @@ export function smtpMailer(smtpUrl: string, from: string): Mailer {
   return {
     async send(mail: OutgoingMail) {
       await transport.sendMail({
-        from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html,
+        from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
         messageId: `<${mail.idempotencyKey}@roster>`,
         headers: { "X-Roster-Idempotency-Key": mail.idempotencyKey },
       });

@@ -19,7 +19,11 @@ export interface OutboxWorkerOptions {
   /** Erase subject and bodies after delivery. Default: when SMTP is configured (the dev mailbox needs them otherwise). */
   eraseAfterSend?: boolean;
   owner?: string;
-  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log?: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
 export interface OutboxWorker {
@@ -75,8 +79,14 @@ export function outboxWorker(deps: AppDeps, opts: OutboxWorkerOptions = {}): Out
   async function release(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await inScope((tx) =>
-      tx.update(outbox)
-        .set({ status: "pending", lockedUntil: null, lockedBy: null, attempts: sql`greatest(${outbox.attempts} - 1, 0)` })
+      tx
+        .update(outbox)
+        .set({
+          status: "pending",
+          lockedUntil: null,
+          lockedBy: null,
+          attempts: sql`greatest(${outbox.attempts} - 1, 0)`,
+        })
         .where(and(eq(outbox.lockedBy, owner), eq(outbox.status, "sending"), inArray(outbox.id, ids))),
     );
   }
@@ -88,22 +98,40 @@ export function outboxWorker(deps: AppDeps, opts: OutboxWorkerOptions = {}): Out
     } catch (err) {
       opts.log?.error({ err, id: m.id }, "outbox message cannot be opened (was ROSTER_SECRET_KEY changed?)");
       await inScope((tx) =>
-        tx.update(outbox).set({ status: "failed", lastError: "payload cannot be opened", lockedUntil: null })
+        tx
+          .update(outbox)
+          .set({ status: "failed", lastError: "payload cannot be opened", lockedUntil: null })
           .where(and(eq(outbox.id, m.id), eq(outbox.lockedBy, owner))),
       );
       return false;
     }
     if (!content) return false;
     try {
-      await deps.mailer.send({ to: m.to_address, subject: content.subject, text: content.text, html: content.html, idempotencyKey: m.id });
+      await deps.mailer.send({
+        to: m.to_address,
+        subject: content.subject,
+        text: content.text,
+        html: content.html,
+        idempotencyKey: m.id,
+      });
     } catch (err) {
       const now = deps.clock.now();
       const failed = m.attempts >= maxAttempts;
       const reason = (err instanceof Error ? err.message : String(err)).slice(0, 500);
-      opts.log?.warn({ id: m.id, attempts: m.attempts, reason }, failed ? "email failed for good" : "email delivery failed; will retry");
+      opts.log?.warn(
+        { id: m.id, attempts: m.attempts, reason },
+        failed ? "email failed for good" : "email delivery failed; will retry",
+      );
       await inScope((tx) =>
-        tx.update(outbox)
-          .set({ status: failed ? "failed" : "pending", lastError: reason, lockedUntil: null, lockedBy: null, nextAttemptAt: new Date(now.getTime() + backoffMs(m.attempts)) })
+        tx
+          .update(outbox)
+          .set({
+            status: failed ? "failed" : "pending",
+            lastError: reason,
+            lockedUntil: null,
+            lockedBy: null,
+            nextAttemptAt: new Date(now.getTime() + backoffMs(m.attempts)),
+          })
           .where(and(eq(outbox.id, m.id), eq(outbox.lockedBy, owner))),
       );
       return false;
@@ -111,8 +139,15 @@ export function outboxWorker(deps: AppDeps, opts: OutboxWorkerOptions = {}): Out
     // Marked at once, in its own short transaction: the only window in which a crash causes a second
     // delivery is between the server's acceptance and this commit.
     await inScope((tx) =>
-      tx.update(outbox)
-        .set({ status: "sent", sentAt: deps.clock.now(), lockedUntil: null, lastError: null, ...(erase ? { payload: null } : {}) })
+      tx
+        .update(outbox)
+        .set({
+          status: "sent",
+          sentAt: deps.clock.now(),
+          lockedUntil: null,
+          lastError: null,
+          ...(erase ? { payload: null } : {}),
+        })
         .where(and(eq(outbox.id, m.id), eq(outbox.lockedBy, owner), eq(outbox.status, "sending"))),
     );
     return true;

@@ -8,7 +8,16 @@ import { members, users } from "../db/schema.ts";
 import type { OrgContext } from "../http/context.ts";
 import { memberFilters, type MemberQuery } from "./queries.ts";
 
-export const EXPORT_COLUMNS = ["name", "email", "role", "status", "lastLoginAt", "createdAt", "department", "stores"] as const;
+export const EXPORT_COLUMNS = [
+  "name",
+  "email",
+  "role",
+  "status",
+  "lastLoginAt",
+  "createdAt",
+  "department",
+  "stores",
+] as const;
 type ExportRow = Record<(typeof EXPORT_COLUMNS)[number], string>;
 const BATCH = 1000;
 
@@ -24,21 +33,43 @@ export function neutralize(value: string): string {
  * Reads the org's members in id order, one short transaction per batch (keyset on id), so a 100,000-member
  * export holds neither a long transaction nor more than one batch in memory.
  */
-async function* memberRows(deps: AppDeps, ctx: OrgContext, filters: Omit<MemberQuery, "limit" | "cursor" | "sort">): AsyncGenerator<ExportRow> {
+async function* memberRows(
+  deps: AppDeps,
+  ctx: OrgContext,
+  filters: Omit<MemberQuery, "limit" | "cursor" | "sort">,
+): AsyncGenerator<ExportRow> {
   let after: string | null = null;
   for (;;) {
     const where = memberFilters(ctx.org.id, { ...filters, limit: BATCH });
     const batch = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
-      tx.select({
-        id: members.id, name: users.name, email: users.email, role: members.role, status: members.status, lastLoginAt: users.lastLoginAt,
-        createdAt: members.createdAt, department: members.department, storeIds: members.storeIds,
-      }).from(members).innerJoin(users, eq(users.id, members.userId))
-        .where(after ? and(where, gt(members.id, after)) : where).orderBy(asc(members.id)).limit(BATCH),
+      tx
+        .select({
+          id: members.id,
+          name: users.name,
+          email: users.email,
+          role: members.role,
+          status: members.status,
+          lastLoginAt: users.lastLoginAt,
+          createdAt: members.createdAt,
+          department: members.department,
+          storeIds: members.storeIds,
+        })
+        .from(members)
+        .innerJoin(users, eq(users.id, members.userId))
+        .where(after ? and(where, gt(members.id, after)) : where)
+        .orderBy(asc(members.id))
+        .limit(BATCH),
     );
     for (const m of batch) {
       yield {
-        name: m.name, email: m.email, role: m.role, status: m.status, lastLoginAt: m.lastLoginAt?.toISOString() ?? "",
-        createdAt: m.createdAt.toISOString(), department: m.department ?? "", stores: m.storeIds.join(";"),
+        name: m.name,
+        email: m.email,
+        role: m.role,
+        status: m.status,
+        lastLoginAt: m.lastLoginAt?.toISOString() ?? "",
+        createdAt: m.createdAt.toISOString(),
+        department: m.department ?? "",
+        stores: m.storeIds.join(";"),
       };
     }
     if (batch.length < BATCH) return;
@@ -46,7 +77,11 @@ async function* memberRows(deps: AppDeps, ctx: OrgContext, filters: Omit<MemberQ
   }
 }
 
-export function csvExport(deps: AppDeps, ctx: OrgContext, filters: Omit<MemberQuery, "limit" | "cursor" | "sort">): Readable {
+export function csvExport(
+  deps: AppDeps,
+  ctx: OrgContext,
+  filters: Omit<MemberQuery, "limit" | "cursor" | "sort">,
+): Readable {
   const csv = stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { string: neutralize } });
   // pipe() gives back-pressure: the database is read only as fast as the client downloads.
   const source = Readable.from(memberRows(deps, ctx, filters));
@@ -54,7 +89,11 @@ export function csvExport(deps: AppDeps, ctx: OrgContext, filters: Omit<MemberQu
   return source.pipe(csv);
 }
 
-export function xlsxExport(deps: AppDeps, ctx: OrgContext, filters: Omit<MemberQuery, "limit" | "cursor" | "sort">): Readable {
+export function xlsxExport(
+  deps: AppDeps,
+  ctx: OrgContext,
+  filters: Omit<MemberQuery, "limit" | "cursor" | "sort">,
+): Readable {
   const out = new PassThrough();
   void (async () => {
     const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });

@@ -56,16 +56,27 @@ export function memberFilters(orgId: string, q: MemberQuery): SQL {
   return and(...conds)!;
 }
 
-export async function listMembers(tx: Tx, orgId: string, q: MemberQuery): Promise<{ rows: Array<{ member: MemberRow; user: UserRow }>; nextCursor: string | null; total: number }> {
+export async function listMembers(
+  tx: Tx,
+  orgId: string,
+  q: MemberQuery,
+): Promise<{ rows: Array<{ member: MemberRow; user: UserRow }>; nextCursor: string | null; total: number }> {
   const sortSpec = q.sort ?? "name";
   const descending = sortSpec.startsWith("-");
   const key = (descending ? sortSpec.slice(1) : sortSpec) as MemberSort;
   if (!MEMBER_SORTS.includes(key)) {
-    throw new AppError("validation_failed", `\`sort\` must be one of ${MEMBER_SORTS.join(", ")} (prefix - for descending).`, { param: "sort" });
+    throw new AppError(
+      "validation_failed",
+      `\`sort\` must be one of ${MEMBER_SORTS.join(", ")} (prefix - for descending).`,
+      { param: "sort" },
+    );
   }
   const col = sortColumn[key];
   // Sorting on text form keeps one cursor format for every column; timestamps sort correctly as ISO text.
-  const keyExpr = key === "lastLoginAt" || key === "createdAt" ? sql<string | null>`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')` : sql<string | null>`lower(${col})`;
+  const keyExpr =
+    key === "lastLoginAt" || key === "createdAt"
+      ? sql<string | null>`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`
+      : sql<string | null>`lower(${col})`;
   const where = memberFilters(orgId, q);
   let pageWhere: SQL = where;
   if (q.cursor) {
@@ -80,7 +91,9 @@ export async function listMembers(tx: Tx, orgId: string, q: MemberQuery): Promis
         : sql`(${keyExpr} > ${c.v} OR ${keyExpr} IS NULL OR (${keyExpr} = ${c.v} AND ${members.id} > ${c.id}))`;
     pageWhere = and(where, after)!;
   }
-  const order = descending ? [sql`${keyExpr} DESC NULLS LAST`, desc(members.id)] : [sql`${keyExpr} ASC NULLS LAST`, asc(members.id)];
+  const order = descending
+    ? [sql`${keyExpr} DESC NULLS LAST`, desc(members.id)]
+    : [sql`${keyExpr} ASC NULLS LAST`, asc(members.id)];
   const rows = await tx
     .select({ member: members, user: users, sortKey: keyExpr })
     .from(members)

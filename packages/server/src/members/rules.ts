@@ -28,7 +28,11 @@ export const NO_CONTROL_CHARS = "^[^\\u0000-\\u001f\\u007f]*$";
 
 export function assertKnownRole(policy: Policy, role: string): void {
   if (!policy.roles.some((r) => r.name === role)) {
-    throw new AppError("unknown_role", `"${role}" is not a role of the ${policy.title} policy. Roles: ${policy.roles.map((r) => r.name).join(", ")}.`, { param: "role" });
+    throw new AppError(
+      "unknown_role",
+      `"${role}" is not a role of the ${policy.title} policy. Roles: ${policy.roles.map((r) => r.name).join(", ")}.`,
+      { param: "role" },
+    );
   }
 }
 
@@ -41,7 +45,10 @@ export function assertDepartment(policy: Policy, department: string | null | und
   const dim = policy.dimensions.department;
   if (!dim) throw invalid("department", `The ${policy.title} policy has no departments; leave \`department\` empty.`);
   if (!(department in dim.values)) {
-    throw invalid("department", `"${department}" is not a department of this organization. Departments: ${Object.keys(dim.values).join(", ")}.`);
+    throw invalid(
+      "department",
+      `"${department}" is not a department of this organization. Departments: ${Object.keys(dim.values).join(", ")}.`,
+    );
   }
 }
 
@@ -50,9 +57,11 @@ const STORE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 /** Stores are the host app's ids (Roster keeps no store list); the policy must have the store dimension. */
 export function assertStores(policy: Policy, storeIds: readonly string[] | undefined): void {
   if (storeIds === undefined || storeIds.length === 0) return;
-  if (!policy.dimensions.store) throw invalid("storeIds", `The ${policy.title} policy has no stores; leave \`storeIds\` empty.`);
+  if (!policy.dimensions.store)
+    throw invalid("storeIds", `The ${policy.title} policy has no stores; leave \`storeIds\` empty.`);
   const bad = storeIds.find((s) => !STORE_ID.test(s));
-  if (bad !== undefined) throw invalid("storeIds", `"${bad}" is not a valid store id (letters, digits, _ . : -; at most 64 characters).`);
+  if (bad !== undefined)
+    throw invalid("storeIds", `"${bad}" is not a valid store id (letters, digits, _ . : -; at most 64 characters).`);
   if (new Set(storeIds).size !== storeIds.length) throw invalid("storeIds", "`storeIds` lists a store twice.");
 }
 
@@ -61,9 +70,15 @@ export function assertModules(policy: Policy, modules: readonly string[] | undef
   const known = Object.keys(policy.modules);
   const bad = modules.find((m) => !known.includes(m));
   if (bad !== undefined) {
-    throw invalid("hiddenModules", known.length === 0 ? `The ${policy.title} policy has no modules; leave \`hiddenModules\` empty.` : `"${bad}" is not a module. Modules: ${known.join(", ")}.`);
+    throw invalid(
+      "hiddenModules",
+      known.length === 0
+        ? `The ${policy.title} policy has no modules; leave \`hiddenModules\` empty.`
+        : `"${bad}" is not a module. Modules: ${known.join(", ")}.`,
+    );
   }
   if (new Set(modules).size !== modules.length) throw invalid("hiddenModules", "`hiddenModules` lists a module twice.");
 }
 
-export const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
+export const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");

@@ -11,7 +11,15 @@ import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/pas
 import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
-import { assertAllowed, assertDepartment, assertKnownRole, assertModules, assertStores, roleTitle, sameSet } from "./rules.ts";
+import {
+  assertAllowed,
+  assertDepartment,
+  assertKnownRole,
+  assertModules,
+  assertStores,
+  roleTitle,
+  sameSet,
+} from "./rules.ts";
 
 /** Removed members can be restored for this long; the purge job deletes them after. */
 export const RESTORE_DAYS = 30;
@@ -27,14 +35,28 @@ export async function getMember(deps: AppDeps, ctx: OrgContext, memberId: string
   if (!found) throw notFound("Member");
   const filter = filterFor(ctx.policy, ctx.subject, "read", "member");
   // Outside the reader's department it does not exist for them (no probing of ids across departments).
-  if (filter.kind === "department" && found.member.department !== filter.department && found.member.userId !== ctx.member.userId) throw notFound("Member");
-  authorize(ctx, "read", { type: "member", id: found.member.userId, ownerId: found.member.userId, ...(found.member.department ? { department: found.member.department } : {}) });
+  if (
+    filter.kind === "department" &&
+    found.member.department !== filter.department &&
+    found.member.userId !== ctx.member.userId
+  )
+    throw notFound("Member");
+  authorize(ctx, "read", {
+    type: "member",
+    id: found.member.userId,
+    ownerId: found.member.userId,
+    ...(found.member.department ? { department: found.member.department } : {}),
+  });
   return found;
 }
 
 async function loadMember(tx: Tx, orgId: string, memberId: string, lock: boolean): Promise<MemberWithUser | undefined> {
-  const q = tx.select({ member: members, user: users }).from(members).innerJoin(users, eq(users.id, members.userId))
-    .where(and(eq(members.orgId, orgId), eq(members.id, memberId))).limit(1);
+  const q = tx
+    .select({ member: members, user: users })
+    .from(members)
+    .innerJoin(users, eq(users.id, members.userId))
+    .where(and(eq(members.orgId, orgId), eq(members.id, memberId)))
+    .limit(1);
   const rows = lock ? await q.for("update", { of: members }) : await q;
   return rows[0];
 }
@@ -43,20 +65,46 @@ async function loadMember(tx: Tx, orgId: string, memberId: string, lock: boolean
  * Locks the org's active top-role rows (always first, in id order, so concurrent changes queue instead of
  * deadlocking) and then the target. Two concurrent demotions of the last two owners cannot both pass.
  */
-async function lockForChange(tx: Tx, ctx: OrgContext, memberId: string): Promise<{ target: MemberWithUser; topRoleCount: number; actor: OrgContext }> {
-  const tops = await tx.select({ id: members.id }).from(members)
+async function lockForChange(
+  tx: Tx,
+  ctx: OrgContext,
+  memberId: string,
+): Promise<{ target: MemberWithUser; topRoleCount: number; actor: OrgContext }> {
+  const tops = await tx
+    .select({ id: members.id })
+    .from(members)
     .where(and(eq(members.orgId, ctx.org.id), eq(members.role, ctx.policy.topRole), eq(members.status, "active")))
-    .orderBy(asc(members.id)).for("update");
+    .orderBy(asc(members.id))
+    .for("update");
   const target = await loadMember(tx, ctx.org.id, memberId, true);
   if (!target) throw notFound("Member");
   // The actor as of now, not as of the start of the request: a concurrent change may have demoted them.
-  const [me] = await tx.select().from(members).where(and(eq(members.orgId, ctx.org.id), eq(members.id, ctx.member.id)));
-  if (!me || me.status !== "active") throw new AppError("member_inactive", "Your access to this organization changed while the request ran. Reload and try again.");
-  return { target, topRoleCount: tops.length, actor: { ...ctx, member: me, subject: { ...ctx.subject, ...subjectOf(me) } } };
+  const [me] = await tx
+    .select()
+    .from(members)
+    .where(and(eq(members.orgId, ctx.org.id), eq(members.id, ctx.member.id)));
+  if (!me || me.status !== "active")
+    throw new AppError(
+      "member_inactive",
+      "Your access to this organization changed while the request ran. Reload and try again.",
+    );
+  return {
+    target,
+    topRoleCount: tops.length,
+    actor: { ...ctx, member: me, subject: { ...ctx.subject, ...subjectOf(me) } },
+  };
 }
 
 function decide(ctx: OrgContext, target: MemberRow, action: MemberAction, opts: MemberActionOptions = {}): void {
-  assertAllowed(decideMemberAction(ctx.policy, ctx.subject, { role: target.role, userId: target.userId, department: target.department, status: target.status }, action, opts));
+  assertAllowed(
+    decideMemberAction(
+      ctx.policy,
+      ctx.subject,
+      { role: target.role, userId: target.userId, department: target.department, status: target.status },
+      action,
+      opts,
+    ),
+  );
 }
 
 /**
@@ -66,13 +114,29 @@ function decide(ctx: OrgContext, target: MemberRow, action: MemberAction, opts: 
  */
 function keepLastTopRole(ctx: OrgContext, target: MemberRow, topRoleCount: number): void {
   const top = ctx.policy.topRole;
-  if (target.userId !== ctx.member.userId || target.role !== top || target.status !== "active" || topRoleCount > 1) return;
+  if (target.userId !== ctx.member.userId || target.role !== top || target.status !== "active" || topRoleCount > 1)
+    return;
   const title = roleTitle(ctx.policy, top).toLowerCase();
-  throw new AppError("last_top_role", `You are the last active ${title} of this organization, and it must always keep one. Make another member ${title} first; they can then change or remove you.`);
+  throw new AppError(
+    "last_top_role",
+    `You are the last active ${title} of this organization, and it must always keep one. Make another member ${title} first; they can then change or remove you.`,
+  );
 }
 
-function event(ctx: OrgContext, meta: RequestMeta, target: MemberRow, e: Omit<AuditInput, "actorId" | "targetId" | "entityType">): AuditInput {
-  return { ...e, actorId: ctx.member.userId, targetId: target.id, entityType: "team", ip: meta.ip, userAgent: meta.userAgent };
+function event(
+  ctx: OrgContext,
+  meta: RequestMeta,
+  target: MemberRow,
+  e: Omit<AuditInput, "actorId" | "targetId" | "entityType">,
+): AuditInput {
+  return {
+    ...e,
+    actorId: ctx.member.userId,
+    targetId: target.id,
+    entityType: "team",
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+  };
 }
 
 export interface MemberPatch {
@@ -89,13 +153,23 @@ export interface MemberPatch {
  * Applies every field of the patch in one transaction, each decided by the policy against the member as it
  * was, and records one audit event per changed field. Any refusal rolls the whole patch back.
  */
-export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: string, patch: MemberPatch, meta: RequestMeta): Promise<MemberWithUser> {
+export async function updateMember(
+  deps: AppDeps,
+  outer: OrgContext,
+  memberId: string,
+  patch: MemberPatch,
+  meta: RequestMeta,
+): Promise<MemberWithUser> {
   const { policy } = outer;
   let ctx = outer;
   if (patch.secondaryEmail !== undefined) {
-    throw invalid("secondaryEmail", "The secondary email is set when the member is invited and cannot be changed afterwards.");
+    throw invalid(
+      "secondaryEmail",
+      "The secondary email is set when the member is invited and cannot be changed afterwards.",
+    );
   }
-  if (patch.status === "removed") throw invalid("status", "To remove a member use DELETE /v1/orgs/{orgId}/members/{memberId}.");
+  if (patch.status === "removed")
+    throw invalid("status", "To remove a member use DELETE /v1/orgs/{orgId}/members/{memberId}.");
   if (patch.role !== undefined) assertKnownRole(policy, patch.role);
   if (patch.department !== undefined) assertDepartment(policy, patch.department);
   assertStores(policy, patch.storeIds);
@@ -108,7 +182,8 @@ export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: s
     const { target, topRoleCount, actor } = await lockForChange(tx, outer, memberId);
     ctx = actor;
     const m = target.member;
-    if (m.status === "removed") throw new AppError("conflict", "This member was removed. Restore them before changing anything else.");
+    if (m.status === "removed")
+      throw new AppError("conflict", "This member was removed. Restore them before changing anything else.");
 
     const events: AuditInput[] = [];
     const memberSet: Partial<MemberRow> = {};
@@ -116,28 +191,48 @@ export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: s
       if (patch.role !== policy.topRole) keepLastTopRole(ctx, m, topRoleCount);
       decide(ctx, m, "change_role", { newRole: patch.role, topRoleCount });
       memberSet.role = patch.role;
-      events.push(event(ctx, meta, m, { action: "team.role_changed", before: { role: m.role }, after: { role: patch.role } }));
+      events.push(
+        event(ctx, meta, m, { action: "team.role_changed", before: { role: m.role }, after: { role: patch.role } }),
+      );
     }
     if (patch.department !== undefined && patch.department !== m.department) {
       decide(ctx, m, "change_department", { newDepartment: patch.department });
       memberSet.department = patch.department;
-      events.push(event(ctx, meta, m, { action: "team.department_changed", before: { department: m.department }, after: { department: patch.department } }));
+      events.push(
+        event(ctx, meta, m, {
+          action: "team.department_changed",
+          before: { department: m.department },
+          after: { department: patch.department },
+        }),
+      );
     }
     if (patch.storeIds !== undefined && !sameSet(patch.storeIds, m.storeIds)) {
       decide(ctx, m, "update_store_access", { storeIds: patch.storeIds });
       memberSet.storeIds = patch.storeIds;
-      events.push(event(ctx, meta, m, {
-        action: "team.store_access_changed", before: { storeIds: m.storeIds }, after: { storeIds: patch.storeIds },
-      }));
+      events.push(
+        event(ctx, meta, m, {
+          action: "team.store_access_changed",
+          before: { storeIds: m.storeIds },
+          after: { storeIds: patch.storeIds },
+        }),
+      );
     }
     if (patch.hiddenModules !== undefined && !sameSet(patch.hiddenModules, m.hiddenModules)) {
       decide(ctx, m, "update_modules");
       memberSet.hiddenModules = patch.hiddenModules;
-      events.push(event(ctx, meta, m, { action: "team.module_visibility_changed", before: { hiddenModules: m.hiddenModules }, after: { hiddenModules: patch.hiddenModules } }));
+      events.push(
+        event(ctx, meta, m, {
+          action: "team.module_visibility_changed",
+          before: { hiddenModules: m.hiddenModules },
+          after: { hiddenModules: patch.hiddenModules },
+        }),
+      );
     }
     if (name !== undefined && name !== target.user.name) {
       decide(ctx, m, "update");
-      events.push(event(ctx, meta, m, { action: "team.name_changed", before: { name: target.user.name }, after: { name } }));
+      events.push(
+        event(ctx, meta, m, { action: "team.name_changed", before: { name: target.user.name }, after: { name } }),
+      );
     }
     let endSessions = false;
     if (patch.status !== undefined && patch.status !== m.status) {
@@ -152,16 +247,30 @@ export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: s
     }
 
     if (Object.keys(memberSet).length > 0) {
-      await tx.update(members).set({ ...memberSet, updatedAt: now }).where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
+      await tx
+        .update(members)
+        .set({ ...memberSet, updatedAt: now })
+        .where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
     }
     if (name !== undefined && name !== target.user.name) {
       await tx.update(users).set({ name, updatedAt: now }).where(eq(users.id, m.userId));
     }
     if (patch.status !== undefined && patch.status !== m.status) {
       const ended = endSessions ? await revokeUserSessions(tx, m.userId, now, "member_deactivated") : 0;
-      events.push(event(ctx, meta, m, patch.status === "inactive"
-        ? { action: "team.deactivated", before: { status: m.status }, after: { status: "inactive", sessionsRevoked: ended } }
-        : { action: "team.reactivated", before: { status: m.status }, after: { status: "active" } }));
+      events.push(
+        event(
+          ctx,
+          meta,
+          m,
+          patch.status === "inactive"
+            ? {
+                action: "team.deactivated",
+                before: { status: m.status },
+                after: { status: "inactive", sessionsRevoked: ended },
+              }
+            : { action: "team.reactivated", before: { status: m.status }, after: { status: "active" } },
+        ),
+      );
     }
     for (const e of events) await record(tx, ctx.org.id, now, e);
     const updated = await loadMember(tx, ctx.org.id, m.id, false);
@@ -173,7 +282,12 @@ export async function updateMember(deps: AppDeps, outer: OrgContext, memberId: s
  * Soft removal: the membership is kept as `removed` for RESTORE_DAYS, every session of the person ends and
  * their API keys in this org are revoked before the response, and a notice is emailed.
  */
-export async function removeMember(deps: AppDeps, outer: OrgContext, memberId: string, meta: RequestMeta): Promise<MemberWithUser> {
+export async function removeMember(
+  deps: AppDeps,
+  outer: OrgContext,
+  memberId: string,
+  meta: RequestMeta,
+): Promise<MemberWithUser> {
   return deps.db.tx(scopeOf(outer), async (tx) => {
     const now = deps.clock.now();
     const { target, topRoleCount, actor: ctx } = await lockForChange(tx, outer, memberId);
@@ -181,57 +295,114 @@ export async function removeMember(deps: AppDeps, outer: OrgContext, memberId: s
     if (m.status === "removed") throw new AppError("conflict", "This member is already removed.");
     keepLastTopRole(ctx, m, topRoleCount);
     decide(ctx, m, "remove", { topRoleCount });
-    await tx.update(members).set({ status: "removed", removedAt: now, updatedAt: now }).where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
+    await tx
+      .update(members)
+      .set({ status: "removed", removedAt: now, updatedAt: now })
+      .where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
     const sessionsRevoked = await revokeUserSessions(tx, m.userId, now, "member_removed");
     const apiKeysRevoked = await revokeKeysOfMember(tx, ctx.org.id, m.id, now);
     await enqueueMail(tx, deps.config.secretKey, now, {
-      orgId: ctx.org.id, kind: "removal_notice", to: target.user.email, causedBy: ctx.member.userId,
+      orgId: ctx.org.id,
+      kind: "removal_notice",
+      to: target.user.email,
+      causedBy: ctx.member.userId,
       content: removalNoticeMail({ orgName: ctx.org.name, restoreDays: RESTORE_DAYS }),
     });
-    await record(tx, ctx.org.id, now, event(ctx, meta, m, {
-      action: "team.removed",
-      before: { role: m.role, status: m.status },
-      after: { status: "removed", restorableUntil: new Date(now.getTime() + RESTORE_DAYS * DAY_MS).toISOString(), sessionsRevoked, apiKeysRevoked },
-    }));
+    await record(
+      tx,
+      ctx.org.id,
+      now,
+      event(ctx, meta, m, {
+        action: "team.removed",
+        before: { role: m.role, status: m.status },
+        after: {
+          status: "removed",
+          restorableUntil: new Date(now.getTime() + RESTORE_DAYS * DAY_MS).toISOString(),
+          sessionsRevoked,
+          apiKeysRevoked,
+        },
+      }),
+    );
     return (await loadMember(tx, ctx.org.id, m.id, false))!;
   });
 }
 
 /** Undoes a removal within RESTORE_DAYS: the member comes back active with the role and access they had. */
-export async function restoreMember(deps: AppDeps, outer: OrgContext, memberId: string, meta: RequestMeta): Promise<MemberWithUser> {
+export async function restoreMember(
+  deps: AppDeps,
+  outer: OrgContext,
+  memberId: string,
+  meta: RequestMeta,
+): Promise<MemberWithUser> {
   return deps.db.tx(scopeOf(outer), async (tx) => {
     const now = deps.clock.now();
     const { target, actor: ctx } = await lockForChange(tx, outer, memberId);
     const m = target.member;
-    if (m.status !== "removed") throw new AppError("conflict", "Only removed members can be restored; this member is not removed.");
+    if (m.status !== "removed")
+      throw new AppError("conflict", "Only removed members can be restored; this member is not removed.");
     decide(ctx, m, "restore");
     const until = new Date((m.removedAt ?? now).getTime() + RESTORE_DAYS * DAY_MS);
     if (now.getTime() > until.getTime()) {
-      throw new AppError("restore_window_passed", `Removed members can be restored for ${RESTORE_DAYS} days; this one was removed on ${m.removedAt?.toISOString()}. Invite them again instead.`);
+      throw new AppError(
+        "restore_window_passed",
+        `Removed members can be restored for ${RESTORE_DAYS} days; this one was removed on ${m.removedAt?.toISOString()}. Invite them again instead.`,
+      );
     }
-    await tx.update(members).set({ status: "active", removedAt: null, updatedAt: now }).where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
-    await record(tx, ctx.org.id, now, event(ctx, meta, m, {
-      action: "team.restored", before: { status: "removed", removedAt: m.removedAt?.toISOString() ?? null }, after: { status: "active", role: m.role },
-    }));
+    await tx
+      .update(members)
+      .set({ status: "active", removedAt: null, updatedAt: now })
+      .where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
+    await record(
+      tx,
+      ctx.org.id,
+      now,
+      event(ctx, meta, m, {
+        action: "team.restored",
+        before: { status: "removed", removedAt: m.removedAt?.toISOString() ?? null },
+        after: { status: "active", role: m.role },
+      }),
+    );
     return (await loadMember(tx, ctx.org.id, m.id, false))!;
   });
 }
 
 /** Emails the member a single-use reset link; the admin never sees the token or the password. */
-export async function sendMemberPasswordReset(deps: AppDeps, ctx: OrgContext, memberId: string, meta: RequestMeta): Promise<{ expiresAt: Date }> {
+export async function sendMemberPasswordReset(
+  deps: AppDeps,
+  ctx: OrgContext,
+  memberId: string,
+  meta: RequestMeta,
+): Promise<{ expiresAt: Date }> {
   return deps.db.tx(scopeOf(ctx), async (tx) => {
     const now = deps.clock.now();
     const target = await loadMember(tx, ctx.org.id, memberId, true);
     if (!target) throw notFound("Member");
     const m = target.member;
     decide(ctx, m, "reset_password");
-    if (m.status !== "active") throw new AppError("conflict", `Password resets go to active members only; this member is ${m.status}.`);
-    const { token, expiresAt } = await createResetToken(tx, m.userId, now, { orgId: ctx.org.id, requestedBy: ctx.member.userId });
-    await enqueueMail(tx, deps.config.secretKey, now, {
-      orgId: ctx.org.id, kind: "password_reset", to: target.user.email, causedBy: ctx.member.userId,
-      content: passwordResetMail({ url: resetLink(deps.config.publicUrl, token), lifetimeMinutes: RESET_LIFETIME_MINUTES, orgName: ctx.org.name, requestedByAdmin: true }),
+    if (m.status !== "active")
+      throw new AppError("conflict", `Password resets go to active members only; this member is ${m.status}.`);
+    const { token, expiresAt } = await createResetToken(tx, m.userId, now, {
+      orgId: ctx.org.id,
+      requestedBy: ctx.member.userId,
     });
-    await record(tx, ctx.org.id, now, event(ctx, meta, m, { action: "team.password_reset_requested", after: { expiresAt: expiresAt.toISOString() } }));
+    await enqueueMail(tx, deps.config.secretKey, now, {
+      orgId: ctx.org.id,
+      kind: "password_reset",
+      to: target.user.email,
+      causedBy: ctx.member.userId,
+      content: passwordResetMail({
+        url: resetLink(deps.config.publicUrl, token),
+        lifetimeMinutes: RESET_LIFETIME_MINUTES,
+        orgName: ctx.org.name,
+        requestedByAdmin: true,
+      }),
+    });
+    await record(
+      tx,
+      ctx.org.id,
+      now,
+      event(ctx, meta, m, { action: "team.password_reset_requested", after: { expiresAt: expiresAt.toISOString() } }),
+    );
     return { expiresAt };
   });
 }

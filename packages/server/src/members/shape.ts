@@ -22,8 +22,20 @@ export const Member = Type.Object({
 
 export function memberOut(m: MemberRow, u: Pick<UserRow, "email" | "name" | "lastLoginAt">) {
   return {
-    id: m.id, userId: m.userId, orgId: m.orgId, email: u.email, secondaryEmail: m.secondaryEmail, name: u.name,
-    role: m.role, status: m.status, department: m.department, storeIds: m.storeIds, hiddenModules: m.hiddenModules,
-    lastLoginAt: u.lastLoginAt, createdAt: m.createdAt, removedAt: m.removedAt, invitedBy: m.invitedBy,
+    id: m.id,
+    userId: m.userId,
+    orgId: m.orgId,
+    email: u.email,
+    secondaryEmail: m.secondaryEmail,
+    name: u.name,
+    role: m.role,
+    status: m.status,
+    department: m.department,
+    storeIds: m.storeIds,
+    hiddenModules: m.hiddenModules,
+    lastLoginAt: u.lastLoginAt,
+    createdAt: m.createdAt,
+    removedAt: m.removedAt,
+    invitedBy: m.invitedBy,
   };
 }

@@ -17,4 +17,10 @@ export async function refreshStatistics(deps: Pick<AppDeps, "db">): Promise<bool
   return true;
 }
 
-export const refreshStatisticsJob: Job = { name: "db.refresh_member_statistics", intervalSeconds: 3600, run: async (deps) => { await refreshStatistics(deps); } };
+export const refreshStatisticsJob: Job = {
+  name: "db.refresh_member_statistics",
+  intervalSeconds: 3600,
+  run: async (deps) => {
+    await refreshStatistics(deps);
+  },
+};

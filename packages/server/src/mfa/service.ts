@@ -34,7 +34,9 @@ function secretOf(deps: AppDeps, factor: MfaFactorRow): string {
     return open(openingKeys(deps.config), factor.secretSealed, sealContext(factor));
   } catch (cause) {
     // A 500 for the user; for the operator's log, the likely reason (docs/operator-guide.md, "Secrets").
-    throw new Error(`TOTP factor ${factor.id} cannot be opened (was ROSTER_SECRET_KEY changed, or the row altered?)`, { cause });
+    throw new Error(`TOTP factor ${factor.id} cannot be opened (was ROSTER_SECRET_KEY changed, or the row altered?)`, {
+      cause,
+    });
   }
 }
 
@@ -55,14 +57,21 @@ const recoveryHash = (deps: AppDeps, code: string) => recoveryHashUnder(deps.con
 const recoveryHashes = (deps: AppDeps, code: string) => openingKeys(deps.config).map((k) => recoveryHashUnder(k, code));
 
 async function factorOf(tx: Tx, userId: string, lock = false): Promise<MfaFactorRow | undefined> {
-  const q = tx.select().from(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.kind, "totp")));
+  const q = tx
+    .select()
+    .from(mfaFactors)
+    .where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.kind, "totp")));
   const rows = lock ? await q.for("update") : await q;
   return rows[0];
 }
 
 /** Whether the user has a confirmed factor; the transaction must be bound to the user. */
 export async function hasConfirmedFactor(tx: Tx, userId: string): Promise<boolean> {
-  const rows = await tx.select({ id: mfaFactors.id }).from(mfaFactors).where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt))).limit(1);
+  const rows = await tx
+    .select({ id: mfaFactors.id })
+    .from(mfaFactors)
+    .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt)))
+    .limit(1);
   return rows.length > 0;
 }
 
@@ -87,7 +96,13 @@ async function acceptRecoveryCode(deps: AppDeps, tx: Tx, userId: string, code: s
     .update(mfaRecoveryCodes)
     .set({ usedAt: now })
     // Codes issued before a key rotation were hashed under a previous key: any listed key may match.
-    .where(and(eq(mfaRecoveryCodes.userId, userId), inArray(mfaRecoveryCodes.codeHash, recoveryHashes(deps, code)), isNull(mfaRecoveryCodes.usedAt)))
+    .where(
+      and(
+        eq(mfaRecoveryCodes.userId, userId),
+        inArray(mfaRecoveryCodes.codeHash, recoveryHashes(deps, code)),
+        isNull(mfaRecoveryCodes.usedAt),
+      ),
+    )
     .returning({ factorId: mfaRecoveryCodes.factorId });
   return used.length === 1;
 }
@@ -95,7 +110,13 @@ async function acceptRecoveryCode(deps: AppDeps, tx: Tx, userId: string, code: s
 export type SecondFactor = "totp" | "recovery_code";
 
 /** A six-digit TOTP code or one of the recovery codes; null when neither is (still) valid. */
-async function acceptCode(deps: AppDeps, tx: Tx, factor: MfaFactorRow, code: string, now: Date): Promise<SecondFactor | null> {
+async function acceptCode(
+  deps: AppDeps,
+  tx: Tx,
+  factor: MfaFactorRow,
+  code: string,
+  now: Date,
+): Promise<SecondFactor | null> {
   const trimmed = code.trim();
   if (/^\d{6}$/.test(trimmed)) return (await acceptTotp(deps, tx, factor, trimmed, now)) ? "totp" : null;
   return (await acceptRecoveryCode(deps, tx, factor.userId, trimmed, now)) ? "recovery_code" : null;
@@ -103,7 +124,10 @@ async function acceptCode(deps: AppDeps, tx: Tx, factor: MfaFactorRow, code: str
 
 async function throttleCodes(deps: AppDeps, userId: string): Promise<void> {
   const state = await hitLimit(deps.db, `mfa:user:${userId}`, CODE_LIMIT, deps.clock.now());
-  if (!state.allowed) throw new AppError("rate_limited", "Too many wrong codes. Try again later.", { retryAfterSeconds: state.retryAfterSeconds });
+  if (!state.allowed)
+    throw new AppError("rate_limited", "Too many wrong codes. Try again later.", {
+      retryAfterSeconds: state.retryAfterSeconds,
+    });
 }
 
 export interface TotpEnrolment {
@@ -122,25 +146,46 @@ export async function startTotpEnrolment(deps: AppDeps, user: Pick<UserRow, "id"
   await deps.db.tx({ userId: user.id }, async (tx) => {
     const existing = await factorOf(tx, user.id, true);
     if (existing?.confirmedAt) {
-      throw new AppError("mfa_already_enrolled", "An authenticator app is already set up. Remove it first to set up a new one.");
+      throw new AppError(
+        "mfa_already_enrolled",
+        "An authenticator app is already set up. Remove it first to set up a new one.",
+      );
     }
     const id = existing?.id ?? newId("fac");
     const secretSealed = seal(deps.config.secretKey, secret, sealContext({ id, userId: user.id }));
     if (existing) {
       await tx.update(mfaFactors).set({ secretSealed, lastUsedStep: -1, createdAt: now }).where(eq(mfaFactors.id, id));
     } else {
-      await tx.insert(mfaFactors).values({ id, userId: user.id, kind: "totp", secretSealed, confirmedAt: null, lastUsedStep: -1, createdAt: now });
+      await tx.insert(mfaFactors).values({
+        id,
+        userId: user.id,
+        kind: "totp",
+        secretSealed,
+        confirmedAt: null,
+        lastUsedStep: -1,
+        createdAt: now,
+      });
     }
   });
   const url = otpauthUrl(secret, user.email, TOTP_ISSUER);
-  return { otpauthUrl: url, secret, qrCode: await QRCode.toDataURL(url, { errorCorrectionLevel: "M", margin: 2, width: 240 }) };
+  return {
+    otpauthUrl: url,
+    secret,
+    qrCode: await QRCode.toDataURL(url, { errorCorrectionLevel: "M", margin: 2, width: 240 }),
+  };
 }
 
 /**
  * Confirms enrolment with a first code; answers the recovery codes, which exist from then on only as hashes.
  * The session that confirmed has shown the factor: it counts as verified. The user's other sessions do not.
  */
-export async function confirmTotp(deps: AppDeps, userId: string, sessionId: string, code: string, meta: RequestMeta): Promise<string[]> {
+export async function confirmTotp(
+  deps: AppDeps,
+  userId: string,
+  sessionId: string,
+  code: string,
+  meta: RequestMeta,
+): Promise<string[]> {
   const now = deps.clock.now();
   const outcome = await deps.db.tx({ userId }, async (tx) => {
     const factor = await factorOf(tx, userId, true);
@@ -149,17 +194,37 @@ export async function confirmTotp(deps: AppDeps, userId: string, sessionId: stri
     const trimmed = code.trim();
     if (!(/^\d{6}$/.test(trimmed) && (await acceptTotp(deps, tx, factor, trimmed, now)))) return null;
     await tx.update(mfaFactors).set({ confirmedAt: now }).where(eq(mfaFactors.id, factor.id));
-    await tx.update(sessions).set({ mfaVerifiedAt: now }).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
+    await tx
+      .update(sessions)
+      .set({ mfaVerifiedAt: now })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    await tx.insert(mfaRecoveryCodes).values(codes.map((c) => ({ factorId: factor.id, userId, codeHash: recoveryHash(deps, c), usedAt: null, createdAt: now })));
+    await tx.insert(mfaRecoveryCodes).values(
+      codes.map((c) => ({
+        factorId: factor.id,
+        userId,
+        codeHash: recoveryHash(deps, c),
+        usedAt: null,
+        createdAt: now,
+      })),
+    );
     await recordInUserOrgs(tx, userId, now, "all", {
-      action: "auth.mfa_enrolled", actorId: userId, targetId: userId, entityType: "auth", after: { factor: "totp", factorId: factor.id }, ...meta,
+      action: "auth.mfa_enrolled",
+      actorId: userId,
+      targetId: userId,
+      entityType: "auth",
+      after: { factor: "totp", factorId: factor.id },
+      ...meta,
     });
     return codes;
   });
   if (!outcome) {
     await throttleCodes(deps, userId);
-    throw new AppError("mfa_code_rejected", "That code is not valid. Enter the current code from your authenticator app.", { param: "code" });
+    throw new AppError(
+      "mfa_code_rejected",
+      "That code is not valid. Enter the current code from your authenticator app.",
+      { param: "code" },
+    );
   }
   return outcome;
 }
@@ -176,11 +241,15 @@ export async function removeTotp(
   meta: RequestMeta,
 ): Promise<{ sessionsEnded: number }> {
   if ((proof.password === undefined) === (proof.code === undefined)) {
-    throw new AppError("validation_failed", "Send either `password` or `code`.", { param: proof.password === undefined ? "password" : "code" });
+    throw new AppError("validation_failed", "Send either `password` or `code`.", {
+      param: proof.password === undefined ? "password" : "code",
+    });
   }
   const now = deps.clock.now();
   if (proof.password !== undefined) {
-    const [user] = await deps.db.tx({ userId }, (tx) => tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)));
+    const [user] = await deps.db.tx({ userId }, (tx) =>
+      tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)),
+    );
     if (!(await verifyPassword(user?.passwordHash ?? null, proof.password, deps.config.argon2))) {
       await throttleCodes(deps, userId);
       throw new AppError("current_password_incorrect", "The password is not correct.", { param: "password" });
@@ -189,13 +258,19 @@ export async function removeTotp(
   const outcome = await deps.db.tx({ userId }, async (tx) => {
     const factor = await factorOf(tx, userId, true);
     if (!factor) throw notFound("TOTP factor");
-    if (proof.code !== undefined && !(factor.confirmedAt && (await acceptCode(deps, tx, factor, proof.code, now)))) return null;
+    if (proof.code !== undefined && !(factor.confirmedAt && (await acceptCode(deps, tx, factor, proof.code, now))))
+      return null;
     await tx.delete(mfaFactors).where(eq(mfaFactors.id, factor.id));
     const sessionsEnded = await revokeUserSessions(tx, userId, now, "mfa_removed", currentSessionId);
     if (factor.confirmedAt) {
       await recordInUserOrgs(tx, userId, now, "all", {
-        action: "auth.mfa_removed", actorId: userId, targetId: userId, entityType: "auth",
-        before: { factor: "totp", factorId: factor.id }, after: { sessionsEnded, proof: proof.password !== undefined ? "password" : "code" }, ...meta,
+        action: "auth.mfa_removed",
+        actorId: userId,
+        targetId: userId,
+        entityType: "auth",
+        before: { factor: "totp", factorId: factor.id },
+        after: { sessionsEnded, proof: proof.password !== undefined ? "password" : "code" },
+        ...meta,
       });
     }
     return { sessionsEnded };
@@ -207,20 +282,42 @@ export async function removeTotp(
   return outcome;
 }
 
-export async function mfaStatus(db: Database, userId: string): Promise<{ totp: "none" | "pending" | "enrolled"; recoveryCodesLeft: number }> {
+export async function mfaStatus(
+  db: Database,
+  userId: string,
+): Promise<{ totp: "none" | "pending" | "enrolled"; recoveryCodesLeft: number }> {
   return db.tx({ userId }, async (tx) => {
     const factor = await factorOf(tx, userId);
     if (!factor) return { totp: "none", recoveryCodesLeft: 0 } as const;
-    const left = await tx.execute(sql`SELECT count(*)::int AS n FROM mfa_recovery_codes WHERE user_id = ${userId} AND used_at IS NULL`);
-    return { totp: factor.confirmedAt ? "enrolled" : "pending", recoveryCodesLeft: rowsOf<{ n: number }>(left)[0]?.n ?? 0 } as const;
+    const left = await tx.execute(
+      sql`SELECT count(*)::int AS n FROM mfa_recovery_codes WHERE user_id = ${userId} AND used_at IS NULL`,
+    );
+    return {
+      totp: factor.confirmedAt ? "enrolled" : "pending",
+      recoveryCodesLeft: rowsOf<{ n: number }>(left)[0]?.n ?? 0,
+    } as const;
   });
 }
 
 /** The password was right and a factor is enrolled: a short-lived, single-use step instead of a session. */
-export async function createChallenge(tx: Tx, userId: string, meta: RequestMeta, now: Date): Promise<{ challengeId: string; expiresAt: Date }> {
+export async function createChallenge(
+  tx: Tx,
+  userId: string,
+  meta: RequestMeta,
+  now: Date,
+): Promise<{ challengeId: string; expiresAt: Date }> {
   const challengeId = newToken(CHALLENGE_PREFIX);
   const expiresAt = new Date(now.getTime() + CHALLENGE_TTL_MS);
-  await tx.insert(mfaChallenges).values({ idHash: hashToken(challengeId), userId, createdAt: now, expiresAt, attempts: 0, consumedAt: null, ip: meta.ip, userAgent: meta.userAgent });
+  await tx.insert(mfaChallenges).values({
+    idHash: hashToken(challengeId),
+    userId,
+    createdAt: now,
+    expiresAt,
+    attempts: 0,
+    consumedAt: null,
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+  });
   return { challengeId, expiresAt };
 }
 
@@ -239,13 +336,24 @@ export async function completeChallenge(
     tx
       .update(mfaChallenges)
       .set({ attempts: sql`${mfaChallenges.attempts} + 1` })
-      .where(and(eq(mfaChallenges.idHash, idHash), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, now), lt(mfaChallenges.attempts, CHALLENGE_MAX_ATTEMPTS)))
+      .where(
+        and(
+          eq(mfaChallenges.idHash, idHash),
+          isNull(mfaChallenges.consumedAt),
+          gt(mfaChallenges.expiresAt, now),
+          lt(mfaChallenges.attempts, CHALLENGE_MAX_ATTEMPTS),
+        ),
+      )
       .returning({ userId: mfaChallenges.userId }),
   );
   const userId = claimed[0]?.userId;
-  if (!userId) throw new AppError("mfa_challenge_invalid", "This sign-in step has expired or was used up. Sign in again.");
+  if (!userId)
+    throw new AppError("mfa_challenge_invalid", "This sign-in step has expired or was used up. Sign in again.");
   const limit = await peekLimit(deps.db, `mfa:user:${userId}`, CODE_LIMIT, now);
-  if (!limit.allowed) throw new AppError("rate_limited", "Too many wrong codes. Try again later.", { retryAfterSeconds: limit.retryAfterSeconds });
+  if (!limit.allowed)
+    throw new AppError("rate_limited", "Too many wrong codes. Try again later.", {
+      retryAfterSeconds: limit.retryAfterSeconds,
+    });
   const result = await deps.db.tx({ userId }, async (tx) => {
     const factor = await factorOf(tx, userId);
     if (!factor?.confirmedAt) return null;
@@ -257,23 +365,41 @@ export async function completeChallenge(
       .where(and(eq(mfaChallenges.idHash, idHash), isNull(mfaChallenges.consumedAt)))
       .returning({ userId: mfaChallenges.userId });
     // Another request completed this challenge a moment ago; rolling back keeps the code unspent here.
-    if (consumed.length === 0) throw new AppError("mfa_challenge_invalid", "This sign-in step was already completed. Sign in again.");
+    if (consumed.length === 0)
+      throw new AppError("mfa_challenge_invalid", "This sign-in step was already completed. Sign in again.");
     const [user] = await tx.select().from(users).where(eq(users.id, userId));
     // Deactivated between the password and the code: the same answer sign-in gives (auth/service.ts).
-    const live = (await tx.select({ status: members.status }).from(members).where(eq(members.userId, userId))).filter((m) => m.status !== "removed");
+    const live = (await tx.select({ status: members.status }).from(members).where(eq(members.userId, userId))).filter(
+      (m) => m.status !== "removed",
+    );
     if (!user?.platformRole && live.length > 0 && live.every((m) => m.status === "inactive")) {
       throw new AppError("member_inactive", "Your account is deactivated. Ask an administrator to reactivate it.");
     }
     const issued = await issueSession(tx, deps.config, userId, meta, now, { mfaVerified: true });
     await recordInUserOrgs(tx, userId, now, "active", {
-      action: "auth.sign_in_succeeded", actorId: userId, targetId: userId, entityType: "auth", after: { sessionId: issued.session.id, secondFactor: used }, ...meta,
+      action: "auth.sign_in_succeeded",
+      actorId: userId,
+      targetId: userId,
+      entityType: "auth",
+      after: { sessionId: issued.session.id, secondFactor: used },
+      ...meta,
     });
     return { issued, user: user!, factor: used };
   });
   if (result) return result;
   await hitLimit(deps.db, `mfa:user:${userId}`, CODE_LIMIT, now);
   await deps.db.tx({ userId }, (tx) =>
-    recordInUserOrgs(tx, userId, now, "all", { action: "auth.sign_in_failed", actorId: userId, targetId: userId, entityType: "auth", after: { reason: "invalid_mfa_code" }, ...meta }),
+    recordInUserOrgs(tx, userId, now, "all", {
+      action: "auth.sign_in_failed",
+      actorId: userId,
+      targetId: userId,
+      entityType: "auth",
+      after: { reason: "invalid_mfa_code" },
+      ...meta,
+    }),
   );
-  throw new AppError("invalid_mfa_code", "That code is not valid (or was already used). Enter the current code from your authenticator app or a recovery code.");
+  throw new AppError(
+    "invalid_mfa_code",
+    "That code is not valid (or was already used). Enter the current code from your authenticator app or a recovery code.",
+  );
 }

@@ -6,7 +6,9 @@ const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" 
 /** One TOTP factor per user; see migrations/0004_security.sql for why last_used_step exists. */
 export const mfaFactors = pgTable("mfa_factors", {
   id: text("id").primaryKey(),
-  userId: text("user_id").notNull().references(() => users.id),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id),
   kind: text("kind").$type<"totp">().notNull(),
   secretSealed: text("secret_sealed").notNull(),
   confirmedAt: ts("confirmed_at"),

@@ -13,7 +13,14 @@ export function newTotpSecret(): string {
 }
 
 function totp(secretBase32: string, label = "", issuer = "", digits = TOTP_DIGITS): TOTP {
-  return new TOTP({ issuer, label, algorithm: "SHA1", digits, period: TOTP_PERIOD_SECONDS, secret: Secret.fromBase32(secretBase32) });
+  return new TOTP({
+    issuer,
+    label,
+    algorithm: "SHA1",
+    digits,
+    period: TOTP_PERIOD_SECONDS,
+    secret: Secret.fromBase32(secretBase32),
+  });
 }
 
 export function otpauthUrl(secretBase32: string, account: string, issuer: string): string {

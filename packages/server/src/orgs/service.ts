@@ -10,7 +10,12 @@ import type { OrgContext } from "../http/context.ts";
 
 export function policyOrThrow(name: string) {
   const policy = getPreset(name);
-  if (!policy) throw new AppError("unknown_policy", `Unknown policy "${name}". Use one of: saas, billing, crm, departments, operations.`, { param: "policy" });
+  if (!policy)
+    throw new AppError(
+      "unknown_policy",
+      `Unknown policy "${name}". Use one of: saas, billing, crm, departments, operations.`,
+      { param: "policy" },
+    );
   return policy;
 }
 
@@ -24,24 +29,51 @@ export async function createOrg(
   const now = deps.clock.now();
   const orgId = newId("org");
   return deps.db.tx({ orgId, userId: input.ownerUserId }, async (tx) => {
-    const org: OrgRow = { id: orgId, name: input.name.trim(), policy: policy.name, settings: {}, createdBy: input.ownerUserId, createdAt: now, updatedAt: now };
+    const org: OrgRow = {
+      id: orgId,
+      name: input.name.trim(),
+      policy: policy.name,
+      settings: {},
+      createdBy: input.ownerUserId,
+      createdAt: now,
+      updatedAt: now,
+    };
     await tx.insert(organizations).values(org);
     const member: MemberRow = {
-      orgId, id: newId("mem"), userId: input.ownerUserId, role: policy.topRole, status: "active",
-      department: input.department ?? null, secondaryEmail: null, storeIds: [], hiddenModules: [], invitedBy: null,
-      createdAt: now, updatedAt: now, removedAt: null,
+      orgId,
+      id: newId("mem"),
+      userId: input.ownerUserId,
+      role: policy.topRole,
+      status: "active",
+      department: input.department ?? null,
+      secondaryEmail: null,
+      storeIds: [],
+      hiddenModules: [],
+      invitedBy: null,
+      createdAt: now,
+      updatedAt: now,
+      removedAt: null,
     };
     await tx.insert(members).values(member);
     await startChain(tx, orgId);
     await record(tx, orgId, now, {
-      action: "organization.created", actorId: input.ownerUserId, targetId: orgId, entityType: "organization",
-      after: { name: org.name, policy: org.policy, ownerMemberId: member.id, ownerRole: member.role }, ...meta,
+      action: "organization.created",
+      actorId: input.ownerUserId,
+      targetId: orgId,
+      entityType: "organization",
+      after: { name: org.name, policy: org.policy, ownerMemberId: member.id, ownerRole: member.role },
+      ...meta,
     });
     return { org, member };
   });
 }
 
-export async function updateOrg(deps: AppDeps, ctx: OrgContext, patch: { name?: string | undefined }, meta: RequestMeta): Promise<OrgRow> {
+export async function updateOrg(
+  deps: AppDeps,
+  ctx: OrgContext,
+  patch: { name?: string | undefined },
+  meta: RequestMeta,
+): Promise<OrgRow> {
   const orgId = ctx.org.id;
   return deps.db.tx({ orgId, userId: ctx.member.userId }, async (tx: Tx) => {
     const [current] = await tx.select().from(organizations).where(eq(organizations.id, orgId)).for("update");
@@ -49,10 +81,19 @@ export async function updateOrg(deps: AppDeps, ctx: OrgContext, patch: { name?: 
     const name = patch.name?.trim();
     if (name === undefined || name === current.name) return current;
     const now = deps.clock.now();
-    const [updated] = await tx.update(organizations).set({ name, updatedAt: now }).where(eq(organizations.id, orgId)).returning();
+    const [updated] = await tx
+      .update(organizations)
+      .set({ name, updatedAt: now })
+      .where(eq(organizations.id, orgId))
+      .returning();
     await record(tx, orgId, now, {
-      action: "organization.updated", actorId: ctx.member.userId, targetId: orgId, entityType: "organization",
-      before: { name: current.name }, after: { name }, ...meta,
+      action: "organization.updated",
+      actorId: ctx.member.userId,
+      targetId: orgId,
+      entityType: "organization",
+      before: { name: current.name },
+      after: { name },
+      ...meta,
     });
     return updated!;
   });

@@ -50,7 +50,15 @@ export interface ReportRevocation {
 export interface ReportSignInFailures {
   total: number;
   byReason: Record<string, number>;
-  byUser: Array<{ userId: string; name: string | null; email: string | null; count: number; lastAt: string; reasons: Record<string, number>; department: string | null }>;
+  byUser: Array<{
+    userId: string;
+    name: string | null;
+    email: string | null;
+    count: number;
+    lastAt: string;
+    reasons: Record<string, number>;
+    department: string | null;
+  }>;
 }
 
 export interface ComplianceReport {
@@ -94,8 +102,15 @@ export const monthOf = (d: Date) => d.toISOString().slice(0, 7);
 
 /** The events that shape a member's role, status or department, oldest first. */
 const MEMBER_ACTIONS = [
-  "organization.created", "team.invite_accepted", "team.role_changed", "team.deactivated", "team.reactivated", "team.removed",
-  "team.restored", "team.purged", "team.department_changed",
+  "organization.created",
+  "team.invite_accepted",
+  "team.role_changed",
+  "team.deactivated",
+  "team.reactivated",
+  "team.removed",
+  "team.restored",
+  "team.purged",
+  "team.department_changed",
 ] as const;
 
 type Field = "role" | "status" | "department";
@@ -107,7 +122,14 @@ const str = (o: Obj, k: string): string | null | undefined => {
 };
 
 /** Which member an event is about, and what it says a field was before and became after. */
-function memberEffect(e: AuditEventRow): { memberId: string; userId: string | null; before: Partial<Record<Field, string | null>>; after: Partial<Record<Field, string | null>>; creates: boolean; purges: boolean } | null {
+function memberEffect(e: AuditEventRow): {
+  memberId: string;
+  userId: string | null;
+  before: Partial<Record<Field, string | null>>;
+  after: Partial<Record<Field, string | null>>;
+  creates: boolean;
+  purges: boolean;
+} | null {
   const b = e.before ?? null;
   const a = e.after ?? null;
   const pick = (o: Obj, fields: Field[]) => {
@@ -122,17 +144,45 @@ function memberEffect(e: AuditEventRow): { memberId: string; userId: string | nu
     case "organization.created": {
       const memberId = str(a, "ownerMemberId");
       if (!memberId) return null;
-      return { memberId, userId: e.actorId, before: {}, after: { role: str(a, "ownerRole") ?? null, status: "active" }, creates: true, purges: false };
+      return {
+        memberId,
+        userId: e.actorId,
+        before: {},
+        after: { role: str(a, "ownerRole") ?? null, status: "active" },
+        creates: true,
+        purges: false,
+      };
     }
     case "team.invite_accepted":
       if (!e.targetId) return null;
-      return { memberId: e.targetId, userId: e.actorId, before: {}, after: { ...pick(a, ["role", "department"]), status: "active" }, creates: true, purges: false };
+      return {
+        memberId: e.targetId,
+        userId: e.actorId,
+        before: {},
+        after: { ...pick(a, ["role", "department"]), status: "active" },
+        creates: true,
+        purges: false,
+      };
     case "team.purged":
       if (!e.targetId) return null;
-      return { memberId: e.targetId, userId: str(b, "userId") ?? null, before: pick(b, ["role", "status"]), after: {}, creates: false, purges: true };
+      return {
+        memberId: e.targetId,
+        userId: str(b, "userId") ?? null,
+        before: pick(b, ["role", "status"]),
+        after: {},
+        creates: false,
+        purges: true,
+      };
     default:
       if (!e.targetId) return null;
-      return { memberId: e.targetId, userId: null, before: pick(b, ["role", "status", "department"]), after: pick(a, ["role", "status", "department"]), creates: false, purges: false };
+      return {
+        memberId: e.targetId,
+        userId: null,
+        before: pick(b, ["role", "status", "department"]),
+        after: pick(a, ["role", "status", "department"]),
+        creates: false,
+        purges: false,
+      };
   }
 }
 
@@ -164,14 +214,18 @@ export async function buildComplianceReport(
   return deps.db.tx({ orgId }, async (tx) => {
     const [org] = await tx.select().from(organizations).where(eq(organizations.id, orgId));
     if (!org) throw new Error(`org ${orgId} not found`);
-    const headRow = rowsOf<{ seq: string | number; hash: string }>(await tx.execute(
-      sql`SELECT seq, hash FROM audit_events WHERE org_id = ${orgId} AND created_at < ${end.toISOString()}::timestamptz ORDER BY seq DESC LIMIT 1`,
-    ))[0];
+    const headRow = rowsOf<{ seq: string | number; hash: string }>(
+      await tx.execute(
+        sql`SELECT seq, hash FROM audit_events WHERE org_id = ${orgId} AND created_at < ${end.toISOString()}::timestamptz ORDER BY seq DESC LIMIT 1`,
+      ),
+    )[0];
     const lastSeq = headRow ? Number(headRow.seq) : 0;
     const lastHash = headRow?.hash ?? GENESIS_HASH;
 
     // Membership events of the whole chain: those up to lastSeq say the state, the first one after says what it was.
-    const history = await tx.select().from(auditEvents)
+    const history = await tx
+      .select()
+      .from(auditEvents)
       .where(and(eq(auditEvents.orgId, orgId), inArray(auditEvents.action, [...MEMBER_ACTIONS])))
       .orderBy(asc(auditEvents.seq));
     const states = new Map<string, MemberState>();
@@ -189,7 +243,10 @@ export async function buildComplianceReport(
       const s = stateOf(eff.memberId);
       if (eff.userId) s.userId = eff.userId;
       if (e.seq <= lastSeq) {
-        if (eff.creates) { s.exists = true; s.purged = false; }
+        if (eff.creates) {
+          s.exists = true;
+          s.purged = false;
+        }
         if (eff.purges) s.purged = true;
         Object.assign(s.known, eff.after);
       } else {
@@ -212,16 +269,24 @@ export async function buildComplianceReport(
       if (f in s.known) return s.known[f] ?? null;
       if (f in s.laterBefore) return s.laterBefore[f] ?? null;
       const r = rowById.get(s.memberId);
-      return r ? (r[f]) : null;
+      return r ? r[f] : null;
     };
 
-    const monthEvents = await tx.select().from(auditEvents)
-      .where(and(
-        eq(auditEvents.orgId, orgId), gte(auditEvents.createdAt, start), lt(auditEvents.createdAt, end),
-        inArray(auditEvents.action, ["team.role_changed", ...REVOCATION_ACTIONS, "auth.sign_in_failed"]),
-      ))
+    const monthEvents = await tx
+      .select()
+      .from(auditEvents)
+      .where(
+        and(
+          eq(auditEvents.orgId, orgId),
+          gte(auditEvents.createdAt, start),
+          lt(auditEvents.createdAt, end),
+          inArray(auditEvents.action, ["team.role_changed", ...REVOCATION_ACTIONS, "auth.sign_in_failed"]),
+        ),
+      )
       .orderBy(asc(auditEvents.seq));
-    const [{ n: eventsInMonth } = { n: 0 }] = await tx.select({ n: sql<number>`count(*)::int` }).from(auditEvents)
+    const [{ n: eventsInMonth } = { n: 0 }] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(auditEvents)
       .where(and(eq(auditEvents.orgId, orgId), gte(auditEvents.createdAt, start), lt(auditEvents.createdAt, end)));
 
     // Names and emails of everyone mentioned.
@@ -231,11 +296,24 @@ export async function buildComplianceReport(
       if (e.actorId) userIds.add(e.actorId);
       if (e.action === "auth.sign_in_failed" && e.targetId) userIds.add(e.targetId);
     }
-    const people = userIds.size === 0 ? [] : await tx.select({ id: users.id, name: users.name, email: users.email }).from(users).where(inArray(users.id, [...userIds]));
+    const people =
+      userIds.size === 0
+        ? []
+        : await tx
+            .select({ id: users.id, name: users.name, email: users.email })
+            .from(users)
+            .where(inArray(users.id, [...userIds]));
     const person = new Map(people.map((p) => [p.id, p]));
-    const inviteIds = monthEvents.filter((e) => e.action === "team.invite_revoked" && e.targetId).map((e) => e.targetId!);
-    const invites = inviteIds.length === 0 ? [] : await tx.select({ id: invitations.id, email: invitations.email, department: invitations.department }).from(invitations)
-      .where(and(eq(invitations.orgId, orgId), inArray(invitations.id, inviteIds)));
+    const inviteIds = monthEvents
+      .filter((e) => e.action === "team.invite_revoked" && e.targetId)
+      .map((e) => e.targetId!);
+    const invites =
+      inviteIds.length === 0
+        ? []
+        : await tx
+            .select({ id: invitations.id, email: invitations.email, department: invitations.department })
+            .from(invitations)
+            .where(and(eq(invitations.orgId, orgId), inArray(invitations.id, inviteIds)));
     const invite = new Map(invites.map((i) => [i.id, i]));
 
     const reportMembers: ReportMember[] = [];
@@ -244,7 +322,15 @@ export async function buildComplianceReport(
       const status = value(s, "status");
       if (status !== "active" && status !== "inactive" && status !== "removed") continue;
       const p = s.userId ? person.get(s.userId) : undefined;
-      reportMembers.push({ memberId: s.memberId, userId: s.userId, name: p?.name ?? null, email: p?.email ?? null, role: value(s, "role"), status, department: value(s, "department") });
+      reportMembers.push({
+        memberId: s.memberId,
+        userId: s.userId,
+        name: p?.name ?? null,
+        email: p?.email ?? null,
+        role: value(s, "role"),
+        status,
+        department: value(s, "department"),
+      });
     }
     reportMembers.sort((a, b) => (a.name ?? "").localeCompare(b.name ?? "") || a.memberId.localeCompare(b.memberId));
     const memberInfo = (memberId: string | null) => {
@@ -252,7 +338,7 @@ export async function buildComplianceReport(
       const p = s?.userId ? person.get(s.userId) : undefined;
       return { name: p?.name ?? null, email: p?.email ?? null, department: s ? value(s, "department") : null };
     };
-    const actorName = (id: string | null) => (id ? person.get(id)?.name ?? null : null);
+    const actorName = (id: string | null) => (id ? (person.get(id)?.name ?? null) : null);
 
     const roleChanges: ReportRoleChange[] = [];
     const accessRevocations: ReportRevocation[] = [];
@@ -266,8 +352,16 @@ export async function buildComplianceReport(
       if (e.action === "team.role_changed") {
         const m = memberInfo(e.targetId);
         roleChanges.push({
-          seq: e.seq, at, actorId: e.actorId, actorName: actorName(e.actorId), memberId: e.targetId, memberName: m.name, memberEmail: m.email,
-          fromRole: str(e.before ?? null, "role") ?? null, toRole: str(e.after ?? null, "role") ?? null, department: m.department,
+          seq: e.seq,
+          at,
+          actorId: e.actorId,
+          actorName: actorName(e.actorId),
+          memberId: e.targetId,
+          memberName: m.name,
+          memberEmail: m.email,
+          fromRole: str(e.before ?? null, "role") ?? null,
+          toRole: str(e.after ?? null, "role") ?? null,
+          department: m.department,
         });
       } else if (e.action === "auth.sign_in_failed") {
         const reason = str(e.after ?? null, "reason") ?? "unknown";
@@ -277,7 +371,15 @@ export async function buildComplianceReport(
         let u = byUser.get(uid);
         if (!u) {
           const p = person.get(uid);
-          u = { userId: uid, name: p?.name ?? null, email: p?.email ?? null, count: 0, lastAt: at, reasons: {}, department: userDepartment.get(uid) ?? null };
+          u = {
+            userId: uid,
+            name: p?.name ?? null,
+            email: p?.email ?? null,
+            count: 0,
+            lastAt: at,
+            reasons: {},
+            department: userDepartment.get(uid) ?? null,
+          };
           byUser.set(uid, u);
         }
         u.count++;
@@ -289,17 +391,35 @@ export async function buildComplianceReport(
         if (action === "team.invite_revoked") {
           const inv = e.targetId ? invite.get(e.targetId) : undefined;
           accessRevocations.push({
-            seq: e.seq, at, action, actorId: e.actorId, actorName: actorName(e.actorId), targetId: e.targetId, subjectName: null,
-            subjectEmail: str(b, "email") ?? inv?.email ?? null, detail: `invitation (${str(b, "role") ?? "?"}) revoked while ${str(b, "status") ?? "pending"}`,
+            seq: e.seq,
+            at,
+            action,
+            actorId: e.actorId,
+            actorName: actorName(e.actorId),
+            targetId: e.targetId,
+            subjectName: null,
+            subjectEmail: str(b, "email") ?? inv?.email ?? null,
+            detail: `invitation (${str(b, "role") ?? "?"}) revoked while ${str(b, "status") ?? "pending"}`,
             department: inv?.department ?? null,
           });
         } else {
           const m = memberInfo(e.targetId);
           const from = str(b, "status") ?? "active";
-          const detail = action === "team.removed" ? `removed (role ${str(b, "role") ?? "?"}, was ${from})` : `deactivated (was ${from})`;
+          const detail =
+            action === "team.removed"
+              ? `removed (role ${str(b, "role") ?? "?"}, was ${from})`
+              : `deactivated (was ${from})`;
           accessRevocations.push({
-            seq: e.seq, at, action, actorId: e.actorId, actorName: actorName(e.actorId), targetId: e.targetId, subjectName: m.name,
-            subjectEmail: m.email, detail, department: m.department,
+            seq: e.seq,
+            at,
+            action,
+            actorId: e.actorId,
+            actorName: actorName(e.actorId),
+            targetId: e.targetId,
+            subjectName: m.name,
+            subjectEmail: m.email,
+            detail,
+            department: m.department,
           });
         }
       }
@@ -308,8 +428,19 @@ export async function buildComplianceReport(
 
     return {
       cover: {
-        orgId, orgName: org.name, policy: org.policy, month, periodStart: start.toISOString(), periodEnd: end.toISOString(),
-        final: end <= now, generatedAt: now.toISOString(), lastSeq, lastHash, eventsInMonth, verification, scope: "organization",
+        orgId,
+        orgName: org.name,
+        policy: org.policy,
+        month,
+        periodStart: start.toISOString(),
+        periodEnd: end.toISOString(),
+        final: end <= now,
+        generatedAt: now.toISOString(),
+        lastSeq,
+        lastHash,
+        eventsInMonth,
+        verification,
+        scope: "organization",
       },
       members: reportMembers,
       roleChanges,
@@ -334,21 +465,36 @@ export function forDepartment(report: ComplianceReport, department: string): Com
 }
 
 /** A finished month's kept report, if the job (or an earlier request) stored one. */
-export async function storedReport(deps: Pick<AppDeps, "db">, orgId: string, month: string): Promise<ComplianceReport | null> {
+export async function storedReport(
+  deps: Pick<AppDeps, "db">,
+  orgId: string,
+  month: string,
+): Promise<ComplianceReport | null> {
   const rows = await deps.db.tx({ orgId }, (tx) =>
-    tx.select({ report: complianceReports.report }).from(complianceReports).where(and(eq(complianceReports.orgId, orgId), eq(complianceReports.month, month))),
+    tx
+      .select({ report: complianceReports.report })
+      .from(complianceReports)
+      .where(and(eq(complianceReports.orgId, orgId), eq(complianceReports.month, month))),
   );
   return (rows[0]?.report as ComplianceReport | undefined) ?? null;
 }
 
 /** Keeps a finished month's report; the first one written wins (rows are never changed). */
 export async function storeReport(deps: Pick<AppDeps, "db">, report: ComplianceReport): Promise<void> {
-  if (!report.cover.final || report.cover.scope !== "organization") throw new Error("only finished, organization-wide reports are kept");
+  if (!report.cover.final || report.cover.scope !== "organization")
+    throw new Error("only finished, organization-wide reports are kept");
   await deps.db.tx({ orgId: report.cover.orgId }, (tx) =>
-    tx.insert(complianceReports).values({
-      orgId: report.cover.orgId, month: report.cover.month, lastSeq: report.cover.lastSeq, lastHash: report.cover.lastHash,
-      report: report as unknown as Record<string, unknown>, generatedAt: new Date(report.cover.generatedAt),
-    }).onConflictDoNothing(),
+    tx
+      .insert(complianceReports)
+      .values({
+        orgId: report.cover.orgId,
+        month: report.cover.month,
+        lastSeq: report.cover.lastSeq,
+        lastHash: report.cover.lastHash,
+        report: report as unknown as Record<string, unknown>,
+        generatedAt: new Date(report.cover.generatedAt),
+      })
+      .onConflictDoNothing(),
   );
 }
 
@@ -356,7 +502,11 @@ export async function storeReport(deps: Pick<AppDeps, "db">, report: ComplianceR
  * The organization-wide report for a month: a finished month's kept report when there is one, otherwise built now
  * (and kept, when the month is over).
  */
-export async function complianceReport(deps: Pick<AppDeps, "db" | "config" | "clock">, orgId: string, month: string): Promise<ComplianceReport> {
+export async function complianceReport(
+  deps: Pick<AppDeps, "db" | "config" | "clock">,
+  orgId: string,
+  month: string,
+): Promise<ComplianceReport> {
   const kept = await storedReport(deps, orgId, month);
   if (kept) return kept;
   const report = await buildComplianceReport(deps, orgId, month);

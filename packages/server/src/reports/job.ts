@@ -29,8 +29,14 @@ export async function keepMonthlyReports(deps: Pick<AppDeps, "db" | "config" | "
   const now = deps.clock.now();
   for (const orgId of await allOrgIds(deps)) {
     const { created, have } = await deps.db.tx({ orgId }, async (tx) => {
-      const [org] = await tx.select({ createdAt: organizations.createdAt }).from(organizations).where(eq(organizations.id, orgId));
-      const rows = await tx.select({ month: complianceReports.month }).from(complianceReports).where(eq(complianceReports.orgId, orgId));
+      const [org] = await tx
+        .select({ createdAt: organizations.createdAt })
+        .from(organizations)
+        .where(eq(organizations.id, orgId));
+      const rows = await tx
+        .select({ month: complianceReports.month })
+        .from(complianceReports)
+        .where(eq(complianceReports.orgId, orgId));
       return { created: org?.createdAt ?? now, have: new Set(rows.map((r) => r.month)) };
     });
     const missing = finishedMonths(created, now).filter((m) => !have.has(m));

@@ -24,8 +24,14 @@ export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
     ["Last hash of the month", c.lastHash],
     ["Events in the month", c.eventsInMonth],
     ["Chain verification", v.ok ? "ok" : `BROKEN at seq ${v.brokenAtSeq} (${v.reason})`],
-    ["Verification detail", v.ok ? `${v.eventsVerified} events verified up to seq ${v.lastSeq}, hash ${v.lastHash}` : v.detail],
-    ["Newest signed checkpoint", v.checkpoint ? `seq ${v.checkpoint.seq}, hash ${v.checkpoint.hash}, ${v.checkpoint.createdAt}` : "none"],
+    [
+      "Verification detail",
+      v.ok ? `${v.eventsVerified} events verified up to seq ${v.lastSeq}, hash ${v.lastHash}` : v.detail,
+    ],
+    [
+      "Newest signed checkpoint",
+      v.checkpoint ? `seq ${v.checkpoint.seq}, hash ${v.checkpoint.hash}, ${v.checkpoint.createdAt}` : "none",
+    ],
     ["Members at month end", r.members.length],
     ["Role changes", r.roleChanges.length],
     ["Access revocations", r.accessRevocations.length],
@@ -46,16 +52,67 @@ export function complianceXlsx(r: ComplianceReport): Readable {
       ws.commit();
     };
     sheet("Cover", ["Field", "Value"], coverRows(r));
-    sheet("Members", ["Name", "Email", "Role", "Status", "Department", "Member id", "User id"],
-      r.members.map((m) => [m.name, m.email, m.role, m.status, m.department, m.memberId, m.userId]));
-    sheet("Role changes", ["Seq", "At (UTC)", "Member", "Member email", "From role", "To role", "Changed by", "Member id", "Actor id"],
-      r.roleChanges.map((c) => [c.seq, c.at, c.memberName, c.memberEmail, c.fromRole, c.toRole, c.actorName, c.memberId, c.actorId]));
-    sheet("Access revocations", ["Seq", "At (UTC)", "Action", "Subject", "Subject email", "Detail", "By", "Target id", "Actor id"],
-      r.accessRevocations.map((x) => [x.seq, x.at, x.action, x.subjectName, x.subjectEmail, x.detail, x.actorName, x.targetId, x.actorId]));
-    sheet("Sign-in failures", ["User", "Email", "Failures", "Last failure (UTC)", "Reasons", "User id"], [
-      ...r.signInFailures.byUser.map((u): Cell[] => [u.name, u.email, u.count, u.lastAt, Object.entries(u.reasons).map(([k, n]) => `${k}: ${n}`).join(", "), u.userId]),
-      ["Total", null, r.signInFailures.total, null, Object.entries(r.signInFailures.byReason).map(([k, n]) => `${k}: ${n}`).join(", "), null],
-    ]);
+    sheet(
+      "Members",
+      ["Name", "Email", "Role", "Status", "Department", "Member id", "User id"],
+      r.members.map((m) => [m.name, m.email, m.role, m.status, m.department, m.memberId, m.userId]),
+    );
+    sheet(
+      "Role changes",
+      ["Seq", "At (UTC)", "Member", "Member email", "From role", "To role", "Changed by", "Member id", "Actor id"],
+      r.roleChanges.map((c) => [
+        c.seq,
+        c.at,
+        c.memberName,
+        c.memberEmail,
+        c.fromRole,
+        c.toRole,
+        c.actorName,
+        c.memberId,
+        c.actorId,
+      ]),
+    );
+    sheet(
+      "Access revocations",
+      ["Seq", "At (UTC)", "Action", "Subject", "Subject email", "Detail", "By", "Target id", "Actor id"],
+      r.accessRevocations.map((x) => [
+        x.seq,
+        x.at,
+        x.action,
+        x.subjectName,
+        x.subjectEmail,
+        x.detail,
+        x.actorName,
+        x.targetId,
+        x.actorId,
+      ]),
+    );
+    sheet(
+      "Sign-in failures",
+      ["User", "Email", "Failures", "Last failure (UTC)", "Reasons", "User id"],
+      [
+        ...r.signInFailures.byUser.map((u): Cell[] => [
+          u.name,
+          u.email,
+          u.count,
+          u.lastAt,
+          Object.entries(u.reasons)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(", "),
+          u.userId,
+        ]),
+        [
+          "Total",
+          null,
+          r.signInFailures.total,
+          null,
+          Object.entries(r.signInFailures.byReason)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(", "),
+          null,
+        ],
+      ],
+    );
     await wb.commit();
   })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
   return out;

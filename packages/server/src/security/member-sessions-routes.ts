@@ -20,32 +20,54 @@ const MemberSession = Type.Object({
 export async function memberSessionRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get("/v1/orgs/:orgId/members/:memberId/sessions", {
-    config: { org: true },
-    schema: {
-      tags: ["members"],
-      summary: "A member's sessions",
-      description: "The member's live sessions (created, last seen, IP, user agent), newest first. Needs `session:read`. Sessions belong to the person, so ones used in other orgs are listed too.",
-      params: Params,
-      response: { 200: Type.Object({ data: Type.Array(MemberSession), nextCursor: Type.Null() }), ...errors(400, 401, 403, 404) },
+  r.get(
+    "/v1/orgs/:orgId/members/:memberId/sessions",
+    {
+      config: { org: true },
+      schema: {
+        tags: ["members"],
+        summary: "A member's sessions",
+        description:
+          "The member's live sessions (created, last seen, IP, user agent), newest first. Needs `session:read`. Sessions belong to the person, so ones used in other orgs are listed too.",
+        params: Params,
+        response: {
+          200: Type.Object({ data: Type.Array(MemberSession), nextCursor: Type.Null() }),
+          ...errors(400, 401, 403, 404),
+        },
+      },
     },
-  }, async (req) => {
-    const rows = await memberSessions(deps, orgContext(req), req.params.memberId);
-    return { data: rows.map(({ id, createdAt, lastSeenAt, expiresAt, ip, userAgent }) => ({ id, createdAt, lastSeenAt, expiresAt, ip, userAgent })), nextCursor: null };
-  });
+    async (req) => {
+      const rows = await memberSessions(deps, orgContext(req), req.params.memberId);
+      return {
+        data: rows.map(({ id, createdAt, lastSeenAt, expiresAt, ip, userAgent }) => ({
+          id,
+          createdAt,
+          lastSeenAt,
+          expiresAt,
+          ip,
+          userAgent,
+        })),
+        nextCursor: null,
+      };
+    },
+  );
 
-  r.delete("/v1/orgs/:orgId/members/:memberId/sessions", {
-    config: { org: true },
-    schema: {
-      tags: ["members"],
-      summary: "End a member's sessions",
-      description:
-        "Signs the member out everywhere at once. Needs `session:revoke` and the policy's member rules (rank, peers, department). Audited as `team.sessions_revoked`. API keys are not affected.",
-      params: Params,
-      response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), ...errors(400, 401, 403, 404) },
+  r.delete(
+    "/v1/orgs/:orgId/members/:memberId/sessions",
+    {
+      config: { org: true },
+      schema: {
+        tags: ["members"],
+        summary: "End a member's sessions",
+        description:
+          "Signs the member out everywhere at once. Needs `session:revoke` and the policy's member rules (rank, peers, department). Audited as `team.sessions_revoked`. API keys are not affected.",
+        params: Params,
+        response: { 200: Type.Object({ sessionsEnded: Type.Integer() }), ...errors(400, 401, 403, 404) },
+      },
     },
-  }, async (req) => {
-    requireSession(req);
-    return { sessionsEnded: await endMemberSessions(deps, orgContext(req), req.params.memberId, requestMeta(req)) };
-  });
+    async (req) => {
+      requireSession(req);
+      return { sessionsEnded: await endMemberSessions(deps, orgContext(req), req.params.memberId, requestMeta(req)) };
+    },
+  );
 }

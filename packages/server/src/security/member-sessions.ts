@@ -9,7 +9,10 @@ import { listUserSessions, revokeUserSessions } from "../auth/sessions.ts";
 
 async function targetMember(deps: AppDeps, ctx: OrgContext, memberId: string): Promise<MemberRow> {
   const [target] = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
-    tx.select().from(members).where(and(eq(members.orgId, ctx.org.id), eq(members.id, memberId))),
+    tx
+      .select()
+      .from(members)
+      .where(and(eq(members.orgId, ctx.org.id), eq(members.id, memberId))),
   );
   if (!target || target.status === "removed") throw notFound("Member");
   return target;
@@ -18,7 +21,12 @@ async function targetMember(deps: AppDeps, ctx: OrgContext, memberId: string): P
 /** A member's live sessions. Sessions belong to the user, so these include ones used in other orgs. */
 export async function memberSessions(deps: AppDeps, ctx: OrgContext, memberId: string): Promise<SessionRow[]> {
   const target = await targetMember(deps, ctx, memberId);
-  authorize(ctx, "read", { type: "session", id: target.userId, ownerId: target.userId, ...(target.department ? { department: target.department } : {}) });
+  authorize(ctx, "read", {
+    type: "session",
+    id: target.userId,
+    ownerId: target.userId,
+    ...(target.department ? { department: target.department } : {}),
+  });
   return listUserSessions(deps.db, target.userId);
 }
 
@@ -26,9 +34,19 @@ export async function memberSessions(deps: AppDeps, ctx: OrgContext, memberId: s
  * Ends every session of a member, decided by the policy's member rules (rank, peers, department), and records
  * `team.sessions_revoked`. Their API keys are not sessions and keep working; revoke those separately.
  */
-export async function endMemberSessions(deps: AppDeps, ctx: OrgContext, memberId: string, meta: RequestMeta): Promise<number> {
+export async function endMemberSessions(
+  deps: AppDeps,
+  ctx: OrgContext,
+  memberId: string,
+  meta: RequestMeta,
+): Promise<number> {
   const target = await targetMember(deps, ctx, memberId);
-  const d = decideMemberAction(ctx.policy, ctx.subject, { role: target.role, userId: target.userId, department: target.department, status: target.status }, "revoke_sessions");
+  const d = decideMemberAction(
+    ctx.policy,
+    ctx.subject,
+    { role: target.role, userId: target.userId, department: target.department, status: target.status },
+    "revoke_sessions",
+  );
   if (!d.allowed) {
     if (d.code === "last_top_role") throw new AppError("last_top_role", d.reason);
     throw new AppError("permission_denied", d.reason, { requiredPermission: d.requiredPermission });
@@ -37,7 +55,12 @@ export async function endMemberSessions(deps: AppDeps, ctx: OrgContext, memberId
   return deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
     const ended = await revokeUserSessions(tx, target.userId, now, "ended_by_admin");
     await record(tx, ctx.org.id, now, {
-      action: "team.sessions_revoked", actorId: ctx.member.userId, targetId: target.id, entityType: "member", after: { sessionsEnded: ended }, ...meta,
+      action: "team.sessions_revoked",
+      actorId: ctx.member.userId,
+      targetId: target.id,
+      entityType: "member",
+      after: { sessionsEnded: ended },
+      ...meta,
     });
     return ended;
   });

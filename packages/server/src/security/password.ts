@@ -19,11 +19,18 @@ export async function changePassword(
   input: { currentPassword: string; newPassword: string },
 ): Promise<{ sessionsEnded: number }> {
   const now = deps.clock.now();
-  const [user] = await deps.db.tx({ userId }, (tx) => tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)));
+  const [user] = await deps.db.tx({ userId }, (tx) =>
+    tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)),
+  );
   if (!(await verifyPassword(user?.passwordHash ?? null, input.currentPassword, deps.config.argon2))) {
     const state = await hitLimit(deps.db, `password-change:${userId}`, WRONG_PASSWORD_LIMIT, now);
-    if (!state.allowed) throw new AppError("rate_limited", "Too many wrong passwords. Try again later.", { retryAfterSeconds: state.retryAfterSeconds });
-    throw new AppError("current_password_incorrect", "The current password is not correct.", { param: "currentPassword" });
+    if (!state.allowed)
+      throw new AppError("rate_limited", "Too many wrong passwords. Try again later.", {
+        retryAfterSeconds: state.retryAfterSeconds,
+      });
+    throw new AppError("current_password_incorrect", "The current password is not correct.", {
+      param: "currentPassword",
+    });
   }
   checkPasswordPolicy(input.newPassword, "newPassword");
   const passwordHash = await hashPassword(input.newPassword, deps.config.argon2);

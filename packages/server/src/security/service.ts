@@ -14,7 +14,8 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 /** Domains compare case-insensitively and a list is a set: stored lower-case, sorted, without duplicates. */
 function normalize(patch: SecurityPatch): SecurityPatch {
   const out: SecurityPatch = { ...patch };
-  if (patch.allowedEmailDomains) out.allowedEmailDomains = [...new Set(patch.allowedEmailDomains.map((d) => d.trim().toLowerCase()))].sort();
+  if (patch.allowedEmailDomains)
+    out.allowedEmailDomains = [...new Set(patch.allowedEmailDomains.map((d) => d.trim().toLowerCase()))].sort();
   if (patch.allowedFactors) out.allowedFactors = [...new Set(patch.allowedFactors)];
   return out;
 }
@@ -24,7 +25,12 @@ function normalize(patch: SecurityPatch): SecurityPatch {
  * event, which carries the before and after of the changed fields only. A change that changes nothing
  * records nothing.
  */
-export async function updateSecurity(deps: AppDeps, ctx: OrgContext, patch: SecurityPatch, meta: RequestMeta): Promise<OrgSettings> {
+export async function updateSecurity(
+  deps: AppDeps,
+  ctx: OrgContext,
+  patch: SecurityPatch,
+  meta: RequestMeta,
+): Promise<OrgSettings> {
   const orgId = ctx.org.id;
   const wanted = normalize(patch);
   return deps.db.tx({ orgId, userId: ctx.member.userId }, async (tx) => {
@@ -48,7 +54,15 @@ export async function updateSecurity(deps: AppDeps, ctx: OrgContext, patch: Secu
     const now = deps.clock.now();
     const stored = { ...(current.settings ?? {}), ...after };
     await tx.update(organizations).set({ settings: stored, updatedAt: now }).where(eq(organizations.id, orgId));
-    await record(tx, orgId, now, { action: "security.updated", actorId: ctx.member.userId, targetId: orgId, entityType: "security", before: changedFrom, after, ...meta });
+    await record(tx, orgId, now, {
+      action: "security.updated",
+      actorId: ctx.member.userId,
+      targetId: orgId,
+      entityType: "security",
+      before: changedFrom,
+      after,
+      ...meta,
+    });
     return next;
   });
 }

@@ -9,8 +9,17 @@ import { record, type AuditInput } from "../audit/record.ts";
  * together. The transaction must be bound to `userId`; the org binding is switched per event and cleared after.
  * Orgs are visited in id order so two such transactions always take the audit head locks in the same order.
  */
-export async function recordInUserOrgs(tx: Tx, userId: string, at: Date, which: "active" | "all", event: AuditInput): Promise<number> {
-  const rows = await tx.select({ orgId: members.orgId, status: members.status }).from(members).where(eq(members.userId, userId));
+export async function recordInUserOrgs(
+  tx: Tx,
+  userId: string,
+  at: Date,
+  which: "active" | "all",
+  event: AuditInput,
+): Promise<number> {
+  const rows = await tx
+    .select({ orgId: members.orgId, status: members.status })
+    .from(members)
+    .where(eq(members.userId, userId));
   const orgIds = rows
     .filter((m) => m.status !== "removed" && (which === "all" || m.status === "active"))
     .map((m) => m.orgId)
