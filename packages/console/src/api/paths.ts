@@ -11,6 +11,7 @@ export const API_PATHS: ReadonlySet<string> = new Set([
   "/v1/auth/sign-out",
   "/v1/auth/sign-up",
   "/v1/authorize",
+  "/v1/capabilities",
   "/v1/dev/mailbox",
   "/v1/invitations/{token}",
   "/v1/invitations/{token}/accept",

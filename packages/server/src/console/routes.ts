@@ -3,7 +3,11 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
 import type { AppDeps } from "../deps.ts";
+import { errors } from "../http/schemas.ts";
+import { hasDevMailbox } from "../mail/routes.ts";
 
 /** Where `npm run build -w @roster/console` writes the console (also run by `npm ci` through `prepare`). */
 export const CONSOLE_DIST = fileURLToPath(new URL("../../../console/dist", import.meta.url));
@@ -91,6 +95,39 @@ export async function registerConsole(app: FastifyInstance, distDir: string): Pr
   });
 }
 
-export async function consoleRoutes(app: FastifyInstance, _deps: AppDeps): Promise<void> {
+const Capabilities = Type.Object(
+  {
+    devMailbox: Type.Boolean({
+      description:
+        "Whether `GET /v1/dev/mailbox` exists: true when no SMTP_URL is configured (mail stays in the installation), false when mail goes out through SMTP.",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * What this installation offers where that depends on its configuration rather than on its version, so the
+ * console asks at run time instead of trusting the API list it was built with.
+ */
+export async function capabilityRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.get(
+    "/v1/capabilities",
+    {
+      schema: {
+        operationId: "getCapabilities",
+        tags: ["operations"],
+        summary: "Installation capabilities",
+        description:
+          "The parts of the API that this installation's configuration turns on or off, for clients such as the console: `devMailbox` is true when `GET /v1/dev/mailbox` exists (no SMTP_URL). Needs a signed-in user.",
+        response: { 200: Capabilities, ...errors(401, 403) },
+      },
+    },
+    async () => ({ devMailbox: hasDevMailbox(deps.config) }),
+  );
+}
+
+export async function consoleRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  await capabilityRoutes(app, deps);
   await registerConsole(app, CONSOLE_DIST);
 }

@@ -1,4 +1,4 @@
-import { openingKeys } from "../config.ts";
+import { openingKeys, type Config } from "../config.ts";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
@@ -22,12 +22,17 @@ const MailItem = Type.Object({
   sentAt: Nullable(Timestamp),
 });
 
+/** Whether this configuration serves the dev mailbox (also answered by `GET /v1/capabilities`). */
+export function hasDevMailbox(config: Pick<Config, "smtpUrl">): boolean {
+  return !config.smtpUrl;
+}
+
 /**
  * The dev mailbox exists only when no SMTP_URL is configured: mail then never leaves the installation and
  * this is where a developer (or the console) reads it.
  */
 export async function devMailboxRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  if (deps.config.smtpUrl) return;
+  if (!hasDevMailbox(deps.config)) return;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -35,6 +40,7 @@ export async function devMailboxRoutes(app: FastifyInstance, deps: AppDeps): Pro
     {
       schema: {
         tags: ["dev"],
+        operationId: "listDevMailbox",
         summary: "Dev mailbox",
         description:
           "Only without SMTP_URL. The messages the signed-in user may read: those addressed to their own email, and the invitations they sent (so an admin can pass a link on while no mail server is configured). Password-reset links are shown to their recipient only. Newest first, at most `limit`.",
