@@ -4,6 +4,8 @@ import { sql } from "drizzle-orm";
 import { createApp } from "./app.ts";
 import { productionDeps } from "./runtime.ts";
 import { migrate } from "./db/migrate.ts";
+import { openDatabase } from "./db/database.ts";
+import { loadConfig } from "./config.ts";
 import { seedDemo } from "./demo.ts";
 import { createOrg } from "./orgs/service.ts";
 import { checkPasswordPolicy, hashPassword } from "./auth/passwords.ts";
@@ -58,10 +60,16 @@ program
   .command("migrate")
   .description("Apply pending database migrations and exit")
   .action(async () => {
-    const deps = await productionDeps();
-    const ran = await migrate(deps.db); // already applied on open; prints what this run did
-    process.stdout.write(ran.length ? `Applied: ${ran.join(", ")}\n` : "Database is up to date.\n");
-    await deps.db.close();
+    const config = loadConfig(process.env);
+    // Opened without applying anything (`migrateUpTo: ""` stops before the first file), so this run reports
+    // what it applies itself.
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, migrateUpTo: "" });
+    try {
+      const ran = await migrate(db);
+      process.stdout.write(ran.length ? `Applied: ${ran.join(", ")}\n` : "Database is up to date.\n");
+    } finally {
+      await db.close();
+    }
   });
 
 program
@@ -118,7 +126,8 @@ program
   .action(async (opts: { email: string; role: string }) => {
     const deps = await productionDeps();
     try {
-      const roles = Object.keys(presets.crm.platform?.roles ?? {});
+      // The crm preset declares the installation's platform roles, highest rank first.
+      const roles = (presets.crm.platform?.roles ?? []).map((r) => r.name).reverse();
       if (opts.role !== "none" && !roles.includes(opts.role))
         throw new Error(`Unknown platform role "${opts.role}". Use one of: ${roles.join(", ")}, none.`);
       const user = await findUserByEmail(deps, opts.email);
@@ -191,6 +200,8 @@ registerAuditCommands(program, () => productionDeps());
 export { program };
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`roster: ${err instanceof Error ? err.message : String(err)}\n`);
+  // A database error arrives wrapped (the statement in the message, the reason in `cause`): print both.
+  const cause = err instanceof Error && err.cause instanceof Error ? `\n  cause: ${err.cause.message}` : "";
+  process.stderr.write(`roster: ${err instanceof Error ? err.message : String(err)}${cause}\n`);
   process.exit(1);
 });
