@@ -23,6 +23,29 @@ export interface OrgPolicy {
   };
 }
 
+export interface SignInOptions {
+  baseUrl: string;
+  email: string;
+  password: string;
+  /**
+   * The end user's IP address, sent as `X-Forwarded-For`, when the host app's backend signs people in. Roster
+   * believes it only from addresses listed in `ROSTER_TRUST_PROXY`; failed sign-ins are then throttled per end
+   * user's address instead of all counting against the backend's one.
+   */
+  clientAddress?: string;
+  fetch?: typeof fetch;
+}
+
+/** What `POST /v1/auth/sign-in` answers: a session, or (with a second factor) a challenge for `/v1/auth/mfa/verify`. */
+export type SignInResult =
+  | {
+      token: string;
+      expiresAt: string;
+      csrfToken: string;
+      user: { id: string; email: string; name: string };
+    }
+  | { mfaRequired: true; challengeId: string; expiresAt: string };
+
 /** The host app's handle on Roster: remote decisions, and local ones through an `Enforcer`. */
 export class RosterClient {
   private readonly base: string;
@@ -35,6 +58,20 @@ export class RosterClient {
     this.base = options.baseUrl.replace(/\/+$/, "");
     this.fetchImpl = options.fetch ?? fetch;
     this.ttl = options.cacheTtlMs ?? 30_000;
+  }
+
+  /**
+   * Signs a person in (`POST /v1/auth/sign-in`); build a client with the returned `token` to act for them.
+   * A 429 `rate_limited` rejects with a `RosterError` whose `retryAfterSeconds` says when to try again.
+   */
+  static async signIn(options: SignInOptions): Promise<SignInResult> {
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+    if (options.clientAddress) headers["x-forwarded-for"] = options.clientAddress;
+    return send<SignInResult>(options.fetch ?? fetch, `${options.baseUrl.replace(/\/+$/, "")}/v1/auth/sign-in`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ email: options.email, password: options.password }),
+    });
   }
 
   /** Asks Roster (`POST /v1/authorize`): always current, one round trip per decision. */
@@ -70,19 +107,29 @@ export class RosterClient {
     const token = this.options.apiKey ?? this.options.sessionToken;
     const headers: Record<string, string> = { authorization: `Bearer ${token ?? ""}`, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.fetchImpl(`${this.base}${path}`, {
+    return send<T>(this.fetchImpl, `${this.base}${path}`, {
       method,
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    if (!res.ok) throw new RosterError(res.status, parsed, res.headers.get("x-request-id") ?? undefined);
-    return parsed as T;
   }
+}
+
+async function send<T>(fetchImpl: typeof fetch, url: string, init: RequestInit): Promise<T> {
+  const res = await fetchImpl(url, init);
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  if (!res.ok)
+    throw new RosterError(
+      res.status,
+      parsed,
+      res.headers.get("x-request-id") ?? undefined,
+      res.headers.get("retry-after"),
+    );
+  return parsed as T;
 }

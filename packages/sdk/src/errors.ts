@@ -6,8 +6,13 @@ export class RosterError extends Error {
   readonly param: string | undefined;
   readonly requiredPermission: string | undefined;
   readonly requestId: string | undefined;
+  /**
+   * From the `Retry-After` header (a 429 `rate_limited`, or a 503): how many seconds to wait before asking
+   * again; undefined when the answer carries no such header.
+   */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(status: number, body: unknown, requestId?: string) {
+  constructor(status: number, body: unknown, requestId?: string, retryAfter?: string | null) {
     const e =
       (typeof body === "object" && body !== null && "error" in body
         ? (body as { error: Record<string, unknown> }).error
@@ -20,15 +25,29 @@ export class RosterError extends Error {
     this.code = str(e.code) ?? "unknown";
     this.param = str(e.param);
     this.requiredPermission = str(e.requiredPermission);
-    this.requestId = requestId;
+    this.requestId = requestId ?? str(e.requestId);
+    this.retryAfterSeconds = parseRetryAfter(retryAfter);
   }
 }
 
-/** Thrown by `Enforcer.assert` when the policy says no; carries what a 403 in the contract carries. */
+/** `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3); both become whole seconds from now. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * Thrown by `Enforcer.assert` when the policy says no; carries what a 403 in the contract carries, with the
+ * server's code for the same refusal (`permission_denied`), so one branch handles local and remote refusals.
+ */
 export class ForbiddenError extends Error {
   readonly status = 403;
   readonly type = "authorization_error";
-  readonly code = "forbidden";
+  readonly code = "permission_denied";
   readonly requiredPermission: string;
 
   constructor(reason: string, requiredPermission: string) {

@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AddressInfo } from "node:net";
 import { presets } from "@roster/policy";
 import { ForbiddenError, RosterClient, RosterError } from "../src/index.ts";
-import { addMember, bearer, createOrg, signUp, testApp, type TestApp } from "../../server/test/helpers.ts";
+import { parseRetryAfter } from "../src/errors.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  GOOD_PASSWORD,
+  signUp,
+  testApp,
+  type TestApp,
+} from "../../server/test/helpers.ts";
 
 let t: TestApp;
 let baseUrl: string;
@@ -51,12 +60,23 @@ describe("@roster/sdk against a running Roster", () => {
     expect(enforcer.filter("read", "lead")).toEqual({ kind: "own", ownerId: rep.userId });
     expect(enforcer.can("update", { type: "lead", ownerId: rep.userId }).allowed).toBe(true);
     expect(() => enforcer.assert("update", { type: "lead", ownerId: otherUserId })).toThrow(ForbiddenError);
+    let local: unknown;
     try {
       enforcer.assert("delete", { type: "lead", ownerId: rep.userId });
       expect.unreachable();
     } catch (e) {
-      expect(e).toMatchObject({ status: 403, type: "authorization_error", requiredPermission: "lead:delete" });
+      local = e;
     }
+    expect(local).toMatchObject({ status: 403, type: "authorization_error", requiredPermission: "lead:delete" });
+    // A local refusal has the code the server gives its own refusals.
+    const remote = await t.app.inject({
+      method: "GET",
+      url: `/v1/orgs/${orgId}/audit-events`,
+      headers: bearer(rep.token),
+    });
+    expect(remote.statusCode).toBe(403);
+    expect((local as ForbiddenError).code).toBe(remote.json<{ error: { code: string } }>().error.code);
+    expect((local as ForbiddenError).code).toBe("permission_denied");
   });
 
   it("caches an enforcer for its TTL, and sees a role change once invalidated", async () => {
@@ -83,6 +103,41 @@ describe("@roster/sdk against a running Roster", () => {
     // The failed fetch is not cached: the next call asks again.
     const res = await t.app.inject({ method: "GET", url: `/v1/orgs/${orgId}/policy`, headers: bearer(stranger) });
     expect(res.statusCode).toBe(404);
+  });
+
+  it("signs a person in, and a throttled sign-in carries Retry-After as retryAfterSeconds", async () => {
+    const limited = await testApp({
+      signInLimits: { perAccount: { max: 100, windowSeconds: 900 }, perIp: { max: 2, windowSeconds: 120 } },
+    });
+    try {
+      await limited.app.listen({ port: 0, host: "127.0.0.1" });
+      const url = `http://127.0.0.1:${(limited.app.server.address() as AddressInfo).port}`;
+      const person = await signUp(limited.app, undefined, "Pat Person");
+      const grant = await RosterClient.signIn({ baseUrl: url, email: person.user.email, password: GOOD_PASSWORD });
+      expect(grant).toMatchObject({ user: { email: person.user.email } });
+      const wrong = () => RosterClient.signIn({ baseUrl: url, email: person.user.email, password: "not it at all" });
+      await expect(wrong()).rejects.toMatchObject({ status: 401, code: "invalid_credentials" });
+      await expect(wrong()).rejects.toMatchObject({ status: 401, retryAfterSeconds: undefined });
+      const err = await wrong().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RosterError);
+      expect(err).toMatchObject({ status: 429, type: "rate_limit_error", code: "rate_limited" });
+      const wait = (err as RosterError).retryAfterSeconds;
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(120);
+      expect((err as RosterError).requestId).toBeTruthy();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    const now = Date.parse("2026-11-29T12:00:00Z");
+    expect(parseRetryAfter("17", now)).toBe(17);
+    expect(parseRetryAfter("Sun, 29 Nov 2026 12:01:30 GMT", now)).toBe(90);
+    expect(parseRetryAfter("Sun, 29 Nov 2026 11:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+    expect(new RosterError(429, {}, undefined, "5").retryAfterSeconds).toBe(5);
   });
 
   it("refuses to be built without credentials", () => {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { join } from "node:path";
 
 export interface Config {
@@ -16,7 +17,11 @@ export interface Config {
   allowSignUp: boolean;
   demo: boolean;
   logLevel: string;
-  trustProxy: boolean;
+  /**
+   * Whose `X-Forwarded-For` to believe for the client address: `true` every hop (Roster only reachable through
+   * your proxy), or a list of addresses and CIDR ranges (your proxy, your host app's backend).
+   */
+  trustProxy: boolean | string[];
   session: { idleMinutes: number; maxHours: number; cookieSecure: boolean };
   signInLimits: { perAccount: { max: number; windowSeconds: number }; perIp: { max: number; windowSeconds: number } };
   /** argon2id cost. OWASP's minimum is m=19 MiB, t=2, p=1; tests may cheapen it explicitly. */
@@ -35,6 +40,25 @@ const int = (v: string | undefined, dflt: number) => {
   const n = v === undefined || v === "" ? NaN : Number(v);
   return Number.isInteger(n) && n > 0 ? n : dflt;
 };
+
+/** ROSTER_TRUST_PROXY: true/false, or comma-separated addresses and CIDR ranges (`10.0.0.5,10.1.0.0/16`). */
+function trustedProxies(v: string | undefined): boolean | string[] {
+  if (v === undefined || /^\s*$/.test(v) || /^(1|true|yes|on|0|false|no|off)$/i.test(v.trim()))
+    return bool(v?.trim(), false);
+  const list = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    const [address, bits, extra] = entry.split("/");
+    const family = isIP(address ?? "");
+    const maxBits = family === 6 ? 128 : 32;
+    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (!family || !okBits || extra !== undefined)
+      throw new Error(`ROSTER_TRUST_PROXY: "${entry}" is not an IP address or CIDR range (or use true / false).`);
+  }
+  return list;
+}
 
 /** Reads ROSTER_SECRET_KEY (64 hex chars or 32 bytes base64), or on the embedded default creates one in the data dir. */
 function parseSecretKey(raw: string, name: string): Buffer {
@@ -85,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowSignUp: bool(env.ROSTER_ALLOW_SIGN_UP, true),
     demo: bool(env.ROSTER_DEMO, false),
     logLevel: env.LOG_LEVEL || "info",
-    trustProxy: bool(env.ROSTER_TRUST_PROXY, false),
+    trustProxy: trustedProxies(env.ROSTER_TRUST_PROXY),
     session: {
       idleMinutes: int(env.ROSTER_SESSION_IDLE_MINUTES, 24 * 60),
       maxHours: int(env.ROSTER_SESSION_MAX_HOURS, 7 * 24),

@@ -84,7 +84,7 @@ export async function authRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
         tags: ["auth"],
         summary: "Sign in with email and password",
         description:
-          "Starts a session with a new token (also set as an HttpOnly cookie). A wrong password and an unknown email get the same answer. Throttled per account and per address. When the user has a second factor, answers `{ mfaRequired: true, challengeId }` instead and `POST /v1/auth/mfa/verify` finishes the sign-in.",
+          "Starts a session with a new token (also set as an HttpOnly cookie). A wrong password and an unknown email get the same answer. Failures are throttled per account (10 in 15 minutes) and per client address (50 in 5 minutes); successes never count. A host app's backend that signs people in passes each person's address in `X-Forwarded-For` and is listed in `ROSTER_TRUST_PROXY`. When the user has a second factor, answers `{ mfaRequired: true, challengeId }` instead and `POST /v1/auth/mfa/verify` finishes the sign-in.",
         security: [],
         body: Type.Object(
           {

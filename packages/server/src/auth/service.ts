@@ -30,7 +30,7 @@ export async function signUp(
   if (!deps.config.allowSignUp)
     throw new AppError("sign_up_disabled", "Self sign-up is turned off on this installation. Ask for an invitation.");
   checkPasswordPolicy(input.password);
-  await throttleIp(deps, meta);
+  await throttleSignUps(deps, meta);
   const now = deps.clock.now();
   const passwordHash = await hashPassword(input.password, deps.config.argon2);
   const user: UserRow = {
@@ -54,15 +54,16 @@ export async function signUp(
   });
 }
 
-async function throttleIp(deps: AppDeps, meta: RequestMeta): Promise<void> {
+/** Every sign-up counts against its address (each one creates an account). */
+async function throttleSignUps(deps: AppDeps, meta: RequestMeta): Promise<void> {
   const ipState = await hitLimit(
     deps.db,
-    `signin:ip:${meta.ip ?? "unknown"}`,
+    `signup:ip:${meta.ip ?? "unknown"}`,
     deps.config.signInLimits.perIp,
     deps.clock.now(),
   );
   if (!ipState.allowed) {
-    throw new AppError("rate_limited", "Too many sign-in attempts from this address. Try again later.", {
+    throw new AppError("rate_limited", "Too many sign-ups from this address. Try again later.", {
       retryAfterSeconds: ipState.retryAfterSeconds,
     });
   }
@@ -75,7 +76,10 @@ export type SignInResult =
 
 /**
  * Unknown email and wrong password take the same time and give the same answer. Both the address and the
- * account are throttled; the account counter only counts failures and is cleared by a success.
+ * account are throttled, and both count only failures (a wrong password or an unknown email): a host app's
+ * backend that signs many people in from one address is never refused for their successes. A success clears
+ * the account's counter, not the address's, so an attacker cannot reset the address's count with an account
+ * of their own.
  */
 export async function signIn(
   deps: AppDeps,
@@ -84,7 +88,13 @@ export async function signIn(
 ): Promise<SignInResult> {
   const now = deps.clock.now();
   const accountKey = `signin:acct:${normalizeEmail(input.email)}`;
-  await throttleIp(deps, meta);
+  const addressKey = `signin:ip:${meta.ip ?? "unknown"}`;
+  const address = await peekLimit(deps.db, addressKey, deps.config.signInLimits.perIp, now);
+  if (!address.allowed) {
+    throw new AppError("rate_limited", "Too many failed sign-in attempts from this address. Try again later.", {
+      retryAfterSeconds: address.retryAfterSeconds,
+    });
+  }
   const acct = await peekLimit(deps.db, accountKey, deps.config.signInLimits.perAccount, now);
   if (!acct.allowed) {
     const user = await findUserByEmail(deps, input.email);
@@ -105,6 +115,7 @@ export async function signIn(
   const ok = await verifyPassword(user?.passwordHash ?? null, input.password, deps.config.argon2);
   if (!user || !ok) {
     await hitLimit(deps.db, accountKey, deps.config.signInLimits.perAccount, now);
+    await hitLimit(deps.db, addressKey, deps.config.signInLimits.perIp, now);
     if (user)
       await recordForUser(deps, user.id, "all", {
         action: "auth.sign_in_failed",
