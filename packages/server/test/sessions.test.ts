@@ -200,14 +200,22 @@ describe("an admin ends a member's sessions", () => {
     expect(await alive(second)).toBe(false);
     expect(await alive(admin.session)).toBe(true);
 
-    const events = json<{ data: Array<{ actorId: string; targetId: string; after: Record<string, unknown> }> }>(
+    const events = json<{
+      data: Array<{ actorId: string; targetId: string; entityType: string; after: Record<string, unknown> }>;
+    }>(
       await t.app.inject({
         url: `/v1/orgs/${org.id}/audit-events?action=team.sessions_revoked`,
         headers: bearer(owner),
       }),
     ).data;
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actorId: admin.userId, targetId: member.memberId, after: { sessionsEnded: 2 } });
+    // entityType "team", like every other team.* event.
+    expect(events[0]).toMatchObject({
+      actorId: admin.userId,
+      targetId: member.memberId,
+      entityType: "team",
+      after: { sessionsEnded: 2 },
+    });
   });
 
   it("without the permission: 403, and nothing ends", async () => {

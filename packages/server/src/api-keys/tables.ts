@@ -1,6 +1,5 @@
-import { pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+import { pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 
 export const apiKeys = pgTable(
   "api_keys",

@@ -1,6 +1,5 @@
-import { bigint, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+import { bigint, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 
 /** Signed `{orgId, seq, hash}` statements (migration 0002_audit.sql): append-only for the application role. */
 export const auditCheckpoints = pgTable(

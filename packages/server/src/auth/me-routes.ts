@@ -5,7 +5,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable, Timestamp } from "../http/schemas.ts";
 import { requireSession } from "../http/context.ts";
-import { changePassword } from "../security/password.ts";
+import { changePassword } from "./password-change.ts";
 import { PASSWORD_MAX } from "./passwords.ts";
 import { members, organizations, sessions } from "../db/schema.ts";
 import { notFound } from "../http/errors.ts";

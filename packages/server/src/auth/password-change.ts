@@ -2,9 +2,9 @@ import { eq } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { users } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";
-import { checkPasswordPolicy, hashPassword, verifyPassword } from "../auth/passwords.ts";
-import { hitLimit } from "../auth/rate-limit.ts";
-import { revokeUserSessions } from "../auth/sessions.ts";
+import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords.ts";
+import { hitLimit } from "./rate-limit.ts";
+import { revokeUserSessions } from "./sessions.ts";
 
 const WRONG_PASSWORD_LIMIT = { max: 10, windowSeconds: 15 * 60 };
 

@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
-import { pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { pgTable, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { users } from "../db/schema.ts";
@@ -13,8 +14,6 @@ import { checkPasswordPolicy, hashPassword } from "./passwords.ts";
 import { hitLimit } from "./rate-limit.ts";
 import { findUserByEmail, normalizeEmail } from "./service.ts";
 import { revokeUserSessions } from "./sessions.ts";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /** Installation-level, like sessions (migration 0003_team.sql): reached only by the token's hash. */
 export const passwordResets = pgTable("password_resets", {

@@ -1,8 +1,7 @@
 import { sql } from "drizzle-orm";
-import { bigint, customType, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
+import { bigint, customType, integer, jsonb, pgTable, primaryKey, text, unique } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 import { canonicalJson, parseEventObject } from "../audit/chain.ts";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /**
  * An audit event's before/after: an object in the process, its RFC 8785 canonical JSON text in the database

@@ -39,8 +39,8 @@ export async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async () => {
       try {
         await deps.db.ping();
-      } catch {
-        throw new AppError("unavailable", "The database is not reachable.");
+      } catch (err) {
+        throw new AppError("unavailable", "The database is not reachable.", {}, { cause: err });
       }
       return { status: "ready" };
     },

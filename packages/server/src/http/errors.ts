@@ -177,8 +177,9 @@ export class AppError extends Error {
   readonly type: ErrorType;
   readonly code: ErrorCode;
   readonly extras: ErrorExtras;
-  constructor(code: ErrorCode, message: string, extras: ErrorExtras = {}) {
-    super(message);
+  /** `options.cause`: the error this one stands for; it is logged, and never sent to the caller. */
+  constructor(code: ErrorCode, message: string, extras: ErrorExtras = {}, options?: { cause?: unknown }) {
+    super(message, options);
     const def = ERROR_CODES[code];
     this.status = def.status;
     this.type = def.type;

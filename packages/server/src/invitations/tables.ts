@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
-import { pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+import { pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 
 export type StoredInvitationStatus = "pending" | "accepted" | "revoked" | "expired";
 

@@ -1,6 +1,5 @@
-import { pgTable, text, timestamp } from "drizzle-orm/pg-core";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+import { pgTable, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 
 /** One row per periodic job, shared by every instance (migration 0002_audit.sql). */
 export const jobRuns = pgTable("job_runs", {

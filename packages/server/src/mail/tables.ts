@@ -1,6 +1,5 @@
-import { integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+import { integer, pgTable, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 
 export type OutboxStatus = "pending" | "sending" | "sent" | "failed";
 export type MailKind = "invitation" | "password_reset" | "removal_notice";

@@ -1,7 +1,6 @@
-import { bigint, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { ts } from "../lib/columns.ts";
 import { users } from "../db/schema.ts";
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /** One TOTP factor per user; see migrations/0004_security.sql for why last_used_step exists. */
 export const mfaFactors = pgTable("mfa_factors", {

@@ -58,7 +58,7 @@ export async function endMemberSessions(
       action: "team.sessions_revoked",
       actorId: ctx.member.userId,
       targetId: target.id,
-      entityType: "member",
+      entityType: "team",
       after: { sessionsEnded: ended },
       ...meta,
     });
