@@ -3,9 +3,16 @@ import { policyBenchmark } from "./policy.ts";
 import { auditBenchmark } from "./audit.ts";
 import { exportBenchmark } from "./export.ts";
 import { securityBenchmark } from "./security.ts";
+import { httpBenchmark } from "./http.ts";
 import type { Benchmark } from "./types.ts";
 
-const BENCHMARKS: readonly Benchmark[] = [policyBenchmark, exportBenchmark, securityBenchmark, auditBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  policyBenchmark,
+  exportBenchmark,
+  securityBenchmark,
+  auditBenchmark,
+  httpBenchmark,
+];
 
 const args = process.argv.slice(2);
 const timeArg = args.find((a) => a.startsWith("--time="));
