@@ -43,6 +43,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["api-keys"],
+        operationId: "listApiKeys",
         summary: "List API keys",
         description:
           "Every key of this org, newest first, revoked ones included (with `revokedAt`). Never a secret. Needs `api_key:read`.",
@@ -66,6 +67,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["api-keys"],
+        operationId: "createApiKey",
         summary: "Mint an API key",
         description:
           "Creates a key that acts as the caller's own membership, with that member's current role on every request, optionally narrowed to `permissions` (each one the caller holds). The secret is shown once. Needs `api_key:create` and a signed-in user. Audited as `api_key.created`.",
@@ -99,6 +101,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["api-keys"],
+        operationId: "rotateApiKey",
         summary: "Rotate an API key",
         description:
           "Gives the key a new secret, shown once; the old secret stops working at once. Only the key's own member may rotate it (the new secret acts as them); others with `api_key:revoke` can revoke it. Needs `api_key:rotate` and a signed-in user. Audited as `api_key.rotated`.",
@@ -121,6 +124,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["api-keys"],
+        operationId: "revokeApiKey",
         summary: "Revoke an API key",
         description:
           "The key fails from its next request. Needs `api_key:revoke` and a signed-in user. Revoking a revoked key answers 204 again. Audited as `api_key.revoked`.",

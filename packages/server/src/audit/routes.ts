@@ -94,6 +94,7 @@ export async function auditRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       config: { org: true },
       schema: {
         tags: ["audit"],
+        operationId: "listAuditEvents",
         summary: "List audit events",
         description:
           "The org's hash-chained audit log, newest first, with filters (action, actorId, targetId, entityType, from/to time range) and cursor pages (`nextCursor` is null on the last page). Needs `audit_log:read`; a department-scoped reader sees the events whose actor or target is one of their department's people or invitations.",
@@ -124,6 +125,7 @@ export async function auditRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       config: { org: true },
       schema: {
         tags: ["audit"],
+        operationId: "exportAuditEvents",
         summary: "Export audit events as CSV or JSONL",
         description:
           "Streams the org's events in seq order (oldest first), with the same filters as the list. `jsonl` has one event per line with exactly the hashed fields plus `prevHash` and `hash`, so `docs/audit/verify_audit.py` can re-verify it offline. In `csv`, cells a spreadsheet would run as a formula are prefixed with an apostrophe and `before`/`after` are JSON text. Needs `audit_log:export`.",
@@ -169,6 +171,7 @@ export async function auditRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       config: { org: true },
       schema: {
         tags: ["audit"],
+        operationId: "verifyAuditChain",
         summary: "Verify the audit chain",
         description:
           "Recomputes every hash and link of the org's chain, compares it with every signed checkpoint (which also catches the newest events being cut off) and with the head, and answers `{ok: true, lastSeq, lastHash}` or `{ok: false, brokenAtSeq, reason}` where reason is edited, missing, reordered, inserted, truncated or checkpoint_forged. Needs `audit_log:read`.",

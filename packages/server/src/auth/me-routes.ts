@@ -40,6 +40,7 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     {
       schema: {
         tags: ["me"],
+        operationId: "getMe",
         summary: "The signed-in user and their memberships",
         description:
           "The user, any platform role, and each membership with its org, role and status (removed memberships are left out).",
@@ -89,6 +90,7 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     {
       schema: {
         tags: ["me"],
+        operationId: "listMySessions",
         summary: "My active sessions",
         description:
           "Every live session of the signed-in user, newest first, with where it started and when it was last used.",
@@ -107,6 +109,7 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     {
       schema: {
         tags: ["me"],
+        operationId: "revokeMyOtherSessions",
         summary: "End all my other sessions",
         description:
           'Revokes every session of the signed-in user except the one making this request ("sign out everywhere else"). Answers how many ended.',
@@ -127,6 +130,7 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     {
       schema: {
         tags: ["me"],
+        operationId: "changeMyPassword",
         summary: "Change my password",
         description:
           "Needs the current password. The new one follows the password policy (8 to 128 characters, not a common password). Every other session of the user ends; this one stays.",
@@ -151,6 +155,7 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     {
       schema: {
         tags: ["me"],
+        operationId: "revokeMySession",
         summary: "End one of my sessions",
         description: "Revokes the session at once: its next request is refused. Another user's session id answers 404.",
         params: Type.Object({ id: Id }),

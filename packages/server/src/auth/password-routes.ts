@@ -21,6 +21,7 @@ export async function passwordRoutes(app: FastifyInstance, deps: AppDeps): Promi
       config: { auth: "none" },
       schema: {
         tags: ["auth"],
+        operationId: "requestPasswordReset",
         summary: "Ask for a password reset email",
         description:
           "Always answers 202 with the same body, whether or not the email has an account. When it has, a single-use link valid for 60 minutes is emailed (`{ROSTER_PUBLIC_URL}/reset-password?token=…`). Throttled per caller address (429) and per account (silently).",
@@ -44,6 +45,7 @@ export async function passwordRoutes(app: FastifyInstance, deps: AppDeps): Promi
       config: { auth: "none" },
       schema: {
         tags: ["auth"],
+        operationId: "resetPassword",
         summary: "Set a new password with a reset link's token",
         description:
           "Spends the token (single use, 60 minutes), sets the password (8 to 128 characters, not a common one) and ends every session of the account. It does not sign in: the next sign-in asks for the second factor as usual.",

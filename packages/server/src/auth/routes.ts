@@ -59,6 +59,7 @@ export async function authRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
       config: { auth: "none" },
       schema: {
         tags: ["auth"],
+        operationId: "signUp",
         summary: "Create an account",
         description:
           "Creates a user and signs them in. Turned off when ROSTER_ALLOW_SIGN_UP=false. Then `POST /v1/orgs` makes the user the top role of a new org.",
@@ -82,6 +83,7 @@ export async function authRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
       config: { auth: "none" },
       schema: {
         tags: ["auth"],
+        operationId: "signIn",
         summary: "Sign in with email and password",
         description:
           "Starts a session with a new token (also set as an HttpOnly cookie). A wrong password and an unknown email get the same answer. Failures are throttled per account (10 in 15 minutes) and per client address (50 in 5 minutes); successes never count. A host app's backend that signs people in passes each person's address in `X-Forwarded-For` and is listed in `ROSTER_TRUST_PROXY`. When the user has a second factor, answers `{ mfaRequired: true, challengeId }` instead and `POST /v1/auth/mfa/verify` finishes the sign-in.",
@@ -109,6 +111,7 @@ export async function authRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
     {
       schema: {
         tags: ["auth"],
+        operationId: "signOut",
         summary: "End this session",
         description: "Revokes the session that made the request and clears its cookies.",
         response: { 204: Type.Null({ description: "Signed out." }), ...errors(401, 403) },

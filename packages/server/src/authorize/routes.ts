@@ -16,6 +16,7 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AppDeps): Prom
     {
       schema: {
         tags: ["authorize"],
+        operationId: "authorize",
         summary: "Ask whether the caller may act on a host-app record",
         description:
           "The host app's check for its own records (`plan:create`, `invoice:void`, `lead:update` with `ownerId`, `order:read` with `storeId`), decided by the same policy engine Roster uses for itself, as the calling member with its current role, stores, department and hidden modules. Unknown actions or resource types are simply not allowed.",

@@ -15,6 +15,7 @@ export async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { auth: "none" },
       schema: {
         tags: ["operations"],
+        operationId: "getLiveness",
         summary: "Liveness",
         description: "Answers while the process is up; checks nothing else.",
         security: [],
@@ -30,6 +31,7 @@ export async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { auth: "none" },
       schema: {
         tags: ["operations"],
+        operationId: "getReadiness",
         summary: "Readiness",
         description: "Answers 200 when the database answers, 503 otherwise.",
         security: [],

@@ -79,6 +79,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       config: { org: true },
       schema: {
         tags: ["invitations"],
+        operationId: "listInvitations",
         summary: "List invitations",
         description:
           "Every invitation of the org, newest first, with its status (pending, accepted, expired, revoked), sent date, expiry and inviter, so the history stays visible. Needs `invitation:read` (department admins see their department's).",
@@ -112,6 +113,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       config: { org: true },
       schema: {
         tags: ["invitations"],
+        operationId: "createInvitation",
         summary: "Invite someone",
         description:
           "Emails a single-use link (`{ROSTER_PUBLIC_URL}/accept-invitation?token=…`) valid for the org's invitation lifetime (72 h by default, 7 days in `operations`). `role` defaults to the policy's lowest role and must be one the caller may grant; department admins invite into their own department, and a missing department is inherited from the inviter where the policy says so. Audited as `team.invited`.",
@@ -142,6 +144,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       config: { org: true },
       schema: {
         tags: ["invitations"],
+        operationId: "resendInvitation",
         summary: "Resend an invitation",
         description:
           "Issues a new token and a new expiry and emails it; the previous link stops working at once. Works on pending and expired invitations. Needs `invitation:resend`. Audited as `team.invite_resent`.",
@@ -161,6 +164,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       config: { org: true },
       schema: {
         tags: ["invitations"],
+        operationId: "revokeInvitation",
         summary: "Revoke an invitation",
         description:
           "Invalidates the link at once; the invitation stays in the list as `revoked`. Needs `invitation:revoke`. Audited as `team.invite_revoked`.",
@@ -180,6 +184,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       config: { auth: "none" },
       schema: {
         tags: ["invitations"],
+        operationId: "getInvitationByToken",
         summary: "Look up an invitation by its token",
         description:
           "Public: for the accept page. Answers the org's name, the invited email, the role and the expiry, nothing else. An unknown or replaced token is 404; an expired, revoked or accepted one is 409 `invitation_not_pending`.",
@@ -200,6 +205,7 @@ export async function invitationRoutes(app: FastifyInstance, deps: AppDeps): Pro
       config: { auth: "optional" },
       schema: {
         tags: ["invitations"],
+        operationId: "acceptInvitation",
         summary: "Accept an invitation",
         description:
           "A new address sends `{name, password}` and gets an account. An address that already has an account must be signed in as it (Bearer or cookie); the body may then be empty. Creates the membership with the invited role, department, stores and hidden modules, signs in (session shape plus `member`, cookie set) and records `team.invite_accepted`. Single use: of concurrent accepts exactly one succeeds.",

@@ -67,6 +67,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "listMembers",
         summary: "List members",
         description:
           "Members of this org with filters (role, status, department, store, text on name/email), sorting (`sort=-lastLoginAt`), cursor pages and a total. Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.",
@@ -96,6 +97,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "exportMembers",
         summary: "Export members as CSV or XLSX",
         description:
           "Streams the caller's org's members (same filters as the list; default active and inactive) with the columns name, email, role, status, lastLoginAt, createdAt, department, stores. Cells a spreadsheet would run as a formula are prefixed with an apostrophe. Needs `member:export`.",
@@ -150,6 +152,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "getMember",
         summary: "Get a member",
         description:
           "One member with status, role, dimensions and `lastLoginAt`. Removed members stay readable (status `removed`, `removedAt`) until they are purged 30 days later. Another org's id answers 404.",
@@ -169,6 +172,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "updateMember",
         summary: "Change a member",
         description:
           "Any of role, status (active | inactive), name, department, storeIds, hiddenModules, each decided by the policy (rank rules, department jurisdiction, role granting) and recorded as its own audit event with before/after: `team.role_changed`, `team.deactivated` / `team.reactivated`, `team.name_changed`, `team.department_changed`, `team.store_access_changed`, `team.module_visibility_changed`. All or nothing. Deactivation ends the member's sessions at once; a role change applies on the member's next request. The last active top-role member cannot be demoted or deactivated (409 `last_top_role`). `secondaryEmail` cannot be changed (422).",
@@ -208,6 +212,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "removeMember",
         summary: "Remove a member",
         description:
           "Soft removal: status becomes `removed`; every session of the person and their API keys in this org end before the response; their history stays attributed to them as a former member; a notice is emailed. Restorable for 30 days, then purged. Needs the policy's remove permission (`member:delete` in `billing`, where only owners may). The last active top-role member cannot be removed (409 `last_top_role`). Audited as `team.removed`.",
@@ -227,6 +232,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "restoreMember",
         summary: "Restore a removed member",
         description:
           "Within 30 days of removal: the member is active again with the role, department and stores they had (revoked API keys stay revoked). After that, 409 `restore_window_passed`. Needs `member:restore`. Audited as `team.restored`.",
@@ -246,6 +252,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "sendMemberPasswordReset",
         summary: "Email a member a password reset link",
         description:
           "Sends an active member a single-use link valid for 60 minutes. The caller never sees the token or the password; completing the reset ends all the member's sessions and does not bypass MFA. Needs `member:reset_password`. Audited as `team.password_reset_requested`.",

@@ -37,6 +37,7 @@ export async function metricsRoutes(app: FastifyInstance, _deps: AppDeps): Promi
       config: { auth: "none" },
       schema: {
         tags: ["operations"],
+        operationId: "getMetrics",
         summary: "Prometheus metrics",
         description:
           "Request counts and durations by route pattern, and process metrics, in the Prometheus text format. Holds no tenant data; keep it on the internal network all the same.",

@@ -29,6 +29,7 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     {
       schema: {
         tags: ["mfa"],
+        operationId: "getMyMfa",
         summary: "My second factors",
         description:
           "Whether a TOTP factor is set up (`none`, `pending` until confirmed, `enrolled`) and how many unused recovery codes remain.",
@@ -49,6 +50,7 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     {
       schema: {
         tags: ["mfa"],
+        operationId: "startTotpEnrollment",
         summary: "Start TOTP enrolment",
         description:
           "Creates a new authenticator seed (RFC 6238: SHA-1, 6 digits, 30 s) and answers it as an `otpauth://` URI, as base32 and as a QR code (PNG data URL). Nothing changes until `POST /v1/me/mfa/totp/confirm` with a first code; calling again replaces an unconfirmed seed. 409 when a factor is already confirmed. The seed is stored encrypted (AES-256-GCM).",
@@ -72,6 +74,7 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     {
       schema: {
         tags: ["mfa"],
+        operationId: "confirmTotpEnrollment",
         summary: "Confirm TOTP enrolment",
         description: `Checks a first code from the app, turns the factor on, and answers ${RECOVERY_CODE_COUNT} single-use recovery codes, which are shown only here (stored hashed). This session counts as verified with the factor; the user's other sessions do not, and in an org that requires MFA they answer 403 \`mfa_required\` until they sign in again. Audited as \`auth.mfa_enrolled\` in each of the user's orgs. A wrong code answers 422 \`mfa_code_rejected\`.`,
         body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }, { additionalProperties: false }),
@@ -92,6 +95,7 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     {
       schema: {
         tags: ["mfa"],
+        operationId: "removeTotp",
         summary: "Remove my TOTP factor",
         description:
           "Needs the current `password` or a `code` (TOTP or recovery). Deletes the factor and its recovery codes and ends every other session of the user. Audited as `auth.mfa_removed`. In an org that requires MFA, the user is sent back to enrolment.",
@@ -117,6 +121,7 @@ export async function mfaRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
       config: { auth: "none" },
       schema: {
         tags: ["auth"],
+        operationId: "verifyMfa",
         summary: "Finish signing in with a second factor",
         description:
           "Takes the `challengeId` from sign-in and a TOTP code or a recovery code. Each code works once. A challenge lasts 5 minutes and allows 5 tries; then sign in again. Answers the same session as sign-in.",

@@ -33,6 +33,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     {
       schema: {
         tags: ["orgs"],
+        operationId: "createOrg",
         summary: "Create an organization",
         description:
           "Creates an org bound to a policy preset (saas, billing, crm, departments, operations); the caller becomes its top role.",
@@ -63,6 +64,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
       config: { org: true },
       schema: {
         tags: ["orgs"],
+        operationId: "getOrg",
         summary: "Get an organization",
         description: "Any member may read the org they belong to. Another org's id answers 404.",
         params: OrgParams,
@@ -82,6 +84,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
       config: { org: true },
       schema: {
         tags: ["orgs"],
+        operationId: "updateOrg",
         summary: "Rename an organization",
         description: "Needs `organization:update`. Audited as `organization.updated` with the before/after name.",
         params: OrgParams,
@@ -102,6 +105,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
       config: { org: true },
       schema: {
         tags: ["orgs"],
+        operationId: "deleteOrg",
         summary: "Delete an organization",
         description:
           "Needs `organization:delete` (in the presets: the top role only). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.",
@@ -124,6 +128,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
       config: { org: true },
       schema: {
         tags: ["orgs"],
+        operationId: "getOrgPolicy",
         summary: "The org's policy",
         description:
           "Roles with ranks and permissions, resources, dimensions and modules, for UIs that render the matrix; plus the roles the caller may assign and the caller as a policy subject, so host apps (through the SDK) can decide many records locally with the very engine Roster uses.",

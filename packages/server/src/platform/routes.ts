@@ -20,6 +20,7 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
     {
       schema: {
         tags: ["platform"],
+        operationId: "listPlatformOrgs",
         summary: "Tenant list",
         description:
           "Every organization of this installation with its member count, for the host company's staff. Needs a platform role with `tenant:read`; it shows no org's members or data.",

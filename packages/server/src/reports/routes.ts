@@ -105,6 +105,7 @@ export async function reportRoutes(app: FastifyInstance, deps: AppDeps): Promise
       config: { org: true },
       schema: {
         tags: ["reports"],
+        operationId: "getComplianceReport",
         summary: "Monthly compliance report",
         description:
           "For a month (`YYYY-MM`, UTC): members as of the month's end with role and status, every role change, every deactivation, removal and invitation revocation, and a summary of failed sign-ins, all built from the audit chain. The cover carries the chain's verification result and the month's last `seq` and hash, so the report is itself evidence. A finished month's report is generated once and kept (a scheduled job keeps every finished month); the running month is built on demand. `format=xlsx` answers a workbook with one sheet per section. Needs `report:read`; a department-scoped reader gets their department's part.",

@@ -26,6 +26,7 @@ export async function memberSessionRoutes(app: FastifyInstance, deps: AppDeps): 
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "listMemberSessions",
         summary: "A member's sessions",
         description:
           "The member's live sessions (created, last seen, IP, user agent), newest first. Needs `session:read`. Sessions belong to the person, so ones used in other orgs are listed too.",
@@ -58,6 +59,7 @@ export async function memberSessionRoutes(app: FastifyInstance, deps: AppDeps): 
       config: { org: true },
       schema: {
         tags: ["members"],
+        operationId: "revokeMemberSessions",
         summary: "End a member's sessions",
         description:
           "Signs the member out everywhere at once. Needs `session:revoke` and the policy's member rules (rank, peers, department). Audited as `team.sessions_revoked`. API keys are not affected.",

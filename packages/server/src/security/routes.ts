@@ -82,6 +82,7 @@ export async function securityRoutes(app: FastifyInstance, deps: AppDeps): Promi
       config: { org: true },
       schema: {
         tags: ["security"],
+        operationId: "getOrgSecurity",
         summary: "Get the org's security settings",
         description:
           "Org-wide MFA, allowed factors, session limits, what deactivated members' API keys do, allowed email domains and the invitation lifetime. Needs `security:read`.",
@@ -102,6 +103,7 @@ export async function securityRoutes(app: FastifyInstance, deps: AppDeps): Promi
       config: { org: true },
       schema: {
         tags: ["security"],
+        operationId: "updateOrgSecurity",
         summary: "Change the org's security settings",
         description:
           "Send only the fields to change. Needs `security:update` and a signed-in user (not an API key). Turning on `requireMfa` needs the caller to have a factor. Session limits can only make sessions end sooner than the installation's own limits. Audited as `security.updated` with the before/after of each changed field.",
