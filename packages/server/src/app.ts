@@ -1,4 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { Socket } from "node:net";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -7,7 +8,7 @@ import type { AppDeps } from "./deps.ts";
 import { newId } from "./lib/ids.ts";
 import { AppError } from "./http/errors.ts";
 import { findNul } from "./http/nul.ts";
-import { ErrorBody } from "./http/schemas.ts";
+import { ErrorBody, withStandardErrors } from "./http/schemas.ts";
 import { authenticate, bindOrg } from "./http/context.ts";
 import { registerFeatures } from "./features.ts";
 
@@ -25,12 +26,31 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
+    // The router's own refusals (a path segment over the length limit, malformed percent-encoding), the
+    // connection's (not HTTP, headers too large, too slow) and the shutdown's 503 all answer in the contract.
+    frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+      const appErr = frameworkError(err);
+      void reply.code(appErr.status).header("x-request-id", req.id).send(errorBody(req.id, appErr));
+    },
+    clientErrorHandler: onClientError,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
 
   const routes: Array<{ method: string; re: RegExp }> = [];
   app.addHook("onRoute", (r) => {
     // The API reference's own assets are public.
     if (r.url.startsWith("/docs")) r.config = { ...(r.config ?? {}), auth: "none" };
+    // Every operation declares the errors its kind of route can answer, beside the ones its handler adds.
+    if (r.schema?.response && !r.schema.hide) {
+      const kind = { method: r.method, auth: r.config?.auth, org: r.config?.org };
+      r.schema = { ...r.schema, response: withStandardErrors(r.schema.response as Record<string, unknown>, kind) };
+    }
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     const re = new RegExp(
       "^" +
@@ -79,6 +99,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook("onRequest", async (req, reply) => {
     void reply.header("x-request-id", req.id);
+    if (closing) {
+      void reply.header("connection", "close");
+      throw new AppError("unavailable", "This instance is shutting down. Retry the request.");
+    }
     await authenticate(deps, req);
   });
   // Before any handler can hand it to the database (which would fail with a 500): a clear 400 naming the field.
@@ -150,6 +174,63 @@ function errorBody(requestId: string, e: AppError) {
     },
   };
 }
+
+/** The router's refusals, before any route matched. */
+function frameworkError(err: FastifyError): AppError {
+  switch (err.code) {
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new AppError(
+        "validation_failed",
+        `A path segment is longer than ${MAX_PARAM_LENGTH} characters; ids have at most 64.`,
+        { param: "path" },
+      );
+    case "FST_ERR_BAD_URL":
+      return new AppError("validation_failed", "The path is not a valid URL (malformed percent-encoding).", {
+        param: "path",
+      });
+    default:
+      return toAppError(err) ?? internalError();
+  }
+}
+
+const MAX_PARAM_LENGTH = 100;
+
+function internalError(): AppError {
+  return new AppError(
+    "internal_error",
+    "Something went wrong on our side. Quote the request id if you contact support.",
+  );
+}
+
+/**
+ * A connection that never made a request Fastify could route: not HTTP, headers over the size limit, or too slow
+ * to send them. Answers in the contract (with a request id of its own) and closes, as Node does by default.
+ */
+function onClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const appErr =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? new AppError("request_timeout", "The request took too long to arrive.")
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? new AppError("headers_too_large", "The request line and headers are too large.")
+        : new AppError("validation_failed", "The request is not valid HTTP.");
+  const requestId = newId("evt").replace("evt_", "req_");
+  const body = JSON.stringify(errorBody(requestId, appErr));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${appErr.status} ${STATUS_TEXT[appErr.status] ?? "Error"}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+};
 
 /** Maps framework and driver errors that a caller can cause to the contract; everything else stays a 500. */
 function toAppError(err: unknown): AppError | null {

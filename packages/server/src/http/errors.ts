@@ -3,7 +3,7 @@
  * contract's `{ error: { type, code, message, ... } }`; anything else becomes a bare 500.
  */
 export const ERROR_TYPES = {
-  invalid_request_error: [400, 413, 415, 422, 405],
+  invalid_request_error: [400, 405, 408, 413, 415, 422, 431],
   authentication_error: [401],
   authorization_error: [403],
   not_found_error: [404],
@@ -24,6 +24,16 @@ export const ERROR_CODES = {
   body_too_large: { status: 413, type: "invalid_request_error", doc: "The body exceeds the size limit." },
   unsupported_media_type: { status: 415, type: "invalid_request_error", doc: "The body must be application/json." },
   method_not_allowed: { status: 405, type: "invalid_request_error", doc: "The path exists but not with this method." },
+  request_timeout: {
+    status: 408,
+    type: "invalid_request_error",
+    doc: "The request line and headers did not arrive in time; the connection is closed.",
+  },
+  headers_too_large: {
+    status: 431,
+    type: "invalid_request_error",
+    doc: "The request line (a very long path) and headers exceed the size limit; the connection is closed.",
+  },
   password_too_short: { status: 422, type: "invalid_request_error", doc: "Passwords need at least 8 characters." },
   password_too_long: { status: 422, type: "invalid_request_error", doc: "Passwords may have at most 128 characters." },
   password_too_common: {

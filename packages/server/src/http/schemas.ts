@@ -25,9 +25,11 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   405: "Method not allowed on this path.",
   409: "Conflicts with the current state.",
   413: "Body too large.",
+  415: "The body is not application/json.",
   422: "Well-formed but not acceptable.",
   429: "Too many attempts.",
   500: "Unexpected failure; no internals are exposed.",
+  503: "Unavailable: this instance is shutting down or cannot reach the database; retry.",
 };
 
 /** The error responses of an operation, each pointing at the shared Error schema. 500 is always included. */
@@ -35,6 +37,44 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
   for (const s of [...statuses, 500]) out[s] = Type.Ref(ErrorBody, { description: ERROR_DESCRIPTIONS[s] ?? "Error" });
   return out;
+}
+
+/** What a route is, as far as the errors it can answer before or around its handler go. */
+export interface RouteKind {
+  method: string | string[];
+  /** config.auth; default "required". */
+  auth?: "required" | "optional" | "none";
+  /** config.org: the caller's membership is bound before the handler. */
+  org?: boolean;
+}
+
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * The error statuses every route of a kind can answer, whatever its handler does: 400 (a malformed parameter,
+ * a NUL character anywhere), 500, 503 (while the instance shuts down); with a body, 413 and 415; signed-in
+ * routes 401 and 403 (CSRF, the MFA gate, an API key where keys may not go); org routes 404 (not a member) and
+ * 403 (deactivated).
+ */
+export function standardErrorStatuses(kind: RouteKind): number[] {
+  const statuses = new Set([400, 500, 503]);
+  const methods = Array.isArray(kind.method) ? kind.method : [kind.method];
+  if (methods.some((m) => BODY_METHODS.has(m.toUpperCase()))) [413, 415].forEach((s) => statuses.add(s));
+  if ((kind.auth ?? "required") !== "none") [401, 403].forEach((s) => statuses.add(s));
+  if (kind.org) [403, 404].forEach((s) => statuses.add(s));
+  return [...statuses];
+}
+
+/**
+ * A route's responses with the standard error responses of its kind added (declared ones are kept), in status
+ * order, so the document lists every status the route can answer without each route spelling them out.
+ */
+export function withStandardErrors(
+  response: Record<string, unknown> | undefined,
+  kind: RouteKind,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...errors(...standardErrorStatuses(kind)), ...(response ?? {}) };
+  return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** ISO 8601 UTC on the wire; handlers may return Date objects, which the serializer formats. */
