@@ -11,6 +11,7 @@ import { hashToken } from "../lib/tokens.ts";
 import { record, type RequestMeta } from "../audit/record.ts";
 import { orgSettings } from "../orgs/settings.ts";
 import { apiKeys, type ApiKeyRow } from "./tables.ts";
+import { tag } from "../cache/hub.ts";
 
 export const API_KEY_PREFIX = "rk";
 /** `rk_<8-character prefix>_<43 characters of base64url>`: the prefix is what lists show, the rest is 256 random bits. */
@@ -41,14 +42,58 @@ export interface AuthenticatedKey {
  * Resolves a presented key to its org, member and user, or null when it is not a live key. The lookup runs
  * before any org is known, through a SECURITY DEFINER function that maps the hash to ids only; the rest is
  * read with that org bound. The member's current row decides: removed → not a key any more; deactivated →
- * the org's `suspendedMemberApiKeys` (keep working, or 403 api_key_paused).
+ * the org's `suspendedMemberApiKeys` (keep working, or 403 api_key_paused). A live key stays in this
+ * instance's cache until the database reports a change to the key, its member, its org or its user.
  */
 export async function authenticateApiKey(deps: AppDeps, token: string): Promise<AuthenticatedKey | null> {
   if (!KEY_FORMAT.test(token)) return null;
   const now = deps.clock.now();
+  const secretHash = hashToken(token);
+  const cache = deps.db.cache.apiKeys;
+  const row =
+    cache.get(secretHash) ??
+    (await cache.load(secretHash, async () => {
+      const value = await readKey(deps, secretHash);
+      if (!value) return null;
+      const { orgId, id } = value.key;
+      const tags = [tag.key(orgId, id), tag.member(orgId, value.user.id), tag.org(orgId), tag.user(value.user.id)];
+      return { value, tags };
+    }));
+  if (!row || row.member.status === "removed") return null;
+  if (row.member.status === "inactive") {
+    const policy = getPreset(row.org.policy);
+    if (!policy || orgSettings(row.org, policy).suspendedMemberApiKeys === "paused") {
+      throw new AppError(
+        "api_key_paused",
+        "This API key's member is deactivated, and this organization pauses their keys until they are reactivated.",
+      );
+    }
+  }
+  const lastUsedAt = row.key.lastUsedAt;
+  if (!lastUsedAt || now.getTime() - lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
+    // At most once a minute per key and instance, and never seen by the caches (migration 0007).
+    row.key.lastUsedAt = now;
+    await deps.db.tx({ orgId: row.key.orgId }, (tx) =>
+      tx
+        .update(apiKeys)
+        .set({ lastUsedAt: now })
+        .where(
+          and(
+            eq(apiKeys.orgId, row.key.orgId),
+            eq(apiKeys.id, row.key.id),
+            or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - TOUCH_INTERVAL_MS))),
+          ),
+        ),
+    );
+  }
+  // Copies: the request never touches what the next one is served from.
+  return { key: { ...row.key }, member: { ...row.member }, org: { ...row.org }, user: { ...row.user } };
+}
+
+async function readKey(deps: AppDeps, secretHash: string): Promise<AuthenticatedKey | null> {
   return deps.db.tx({}, async (tx) => {
     const found = rowsOf<{ org_id: string; key_id: string }>(
-      await tx.execute(sql`SELECT org_id, key_id FROM roster_api_key_lookup(${hashToken(token)})`),
+      await tx.execute(sql`SELECT org_id, key_id FROM roster_api_key_lookup(${secretHash})`),
     )[0];
     if (!found) return null;
     await tx.execute(sql`SELECT set_config('roster.org_id', ${found.org_id}, true)`);
@@ -64,30 +109,7 @@ export async function authenticateApiKey(deps: AppDeps, token: string): Promise<
       .innerJoin(organizations, eq(organizations.id, apiKeys.orgId))
       .innerJoin(users, eq(users.id, members.userId))
       .where(and(eq(apiKeys.orgId, found.org_id), eq(apiKeys.id, found.key_id), isNull(apiKeys.revokedAt)));
-    if (!row || row.member.status === "removed") return null;
-    if (row.member.status === "inactive") {
-      const policy = getPreset(row.org.policy);
-      if (!policy || orgSettings(row.org, policy).suspendedMemberApiKeys === "paused") {
-        throw new AppError(
-          "api_key_paused",
-          "This API key's member is deactivated, and this organization pauses their keys until they are reactivated.",
-        );
-      }
-    }
-    if (!row.key.lastUsedAt || now.getTime() - row.key.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
-      await tx
-        .update(apiKeys)
-        .set({ lastUsedAt: now })
-        .where(
-          and(
-            eq(apiKeys.orgId, row.key.orgId),
-            eq(apiKeys.id, row.key.id),
-            or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - TOUCH_INTERVAL_MS))),
-          ),
-        );
-      row.key.lastUsedAt = now;
-    }
-    return row;
+    return row ?? null;
   });
 }
 

@@ -5,13 +5,12 @@ import { newId } from "../lib/ids.ts";
 import { hashToken, hmac, newToken } from "../lib/tokens.ts";
 import { openingKeys, type Config } from "../config.ts";
 import type { RequestMeta } from "../audit/record.ts";
-import { mfaGate, type MfaGate } from "../mfa/gate.ts";
+import { gateOf, mfaState, type MfaGate } from "../mfa/gate.ts";
+import { tag, type SessionEntry } from "../cache/hub.ts";
 
 export const SESSION_COOKIE = "roster_session";
 export const CSRF_COOKIE = "roster_csrf";
 export const SESSION_TOKEN_PREFIX = "rs";
-// Writing last_seen_at on every request would turn each read into a write; a minute is precise enough for idle expiry.
-const TOUCH_INTERVAL_MS = 60_000;
 
 export interface IssuedSession {
   token: string;
@@ -77,7 +76,12 @@ export interface SessionLimits {
   maxHours: number;
 }
 
-/** Looks the token up in the database on every request, so a revoked session fails on its very next use. */
+/**
+ * Checks a presented session token. A live session comes from this instance's cache when it holds it (the
+ * entry is dropped by the database's notification of any change to the session, its user, their factors or
+ * memberships: cache/hub.ts); anything else, and every refusal, is decided on the database's current rows.
+ * Activity is recorded in memory and written in batches (LastSeen): no request waits for a write.
+ */
 export async function checkSession(
   db: Database,
   token: string,
@@ -85,6 +89,23 @@ export async function checkSession(
   limits: SessionLimits,
 ): Promise<SessionCheck> {
   const tokenHash = hashToken(token);
+  const cached = db.cache.sessions.get(tokenHash);
+  if (cached) {
+    const verdict = judgeSession(db, cached, now, limits);
+    // A refusal from memory is checked again below: another instance may have seen the session since.
+    if (verdict.ok) return verdict;
+  }
+  const entry = await db.cache.sessions.load(tokenHash, async () => {
+    const value = await readSession(db, tokenHash);
+    if (!value || value.session.revokedAt) return value && { value, tags: null };
+    return { value, tags: [tag.user(value.user.id), tag.anyOrg] };
+  });
+  if (!entry) return { ok: false, reason: "unknown" };
+  return judgeSession(db, entry, now, limits);
+}
+
+/** The session, its user and the user's MFA state, in one transaction bound to the user. */
+async function readSession(db: Database, tokenHash: string): Promise<SessionEntry | null> {
   return db.tx({}, async (tx) => {
     const rows = await tx
       .select({ session: sessions, user: users })
@@ -93,25 +114,29 @@ export async function checkSession(
       .where(eq(sessions.tokenHash, tokenHash))
       .limit(1);
     const row = rows[0];
-    if (!row) return { ok: false, reason: "unknown" } as const;
-    const { session, user } = row;
-    if (session.revokedAt) return { ok: false, reason: "revoked" } as const;
-    const absoluteEnd = Math.min(
-      session.expiresAt.getTime(),
-      session.createdAt.getTime() + limits.maxHours * 3_600_000,
-    );
-    if (now.getTime() >= absoluteEnd) return { ok: false, reason: "expired" } as const;
-    if (now.getTime() - session.lastSeenAt.getTime() >= limits.idleMinutes * 60_000)
-      return { ok: false, reason: "idle" } as const;
-    const idleSince = session.lastSeenAt;
-    if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
-      await tx.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
-      session.lastSeenAt = now;
-    }
-    await tx.execute(sql`SELECT set_config('roster.user_id', ${user.id}, true)`);
-    const mfa = await mfaGate(tx, user.id, session.mfaVerifiedAt !== null);
-    return { ok: true, session, user, idleSince, mfa } as const;
+    if (!row) return null;
+    if (row.session.revokedAt) return { ...row, mfaRequired: false, mfaEnrolled: false };
+    await tx.execute(sql`SELECT set_config('roster.user_id', ${row.user.id}, true)`);
+    return { ...row, ...(await mfaState(tx, row.user.id)) };
   });
+}
+
+function judgeSession(db: Database, entry: SessionEntry, now: Date, limits: SessionLimits): SessionCheck {
+  const { session, user } = entry;
+  if (session.revokedAt) return { ok: false, reason: "revoked" };
+  const absoluteEnd = Math.min(session.expiresAt.getTime(), session.createdAt.getTime() + limits.maxHours * 3_600_000);
+  if (now.getTime() >= absoluteEnd) return { ok: false, reason: "expired" };
+  // The freshest of what is stored and what this instance saw but has not written yet.
+  const lastSeen = Math.max(session.lastSeenAt.getTime(), db.lastSeen.get(session.id) ?? -Infinity);
+  if (now.getTime() - lastSeen >= limits.idleMinutes * 60_000) return { ok: false, reason: "idle" };
+  db.lastSeen.record(session.id, now);
+  return {
+    ok: true,
+    session: { ...session, lastSeenAt: new Date(Math.max(lastSeen, now.getTime())) },
+    user,
+    idleSince: new Date(lastSeen),
+    mfa: gateOf(entry.mfaRequired, entry.mfaEnrolled, session.mfaVerifiedAt !== null),
+  };
 }
 
 export async function revokeSession(tx: Tx, sessionId: string, now: Date, reason: string): Promise<void> {

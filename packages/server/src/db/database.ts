@@ -8,6 +8,9 @@ import pg from "pg";
 import * as schema from "./schema.ts";
 import type { Database, Db, Scope, Tx } from "./types.ts";
 import { migrate } from "./migrate.ts";
+import { PgListener } from "./listener.ts";
+import { CACHE_CHANNEL, CacheHub } from "../cache/hub.ts";
+import { LastSeen } from "../cache/last-seen.ts";
 
 export type { Database, Db, Scope, ScriptRunner, Tx } from "./types.ts";
 
@@ -44,6 +47,60 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Stop migrating after this migration (tests that start from an older schema). */
   migrateUpTo?: string | undefined;
+  /** How often session activity is written (milliseconds); default 5 s. */
+  lastSeenFlushMs?: number;
+}
+
+const LAST_SEEN_FLUSH_MS = 5_000;
+const SYNC_TIMEOUT_MS = 2_000;
+
+/** Writes a batch of session activity (roster_touch_sessions, migration 0007). */
+function lastSeenWriter(tx: Database["tx"]) {
+  return async (seen: Record<string, string>) => {
+    await tx({}, (t) => t.execute(sql`SELECT roster_touch_sessions(${JSON.stringify(seen)}::jsonb)`));
+  };
+}
+
+/**
+ * Waits for the marker `nonce` to come back on the listening connection. If it does not in time, the caches are
+ * emptied instead: what they hold can no longer be vouched for.
+ */
+async function awaitMarker(hub: CacheHub, nonce: string, back: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), SYNC_TIMEOUT_MS);
+  });
+  try {
+    if (await Promise.race([back.then(() => false), timedOut])) hub.invalidateAll();
+  } finally {
+    clearTimeout(timer);
+    hub.dropSyncWaiter(nonce);
+  }
+}
+
+/** Sends a marker through the database and waits for it to come back on the listening connection. */
+async function syncThrough(hub: CacheHub, send: (payload: string) => Promise<unknown>): Promise<void> {
+  if (!hub.trusted) return; // nothing is served from memory while not listening
+  const nonce = hub.nextNonce();
+  const back = hub.waitForSync(nonce);
+  try {
+    await send(`sync ${nonce}`);
+  } catch (err) {
+    hub.dropSyncWaiter(nonce);
+    throw err;
+  }
+  await awaitMarker(hub, nonce, back);
+}
+
+/**
+ * Run last in every application transaction: when a trigger of migration 0007 announced a change, a marker
+ * follows the change's notifications (same transaction, so it is delivered right after them, at commit).
+ */
+function markerStatement(nonce: string): string {
+  return (
+    `SELECT current_setting('roster.notified', true) = 'on' AS notified, ` +
+    `CASE WHEN current_setting('roster.notified', true) = 'on' THEN pg_notify('${CACHE_CHANNEL}', 'sync ${nonce}') END`
+  );
 }
 
 /**
@@ -64,7 +121,13 @@ function bindScopeStatement(scope: Scope): string {
  * one round trip fewer than drizzle's own transaction() followed by the binding, on every request. Queries
  * inside go through drizzle's session on the checked-out client, as drizzle's transaction() would.
  */
-async function scopedPgTransaction<T>(pool: pg.Pool, db: Db, scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T> {
+async function scopedPgTransaction<T>(
+  pool: pg.Pool,
+  db: Db,
+  hub: CacheHub,
+  scope: Scope,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   type SessionArgs = ConstructorParameters<typeof NodePgSession>;
   // drizzle keeps these on the database object it built (pg-core PgDatabase, node-postgres NodePgSession).
@@ -78,19 +141,36 @@ async function scopedPgTransaction<T>(pool: pg.Pool, db: Db, scope: Scope, fn: (
     session.schema,
   ) as unknown as Tx;
   let broken: Error | undefined;
+  let released = false;
+  // Registered before the marker can possibly arrive; dropped at once when the transaction changed nothing cached.
+  const nonce = hub.trusted ? hub.nextNonce() : null;
+  const back = nonce ? hub.waitForSync(nonce) : null;
   try {
     await client.query(`BEGIN; ${bindScopeStatement(scope)}`);
     const result = await fn(tx);
-    await client.query("COMMIT");
+    if (!nonce || !back) {
+      await client.query("COMMIT");
+      return result;
+    }
+    // The marker check travels with COMMIT: no round trip more than a plain commit.
+    const results = (await client.query(`${markerStatement(nonce)}; COMMIT`)) as unknown as pg.QueryResult[];
+    const notified = (results[0]?.rows[0] as { notified?: boolean } | undefined)?.notified === true;
+    client.release();
+    released = true;
+    // The change reached this instance's caches before its caller answers: its own next request sees it.
+    if (notified) await awaitMarker(hub, nonce, back);
+    else hub.dropSyncWaiter(nonce);
     return result;
   } catch (err) {
+    if (nonce) hub.dropSyncWaiter(nonce);
+    if (released) throw err;
     await client.query("ROLLBACK").catch((e: Error) => {
       broken = e;
     });
     throw err;
   } finally {
     // A connection that could not even roll back is not given to the next request.
-    client.release(broken);
+    if (!released) client.release(broken);
   }
 }
 
@@ -100,9 +180,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // A broken idle connection must not crash the process; the next checkout reconnects.
     pool.on("error", () => undefined);
     const db = drizzlePg(pool, { schema }) as unknown as Db;
+    const hub = new CacheHub();
+    const listener = new PgListener(options.databaseUrl, hub);
+    const tx: Database["tx"] = (scope, fn) => scopedPgTransaction(pool, db, hub, scope, fn);
+    const lastSeen = new LastSeen(lastSeenWriter(tx), options.lastSeenFlushMs ?? LAST_SEEN_FLUSH_MS);
     const database: Database = {
       kind: "postgres",
-      tx: (scope, fn) => scopedPgTransaction(pool, db, scope, fn),
+      tx,
+      cache: hub,
+      lastSeen,
+      cacheSync: () => syncThrough(hub, (payload) => pool.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload])),
+      listenerPid: () => listener.backendPid,
       owner: (fn) => fn(db),
       script: async (fn) => {
         const client = await pool.connect();
@@ -126,22 +214,49 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       ping: async () => {
         await db.execute(sql`SELECT 1`);
       },
-      close: () => pool.end(),
+      close: async () => {
+        await lastSeen.close();
+        await listener.close();
+        await pool.end();
+      },
     };
     await migrate(database, { upTo: options.migrateUpTo });
+    await listener.start();
     return database;
   }
   const dataDir = options.dataDir ?? "./data";
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
   const client = new PGlite(dataDir);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const hub = new CacheHub();
+  const tx: Database["tx"] = async (scope, fn) => {
+    const nonce = hub.trusted ? hub.nextNonce() : null;
+    const back = nonce ? hub.waitForSync(nonce) : null;
+    let notified = false;
+    try {
+      const result = await db.transaction(async (t) => {
+        await t.execute(sql.raw(bindScopeStatement(scope)));
+        const value = await fn(t);
+        if (nonce) {
+          const marker = await t.execute(sql.raw(markerStatement(nonce)));
+          notified = rowsOf<{ notified: boolean }>(marker)[0]?.notified === true;
+        }
+        return value;
+      });
+      if (nonce && back && notified) await awaitMarker(hub, nonce, back);
+      return result;
+    } finally {
+      if (nonce) hub.dropSyncWaiter(nonce);
+    }
+  };
+  const lastSeen = new LastSeen(lastSeenWriter(tx), options.lastSeenFlushMs ?? LAST_SEEN_FLUSH_MS);
   const database: Database = {
     kind: "pglite",
-    tx: (scope, fn) =>
-      db.transaction(async (tx) => {
-        await tx.execute(sql.raw(bindScopeStatement(scope)));
-        return fn(tx);
-      }),
+    tx,
+    cache: hub,
+    lastSeen,
+    cacheSync: () => syncThrough(hub, (payload) => client.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload])),
+    listenerPid: () => null,
     owner: (fn) => fn(db),
     script: (fn) =>
       client.transaction((tx) =>
@@ -155,8 +270,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     ping: async () => {
       await db.execute(sql`SELECT 1`);
     },
-    close: () => client.close(),
+    close: async () => {
+      await lastSeen.close();
+      hub.setListening(false);
+      await unlisten().catch(() => undefined);
+      await client.close();
+    },
   };
   await migrate(database, { upTo: options.migrateUpTo });
+  // One process, one connection: the notification of a change arrives with its COMMIT.
+  const unlisten = await client.listen(CACHE_CHANNEL, (payload) => hub.receive(payload));
+  hub.setListening(true);
   return database;
 }

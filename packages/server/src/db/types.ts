@@ -1,6 +1,8 @@
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import type * as schema from "./schema.ts";
+import type { CacheHub } from "../cache/hub.ts";
+import type { LastSeen } from "../cache/last-seen.ts";
 
 type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -29,5 +31,17 @@ export interface Database {
   /** Runs `fn` as the connection's owner role, bypassing row-level security: migrations and operator commands only. */
   owner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
+  /** This instance's request-path caches, emptied by the database's change notifications (cache/hub.ts). */
+  readonly cache: CacheHub;
+  /** Session activity not yet written (auth/sessions.ts). */
+  readonly lastSeen: LastSeen;
+  /**
+   * Resolves once every change committed before the call has been delivered to this instance's caches: a
+   * marker sent through the database comes back after them (notifications arrive in commit order).
+   */
+  cacheSync(): Promise<void>;
+  /** The server process id of the listening connection, or null (PGlite, or not listening now). */
+  listenerPid(): number | null;
+  /** Flushes session activity, stops listening and closes the connections. */
   close(): Promise<void>;
 }

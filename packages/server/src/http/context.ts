@@ -13,6 +13,7 @@ import {
 } from "../auth/sessions.ts";
 import { authenticateApiKey, looksLikeApiKey } from "../api-keys/service.ts";
 import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
+import { tag } from "../cache/hub.ts";
 import { AppError, notFound } from "./errors.ts";
 import type { ApiKeyPrincipal, OrgContext, Principal, SessionPrincipal } from "./principal.ts";
 
@@ -178,15 +179,22 @@ export async function bindOrg(deps: AppDeps, req: FastifyRequest): Promise<void>
 
 export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId: string): Promise<OrgContext> {
   if (principal.kind === "api_key") return keyOrgContext(principal, orgId);
-  const found = await deps.db.tx({ orgId, userId: principal.user.id }, async (tx) => {
-    const rows = await tx
-      .select({ org: organizations, member: members })
-      .from(organizations)
-      .innerJoin(members, and(eq(members.orgId, organizations.id), eq(members.userId, principal.user.id)))
-      .where(eq(organizations.id, orgId))
-      .limit(1);
-    return rows[0];
-  });
+  const userId = principal.user.id;
+  // Kept until the database reports a change to this membership or this org (cache/hub.ts).
+  const found =
+    deps.db.cache.orgMembers.get(`${orgId} ${userId}`) ??
+    (await deps.db.cache.orgMembers.load(`${orgId} ${userId}`, async () => {
+      const row = await deps.db.tx({ orgId, userId }, async (tx) => {
+        const rows = await tx
+          .select({ org: organizations, member: members })
+          .from(organizations)
+          .innerJoin(members, and(eq(members.orgId, organizations.id), eq(members.userId, userId)))
+          .where(eq(organizations.id, orgId))
+          .limit(1);
+        return rows[0];
+      });
+      return row ? { value: row, tags: [tag.org(orgId), tag.member(orgId, userId)] } : null;
+    }));
   if (!found || found.member.status === "removed") throw notFound("Organization");
   if (found.member.status === "inactive") {
     throw new AppError(
@@ -197,7 +205,10 @@ export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId:
   const policy = getPreset(found.org.policy);
   if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${found.org.policy}`);
   await enforceOrgSessionLimits(deps, principal, orgSettings(found.org, policy));
-  return { org: found.org, policy, member: found.member, subject: subjectOf(found.member) };
+  // Copies: a handler never touches what the next request is served from.
+  const org = { ...found.org };
+  const member = { ...found.member };
+  return { org, policy, member, subject: subjectOf(member) };
 }
 
 /** A key is bound to one org: any other org id answers 404, like an org the caller does not belong to. */

@@ -1,14 +1,67 @@
 import type { FastifyInstance } from "fastify";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { Type } from "@sinclair/typebox";
 import type { AppDeps } from "../deps.ts";
 import { errors } from "../http/schemas.ts";
+import type { CacheName } from "../cache/hub.ts";
+
+/** The request-path caches (cache/hub.ts), read from the database handle's counters at scrape time. */
+function cacheMetrics(registry: Registry, deps: AppDeps): void {
+  const stats = () => deps.db.cache.stats;
+  const names: CacheName[] = ["session", "org_member", "api_key"];
+  new Counter({
+    name: "roster_cache_hits_total",
+    help: "Request-path cache hits by cache",
+    labelNames: ["cache"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const cache of names) this.inc({ cache }, stats().hits[cache]);
+    },
+  });
+  new Counter({
+    name: "roster_cache_misses_total",
+    help: "Request-path cache misses by cache (read from the database)",
+    labelNames: ["cache"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const cache of names) this.inc({ cache }, stats().misses[cache]);
+    },
+  });
+  new Counter({
+    name: "roster_cache_invalidations_total",
+    help: "Change notifications received from the database",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().invalidations);
+    },
+  });
+  new Counter({
+    name: "roster_cache_listener_reconnects_total",
+    help: "Times the listening connection was re-established after it was lost",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().reconnects);
+    },
+  });
+  new Gauge({
+    name: "roster_cache_listening",
+    help: "1 while the instance listens for changes and may answer from its caches, 0 while it reads through",
+    registers: [registry],
+    collect() {
+      this.set(deps.db.cache.trusted ? 1 : 0);
+    },
+  });
+}
 
 /**
  * Prometheus metrics per app instance (its own registry, so several apps in one process do not clash).
  * Labels use the route pattern, never the raw URL, so no ids or tokens end up in metrics.
  */
-export async function metricsRoutes(app: FastifyInstance, _deps: AppDeps): Promise<void> {
+export async function metricsRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "roster_" });
   const requests = new Counter({
@@ -24,6 +77,8 @@ export async function metricsRoutes(app: FastifyInstance, _deps: AppDeps): Promi
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+
+  cacheMetrics(registry, deps);
 
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";

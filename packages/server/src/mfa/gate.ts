@@ -12,7 +12,8 @@ import { rowsOf, type Tx } from "../db/database.ts";
  */
 export type MfaGate = "enrolment" | "verification" | null;
 
-export async function mfaGate(tx: Tx, userId: string, sessionVerified: boolean): Promise<MfaGate> {
+/** What the gate is decided from; sessions keep it in their cache entry (auth/sessions.ts). */
+export async function mfaState(tx: Tx, userId: string): Promise<{ mfaRequired: boolean; mfaEnrolled: boolean }> {
   const result = await tx.execute(sql`
     SELECT EXISTS (
       SELECT 1 FROM members m JOIN organizations o ON o.id = m.org_id
@@ -21,7 +22,11 @@ export async function mfaGate(tx: Tx, userId: string, sessionVerified: boolean):
       SELECT 1 FROM mfa_factors f WHERE f.user_id = ${userId} AND f.confirmed_at IS NOT NULL
     ) AS enrolled`);
   const row = rowsOf<{ required: boolean; enrolled: boolean }>(result)[0];
-  if (!row?.required) return null;
-  if (!row.enrolled) return "enrolment";
+  return { mfaRequired: row?.required ?? false, mfaEnrolled: row?.enrolled ?? false };
+}
+
+export function gateOf(required: boolean, enrolled: boolean, sessionVerified: boolean): MfaGate {
+  if (!required) return null;
+  if (!enrolled) return "enrolment";
   return sessionVerified ? null : "verification";
 }
