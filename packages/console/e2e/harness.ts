@@ -20,6 +20,7 @@ import { createApp, type AppDeps } from "../../server/src/app.ts";
 import { FakeClock } from "../../server/src/lib/clock.ts";
 import { MemoryMailer, freshDatabase, testConfig, GOOD_PASSWORD } from "../../server/test/helpers.ts";
 import { CONSOLE_DIST } from "../../server/src/console/routes.ts";
+import type { Config } from "../../server/src/config.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -86,8 +87,11 @@ export interface Server {
   close: () => Promise<void>;
 }
 
-/** A real Roster on a random port, on a fresh database (PGlite, or DATABASE_URL), serving the built console. */
-export async function startServer(): Promise<Server> {
+/**
+ * A real Roster on a random port, on a fresh database (PGlite, or DATABASE_URL), serving the built console.
+ * `config` changes its configuration (e.g. `smtpUrl`); mail still goes to the in-memory mailer, never out.
+ */
+export async function startServer(config: Partial<Config> = {}): Promise<Server> {
   await ensureBuilt();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -95,7 +99,7 @@ export async function startServer(): Promise<Server> {
   const mailer = new MemoryMailer();
   const deps: AppDeps = {
     db,
-    config: testConfig({ port, publicUrl: url }),
+    config: testConfig({ port, publicUrl: url, ...config }),
     clock: new WallClock(),
     mailer,
     logger: false,

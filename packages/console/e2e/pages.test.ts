@@ -23,7 +23,6 @@ import {
   type Account,
   type Server,
 } from "./harness.ts";
-import { API_PATHS } from "../src/api/paths.ts";
 
 let server: Server;
 let browser: Browser;
@@ -227,26 +226,23 @@ describe("governance pages: security, API keys, audit log, reports", () => {
     await ctx.close();
   });
 
-  it.skipIf(!API_PATHS.has("/v1/orgs/{orgId}/reports/compliance"))(
-    "compliance reports: month picker, sections, verification on the cover",
-    async () => {
-      const ctx = await newContext(browser, server);
-      const page = await ctx.newPage();
-      await signIn(page, owner, `/orgs/${orgId}/reports`);
-      await checkPage(page, `/orgs/${orgId}/reports`, "reports", async (p) => {
-        await p.getByTestId("report-cover").waitFor();
-      });
-      await expect.poll(() => page.getByTestId("report-verification").textContent()).toMatch(/Audit chain verified/);
-      await page.getByRole("tab", { name: "Role changes" }).click();
-      await page.getByRole("table", { name: "Role changes" }).getByText("Sam Staff").first().waitFor();
-      const [file] = await Promise.all([
-        page.waitForEvent("download"),
-        page.getByRole("button", { name: "Download XLSX" }).click(),
-      ]);
-      expect(file.suggestedFilename()).toMatch(/\.xlsx$/);
-      await ctx.close();
-    },
-  );
+  it("compliance reports: month picker, sections, verification on the cover", async () => {
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    await signIn(page, owner, `/orgs/${orgId}/reports`);
+    await checkPage(page, `/orgs/${orgId}/reports`, "reports", async (p) => {
+      await p.getByTestId("report-cover").waitFor();
+    });
+    await expect.poll(() => page.getByTestId("report-verification").textContent()).toMatch(/Audit chain verified/);
+    await page.getByRole("tab", { name: "Role changes" }).click();
+    await page.getByRole("table", { name: "Role changes" }).getByText("Sam Staff").first().waitFor();
+    const [file] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download XLSX" }).click(),
+    ]);
+    expect(file.suggestedFilename()).toMatch(/\.xlsx$/);
+    await ctx.close();
+  });
 
   it("a staff member sees none of these pages in the navigation, and a direct visit explains why", async () => {
     const ctx = await newContext(browser, server);
@@ -348,6 +344,8 @@ describe("the rest of the console: invitations, mailbox, member panel, account f
     await checkPage(page, `/orgs/${orgId}/invitations`, "invitations", async (p) => {
       await p.getByTestId("invitation-row").first().waitFor();
     });
+    // Without SMTP_URL the server has a dev mailbox, and the navigation says so.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dev mailbox" }).waitFor();
     await checkPage(page, "/mailbox", "mailbox", async (p) => {
       await p.getByTestId("mail-item").first().waitFor();
     });
@@ -431,5 +429,39 @@ describe("the rest of the console: invitations, mailbox, member panel, account f
       await p.getByRole("heading", { name: "Page not found" }).waitFor();
     });
     await ctx2.close();
+  });
+});
+
+describe("an installation with SMTP_URL set", () => {
+  let smtp: Server;
+  beforeAll(async () => {
+    // Only the configuration says SMTP: the harness's mailer keeps every message in memory, nothing is sent.
+    smtp = await startServer({ smtpUrl: "smtp://127.0.0.1:2525" });
+  });
+  afterAll(async () => smtp?.close());
+
+  it("shows no Dev mailbox link, and the page opened directly says mail goes out through SMTP", async () => {
+    const admin = await signUp(smtp, "Sally Smtp", "smtp");
+    const smtpOrg = (await createOrg(smtp, admin, "saas", "Relay Inc")).id;
+    const ctx = await newContext(browser, smtp);
+    const page = await ctx.newPage();
+    const capabilities = page.waitForResponse(
+      (r) => new URL(r.url()).pathname === "/v1/capabilities" && r.status() === 200,
+    );
+    await signIn(page, admin, `/orgs/${smtpOrg}/team`);
+    await page.getByTestId("member-row").first().waitFor();
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await nav.getByRole("link", { name: "Team" }).waitFor();
+    // The link depends on the console's GET /v1/capabilities: its answer is in before the link's absence counts.
+    expect(await (await capabilities).json()).toEqual({ devMailbox: false });
+    await settle(page);
+    expect(await nav.getByRole("link", { name: "Dev mailbox" }).count()).toBe(0);
+    await page.goto("/mailbox");
+    await page.getByText("Mail goes out through SMTP").waitFor();
+    expect(await page.getByTestId("mail-item").count()).toBe(0);
+    await settle(page);
+    expect(await seriousViolations(page)).toEqual([]);
+    expect(await screenshotAll(browser, smtp, page, "mailbox-smtp")).toHaveLength(4);
+    await ctx.close();
   });
 });

@@ -23,6 +23,18 @@ export function useMe() {
   });
 }
 
+/**
+ * What this installation's configuration turns on (e.g. the dev mailbox, absent when SMTP_URL is set). Asked at run
+ * time: the same console build runs against servers configured either way.
+ */
+export function useCapabilities() {
+  return useQuery({
+    queryKey: ["capabilities"],
+    staleTime: 5 * 60_000,
+    queryFn: async () => ok(await api.GET("/v1/capabilities")),
+  });
+}
+
 export interface OrgPolicy {
   policy: Policy;
   assignableRoles: string[];

@@ -37,9 +37,8 @@ import {
 } from "@tabler/icons-react";
 import { can, filterFor } from "@roster/policy";
 import { api, ok } from "../api/client";
-import { useMe, useOrgView, usePolicy, type OrgView } from "../session";
+import { useCapabilities, useMe, useOrgView, usePolicy, type OrgView } from "../session";
 import { errorMessage, PersonAvatar, TableSkeleton } from "./common";
-import { hasApi } from "../api/features";
 
 interface NavItem {
   to: string;
@@ -58,32 +57,32 @@ const ORG_NAV: NavItem[] = [
     to: "invitations",
     label: "Invitations",
     icon: <IconUserPlus size={18} />,
-    show: (v) => hasApi("invitations") && allowed(v, "read", "invitation"),
+    show: (v) => allowed(v, "read", "invitation"),
   },
   { to: "roles", label: "Roles & permissions", icon: <IconTable size={18} />, show: () => true },
   {
     to: "security",
     label: "Security",
     icon: <IconShieldLock size={18} />,
-    show: (v) => hasApi("security") && allowed(v, "read", "security"),
+    show: (v) => allowed(v, "read", "security"),
   },
   {
     to: "api-keys",
     label: "API keys",
     icon: <IconKey size={18} />,
-    show: (v) => hasApi("apiKeys") && allowed(v, "read", "api_key"),
+    show: (v) => allowed(v, "read", "api_key"),
   },
   {
     to: "audit",
     label: "Audit log",
     icon: <IconListDetails size={18} />,
-    show: (v) => hasApi("audit") && readsSome(v, "audit_log"),
+    show: (v) => readsSome(v, "audit_log"),
   },
   {
     to: "reports",
     label: "Reports",
     icon: <IconReport size={18} />,
-    show: (v) => hasApi("reports") && readsSome(v, "report"),
+    show: (v) => readsSome(v, "report"),
   },
 ];
 
@@ -215,13 +214,15 @@ function useNavOrg(): { orgId: string | undefined; view: OrgView | undefined } {
 
 function NavSection({ onNavigate }: { onNavigate: () => void }) {
   const me = useMe();
+  const capabilities = useCapabilities();
   const { orgId, view } = useNavOrg();
   const location = useLocation();
   const items = view ? ORG_NAV.filter((i) => i.show(view)) : [];
   const global: Array<{ to: string; label: string; icon: ReactNode }> = [];
   if (me.data?.user.platformRole)
     global.push({ to: "/platform", label: "Platform", icon: <IconBuildingSkyscraper size={18} /> });
-  if (hasApi("mailbox")) global.push({ to: "/mailbox", label: "Dev mailbox", icon: <IconMail size={18} /> });
+  if (capabilities.data?.devMailbox)
+    global.push({ to: "/mailbox", label: "Dev mailbox", icon: <IconMail size={18} /> });
   return (
     <nav aria-label="Main">
       {orgId ? (

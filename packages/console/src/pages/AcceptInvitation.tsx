@@ -7,8 +7,8 @@ import { api, ApiFailure, ok } from "../api/client";
 import { meKey, useMe } from "../session";
 import { errorMessage, RelativeTime, TableSkeleton } from "../components/common";
 import { FormError, PublicFrame } from "../components/PublicFrame";
-import { titleCase } from "./Team";
-import { PASSWORD_MIN } from "./ResetPassword";
+import { titleCase } from "../lib/format";
+import { PASSWORD_MIN } from "../lib/auth";
 
 /** Where to continue after accepting: the new org. */
 const orgHome = (orgId: string) => `/orgs/${orgId}`;

@@ -8,7 +8,7 @@ import { api, ok } from "../api/client";
 import { useMe } from "../session";
 import { ErrorState, errorMessage, PageHeader, RelativeTime, TableSkeleton } from "../components/common";
 import { FormError } from "../components/PublicFrame";
-import { PASSWORD_MIN } from "./ResetPassword";
+import { PASSWORD_MIN } from "../lib/auth";
 
 /** The signed-in user's own account: sessions with "end session", two-step verification, password. */
 export function AccountPage() {

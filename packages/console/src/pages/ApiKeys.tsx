@@ -34,7 +34,6 @@ import {
 import { can } from "@roster/policy";
 import { api, ok } from "../api/client";
 import type { Ok } from "../api/types";
-import { hasApi } from "../api/features";
 import { useOrgView, type OrgView } from "../session";
 import { EmptyState, ErrorState, errorMessage, PageHeader, RelativeTime, TableSkeleton } from "../components/common";
 
@@ -44,14 +43,6 @@ type MintedKey = Ok<"/v1/orgs/{orgId}/api-keys", "post">;
 export function ApiKeysPage() {
   const { view } = useOrgView();
   if (!view) return null;
-  if (!hasApi("apiKeys")) {
-    return (
-      <>
-        <PageHeader title="API keys" />
-        <EmptyState title="Not available on this server">This installation does not offer API keys yet.</EmptyState>
-      </>
-    );
-  }
   return <ApiKeys view={view} />;
 }
 

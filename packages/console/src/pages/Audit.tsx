@@ -33,9 +33,9 @@ import {
   IconTarget,
 } from "@tabler/icons-react";
 import { can } from "@roster/policy";
-import { api, call, download, ok } from "../api/client";
-import type { Member } from "../api/types";
-import { hasApi } from "../api/features";
+import { api, download, ok } from "../api/client";
+import type { Member, Ok } from "../api/types";
+import type { components, paths } from "../api/schema";
 import { roleTitle, useOrgView, type OrgView } from "../session";
 import {
   EmptyState,
@@ -47,45 +47,11 @@ import {
   utc,
 } from "../components/common";
 
-/** One event of the org's chain (PRODUCT.md, "Audit events"). */
-export interface AuditEvent {
-  orgId: string;
-  seq: number;
-  id: string;
-  action: string;
-  actorId: string | null;
-  targetId: string | null;
-  entityType: string;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  ip: string | null;
-  userAgent: string | null;
-  createdAt: string;
-  prevHash: string;
-  hash: string;
-}
-
-interface CheckpointInfo {
-  seq: number;
-  hash: string;
-  keyId: string;
-  createdAt: string;
-}
-export type VerifyResult =
-  | { ok: true; lastSeq: number; lastHash: string; eventsVerified: number; checkpoint: CheckpointInfo | null }
-  | {
-      ok: false;
-      brokenAtSeq: number;
-      reason: string;
-      detail: string;
-      eventsVerified: number;
-      checkpoint: CheckpointInfo | null;
-    };
-
-interface Page {
-  data: AuditEvent[];
-  nextCursor: string | null;
-}
+/** One event of the org's chain, as the server's OpenAPI document describes it. */
+export type AuditEvent = components["schemas"]["AuditEvent"];
+export type VerifyResult = Ok<"/v1/orgs/{orgId}/audit-events/verify">;
+type Page = Ok<"/v1/orgs/{orgId}/audit-events">;
+type EventsQuery = paths["/v1/orgs/{orgId}/audit-events"]["get"]["parameters"]["query"];
 
 /** The contract's event names, for the action filter. */
 export const AUDIT_ACTIONS = [
@@ -288,7 +254,7 @@ function VerifyBadge({ orgId }: { orgId: string }) {
   const verify = useQuery({
     queryKey: ["audit", orgId, "verify"],
     staleTime: 30_000,
-    queryFn: () => call<VerifyResult>("GET", `/v1/orgs/${orgId}/audit-events/verify`),
+    queryFn: async () => ok(await api.GET("/v1/orgs/{orgId}/audit-events/verify", { params: { path: { orgId } } })),
   });
   if (verify.isPending)
     return (
@@ -498,16 +464,6 @@ function EventRow({
 export function AuditPage() {
   const { view } = useOrgView();
   if (!view) return null;
-  if (!hasApi("audit")) {
-    return (
-      <>
-        <PageHeader title="Audit log" />
-        <EmptyState title="Not available on this server">
-          This installation does not serve the audit log yet.
-        </EmptyState>
-      </>
-    );
-  }
   return <Audit view={view} />;
 }
 
@@ -549,11 +505,9 @@ function Audit({ view }: { view: OrgView }) {
     queryKey: ["audit", view.orgId, "events", query.toString()],
     initialPageParam: null as string | null,
     getNextPageParam: (last: Page) => last.nextCursor,
-    queryFn: ({ pageParam }) => {
-      const q = new URLSearchParams(query);
-      q.set("limit", "50");
-      if (pageParam) q.set("cursor", pageParam);
-      return call<Page>("GET", `/v1/orgs/${view.orgId}/audit-events?${q.toString()}`);
+    queryFn: async ({ pageParam }) => {
+      const q: EventsQuery = { ...Object.fromEntries(query), limit: 50, ...(pageParam ? { cursor: pageParam } : {}) };
+      return ok(await api.GET("/v1/orgs/{orgId}/audit-events", { params: { path: { orgId: view.orgId }, query: q } }));
     },
   });
 

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import { Link, useLocation, useSearchParams } from "react-router";
+import { useSearchParams } from "react-router";
 import {
   Badge,
   Button,
@@ -12,7 +12,6 @@ import {
   Table,
   Text,
   Tooltip,
-  UnstyledButton,
   VisuallyHidden,
 } from "@mantine/core";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -22,7 +21,6 @@ import { IconChevronLeft, IconChevronRight, IconMailForward, IconUserPlus, IconX
 import { can } from "@roster/policy";
 import { api, ok } from "../api/client";
 import type { Ok } from "../api/types";
-import { hasApi } from "../api/features";
 import { roleTitle, useOrgView, type OrgView } from "../session";
 import {
   EmptyState,
@@ -35,6 +33,7 @@ import {
   utc,
 } from "../components/common";
 import { InviteDialog } from "./InviteDialog";
+import { TeamTabs } from "../components/TeamTabs";
 
 export type Invitation = Ok<"/v1/orgs/{orgId}/invitations">["data"][number];
 type StatusFilter = "all" | "pending" | "accepted" | "expired" | "revoked";
@@ -46,51 +45,6 @@ const FILTERS: Array<{ value: StatusFilter; label: string }> = [
   { value: "revoked", label: "Revoked" },
 ];
 const PAGE_SIZE = 25;
-
-/** Members | Invitations, shown on top of both pages of the Team area. */
-export function TeamTabs({ orgId }: { orgId: string }) {
-  const { pathname } = useLocation();
-  const { view } = useOrgView();
-  const showInvitations = Boolean(
-    view && hasApi("invitations") && can(view.policy, view.subject, "read", { type: "invitation" }).allowed,
-  );
-  if (!showInvitations) return null;
-  const tabs = [
-    { to: `/orgs/${orgId}/team`, label: "Members" },
-    { to: `/orgs/${orgId}/invitations`, label: "Invitations" },
-  ];
-  return (
-    <Group
-      component="nav"
-      aria-label="Team sections"
-      gap={0}
-      mb="md"
-      style={{ borderBottom: "1px solid var(--mantine-color-default-border)" }}
-    >
-      {tabs.map((t) => {
-        const active = pathname.startsWith(t.to);
-        return (
-          <UnstyledButton
-            key={t.to}
-            component={Link}
-            to={t.to}
-            aria-current={active ? "page" : undefined}
-            px="md"
-            py={8}
-            fw={active ? 600 : 500}
-            fz="sm"
-            style={{
-              borderBottom: `2px solid ${active ? "var(--mantine-primary-color-filled)" : "transparent"}`,
-              marginBottom: -1,
-            }}
-          >
-            {t.label}
-          </UnstyledButton>
-        );
-      })}
-    </Group>
-  );
-}
 
 export function InvitationsPage() {
   const { view } = useOrgView();

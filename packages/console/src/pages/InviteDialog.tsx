@@ -3,11 +3,11 @@ import { Button, Group, Modal, MultiSelect, Select, Stack, TagsInput, Text } fro
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
 import { decideInvite, resolveInviteDepartment } from "@roster/policy";
-import { call } from "../api/client";
+import { api, ok } from "../api/client";
 import type { OrgView } from "../session";
 import { errorMessage } from "../components/common";
 import { FormError } from "../components/PublicFrame";
-import { titleCase } from "./Team";
+import { titleCase } from "../lib/format";
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -47,13 +47,18 @@ export function InviteDialog({ view, opened, onClose }: { view: OrgView; opened:
       const failures: string[] = [];
       for (const email of emails) {
         try {
-          await call("POST", `/v1/orgs/${view.orgId}/invitations`, {
-            email,
-            ...(role ? { role } : {}),
-            ...(department ? { department } : {}),
-            ...(storeIds.length ? { storeIds } : {}),
-            ...(hiddenModules.length ? { hiddenModules } : {}),
-          });
+          ok(
+            await api.POST("/v1/orgs/{orgId}/invitations", {
+              params: { path: { orgId: view.orgId } },
+              body: {
+                email,
+                ...(role ? { role } : {}),
+                ...(department ? { department } : {}),
+                ...(storeIds.length ? { storeIds } : {}),
+                ...(hiddenModules.length ? { hiddenModules } : {}),
+              },
+            }),
+          );
         } catch (e) {
           failures.push(`${email}: ${errorMessage(e)}`);
         }

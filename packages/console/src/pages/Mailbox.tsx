@@ -15,10 +15,11 @@ import {
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { IconExternalLink, IconInfoCircle, IconRefresh, IconSearch } from "@tabler/icons-react";
-import { api, ApiFailure, ok } from "../api/client";
+import { api, ok } from "../api/client";
 import type { Ok } from "../api/types";
 import { EmptyState, ErrorState, PageHeader, RelativeTime, TableSkeleton } from "../components/common";
-import { titleCase } from "./Team";
+import { useCapabilities } from "../session";
+import { titleCase } from "../lib/format";
 
 type Mail = Ok<"/v1/dev/mailbox">["data"][number];
 
@@ -69,8 +70,10 @@ const KIND_COLOR: Record<string, string> = { invitation: "indigo", password_rese
 export function MailboxPage() {
   const [to, setTo] = useState("");
   const [debounced] = useDebouncedValue(to.trim(), 300);
+  const capabilities = useCapabilities();
   const mail = useQuery({
     queryKey: ["mailbox", debounced],
+    enabled: capabilities.data?.devMailbox === true,
     placeholderData: keepPreviousData,
     refetchInterval: 15_000,
     queryFn: async () =>
@@ -80,7 +83,19 @@ export function MailboxPage() {
         }),
       ),
   });
-  const noMailbox = mail.error instanceof ApiFailure && mail.error.status === 404;
+  // With SMTP_URL set the server has no mailbox to ask (the route does not exist), so nothing is fetched.
+  const noMailbox = capabilities.data?.devMailbox === false;
+  const error = capabilities.error ?? mail.error;
+  if (noMailbox) {
+    return (
+      <>
+        <PageHeader title="Dev mailbox" />
+        <Alert color="blue" icon={<IconInfoCircle size={18} />} title="Mail goes out through SMTP">
+          This server is configured with SMTP_URL, so there is no dev mailbox: messages are delivered to real inboxes.
+        </Alert>
+      </>
+    );
+  }
   return (
     <>
       <PageHeader
@@ -107,13 +122,9 @@ export function MailboxPage() {
         onChange={(e) => setTo(e.currentTarget.value)}
         maw={420}
       />
-      {noMailbox ? (
-        <Alert color="blue" icon={<IconInfoCircle size={18} />} title="Mail goes out through SMTP">
-          This server is configured with SMTP_URL, so there is no dev mailbox: messages are delivered to real inboxes.
-        </Alert>
-      ) : mail.error ? (
-        <ErrorState error={mail.error} onRetry={() => void mail.refetch()} />
-      ) : mail.isPending ? (
+      {error ? (
+        <ErrorState error={error} onRetry={() => void (capabilities.error ? capabilities.refetch() : mail.refetch())} />
+      ) : !mail.data ? (
         <TableSkeleton rows={4} />
       ) : mail.data.data.length === 0 ? (
         <Card withBorder>

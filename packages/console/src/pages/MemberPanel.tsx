@@ -29,13 +29,12 @@ import {
   IconTrash,
 } from "@tabler/icons-react";
 import { can, type Decision } from "@roster/policy";
-import { api, call, ok } from "../api/client";
+import { api, ok } from "../api/client";
 import type { Member } from "../api/types";
-import { hasApi } from "../api/features";
 import { roleTitle, type OrgView } from "../session";
 import { errorMessage, PersonAvatar, RelativeTime, StatusChip, utc } from "../components/common";
 import { decide, hiddenFor, useMemberChange, useTopRoleCount } from "./member-actions";
-import { titleCase } from "./Team";
+import { titleCase } from "../lib/format";
 
 /** Inline role change: offers only the roles the viewer may assign, each with its description. */
 export function RoleSelect({ view, member, compact = false }: { view: OrgView; member: Member; compact?: boolean }) {
@@ -43,7 +42,6 @@ export function RoleSelect({ view, member, compact = false }: { view: OrgView; m
   const top = useTopRoleCount(view);
   const base = decide(view, member, "change_role", { newRole: view.policy.defaultRole, topRoleCount: top.data ?? 1 });
   const editable =
-    hasApi("memberDetail") &&
     member.status !== "removed" &&
     base.code !== "permission_denied" &&
     base.code !== "target_outranks_actor" &&
@@ -117,8 +115,9 @@ type Confirm = "deactivate" | "remove" | null;
 function useSuspendedKeys(view: OrgView) {
   return useQuery({
     queryKey: ["security", view.orgId],
-    enabled: hasApi("security"),
-    queryFn: () => call<{ suspendedMemberApiKeys: "active" | "paused" }>("GET", `/v1/orgs/${view.orgId}/security`),
+    // Only asked when the viewer may read the settings; otherwise the dialog names the default (keys keep working).
+    enabled: can(view.policy, view.subject, "read", { type: "security" }).allowed,
+    queryFn: async () => ok(await api.GET("/v1/orgs/{orgId}/security", { params: { path: { orgId: view.orgId } } })),
   });
 }
 
@@ -128,7 +127,6 @@ function useMemberActions(view: OrgView, member: Member) {
   const changes = useMemberChange(view);
   const top = useTopRoleCount(view);
   const topRoleCount = top.data ?? 1;
-  const live = hasApi("memberDetail");
   const d = {
     deactivate: decide(view, member, "deactivate", { topRoleCount }),
     reactivate: decide(view, member, "reactivate", { topRoleCount }),
@@ -165,7 +163,7 @@ function useMemberActions(view: OrgView, member: Member) {
       />
     </>
   );
-  return { d, live, changes, setConfirm, dialogs, removeLabel };
+  return { d, changes, setConfirm, dialogs, removeLabel };
 }
 
 function MenuAction({
@@ -196,8 +194,7 @@ function MenuAction({
 
 /** The row's ⋯ menu; destructive items last, in red, after a divider. */
 export function MemberActionsMenu({ view, member }: { view: OrgView; member: Member }) {
-  const { d, live, changes, setConfirm, dialogs, removeLabel } = useMemberActions(view, member);
-  if (!live) return null;
+  const { d, changes, setConfirm, dialogs, removeLabel } = useMemberActions(view, member);
   const items: ReactNode[] = [];
   if (member.status === "active")
     items.push(
@@ -416,8 +413,13 @@ export function MemberPanel({
 }) {
   const detail = useQuery({
     queryKey: ["members", view.orgId, "detail", memberId],
-    enabled: Boolean(memberId) && hasApi("memberDetail"),
-    queryFn: () => call<Member>("GET", `/v1/orgs/${view.orgId}/members/${encodeURIComponent(memberId!)}`),
+    enabled: Boolean(memberId),
+    queryFn: async () =>
+      ok(
+        await api.GET("/v1/orgs/{orgId}/members/{memberId}", {
+          params: { path: { orgId: view.orgId, memberId: memberId! } },
+        }),
+      ),
   });
   const member = detail.data ?? initial;
   return (
@@ -440,8 +442,9 @@ export function MemberPanel({
 }
 
 function PanelBody({ view, member }: { view: OrgView; member: Member }) {
-  const { d, live, changes, setConfirm, dialogs, removeLabel } = useMemberActions(view, member);
+  const { d, changes, setConfirm, dialogs, removeLabel } = useMemberActions(view, member);
   const policy = view.policy;
+  const editable = member.status !== "removed";
   const top = useTopRoleCount(view);
   return (
     <Stack gap="md">
@@ -495,7 +498,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
         <ScopeEditor
           label="Department"
           decision={decide(view, member, "change_department", { topRoleCount: top.data ?? 1 })}
-          live={live && member.status !== "removed"}
+          editable={editable}
           render={(disabled) => (
             <Select
               aria-label="Department"
@@ -526,7 +529,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
             topRoleCount: top.data ?? 1,
             storeIds: member.storeIds,
           })}
-          live={live && member.status !== "removed"}
+          editable={editable}
           render={(disabled) => (
             <TagsInput
               aria-label="Stores"
@@ -550,7 +553,7 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
           label="Hidden modules"
           hint="Hidden modules disappear from the app and their data answers 403."
           decision={decide(view, member, "update_modules", { topRoleCount: top.data ?? 1 })}
-          live={live && member.status !== "removed"}
+          editable={editable}
           render={(disabled) => (
             <MultiSelect
               aria-label="Hidden modules"
@@ -570,88 +573,84 @@ function PanelBody({ view, member }: { view: OrgView; member: Member }) {
           )}
         />
       ) : null}
-      {live ? (
+      <Divider label="Access" labelPosition="left" />
+      <Group gap="xs">
+        {member.status === "active" && !hiddenFor(d.deactivate) ? (
+          <Reasoned decision={d.deactivate}>
+            <Button
+              variant="default"
+              color="orange"
+              leftSection={<IconPlayerPause size={16} />}
+              disabled={!d.deactivate.allowed}
+              onClick={() => setConfirm("deactivate")}
+            >
+              Deactivate
+            </Button>
+          </Reasoned>
+        ) : null}
+        {member.status === "inactive" && !hiddenFor(d.reactivate) ? (
+          <Reasoned decision={d.reactivate}>
+            <Button
+              variant="default"
+              leftSection={<IconPlayerPlay size={16} />}
+              disabled={!d.reactivate.allowed}
+              onClick={() =>
+                changes.patch.mutate({
+                  member,
+                  body: { status: "active" },
+                  undo: { status: "inactive" },
+                  message: `${member.name} was reactivated.`,
+                })
+              }
+            >
+              Reactivate
+            </Button>
+          </Reasoned>
+        ) : null}
+        {member.status !== "removed" && !hiddenFor(d.reset) ? (
+          <Reasoned decision={d.reset}>
+            <Button
+              variant="default"
+              leftSection={<IconKey size={16} />}
+              disabled={!d.reset.allowed}
+              loading={changes.resetPassword.isPending}
+              onClick={() => changes.resetPassword.mutate(member)}
+            >
+              Send password reset
+            </Button>
+          </Reasoned>
+        ) : null}
+        {member.status === "removed" && !hiddenFor(d.restore) ? (
+          <Reasoned decision={d.restore}>
+            <Button
+              leftSection={<IconRestore size={16} />}
+              disabled={!d.restore.allowed}
+              loading={changes.restore.isPending}
+              onClick={() => changes.restore.mutate(member)}
+            >
+              Restore
+            </Button>
+          </Reasoned>
+        ) : null}
+      </Group>
+      {member.status !== "removed" ? <MemberSessions view={view} member={member} /> : null}
+      {member.status !== "removed" && !hiddenFor(d.remove) ? (
         <>
-          <Divider label="Access" labelPosition="left" />
-          <Group gap="xs">
-            {member.status === "active" && !hiddenFor(d.deactivate) ? (
-              <Reasoned decision={d.deactivate}>
-                <Button
-                  variant="default"
-                  color="orange"
-                  leftSection={<IconPlayerPause size={16} />}
-                  disabled={!d.deactivate.allowed}
-                  onClick={() => setConfirm("deactivate")}
-                >
-                  Deactivate
-                </Button>
-              </Reasoned>
-            ) : null}
-            {member.status === "inactive" && !hiddenFor(d.reactivate) ? (
-              <Reasoned decision={d.reactivate}>
-                <Button
-                  variant="default"
-                  leftSection={<IconPlayerPlay size={16} />}
-                  disabled={!d.reactivate.allowed}
-                  onClick={() =>
-                    changes.patch.mutate({
-                      member,
-                      body: { status: "active" },
-                      undo: { status: "inactive" },
-                      message: `${member.name} was reactivated.`,
-                    })
-                  }
-                >
-                  Reactivate
-                </Button>
-              </Reasoned>
-            ) : null}
-            {member.status !== "removed" && !hiddenFor(d.reset) ? (
-              <Reasoned decision={d.reset}>
-                <Button
-                  variant="default"
-                  leftSection={<IconKey size={16} />}
-                  disabled={!d.reset.allowed}
-                  loading={changes.resetPassword.isPending}
-                  onClick={() => changes.resetPassword.mutate(member)}
-                >
-                  Send password reset
-                </Button>
-              </Reasoned>
-            ) : null}
-            {member.status === "removed" && !hiddenFor(d.restore) ? (
-              <Reasoned decision={d.restore}>
-                <Button
-                  leftSection={<IconRestore size={16} />}
-                  disabled={!d.restore.allowed}
-                  loading={changes.restore.isPending}
-                  onClick={() => changes.restore.mutate(member)}
-                >
-                  Restore
-                </Button>
-              </Reasoned>
-            ) : null}
-          </Group>
-          {member.status !== "removed" ? <MemberSessions view={view} member={member} /> : null}
-          {member.status !== "removed" && !hiddenFor(d.remove) ? (
-            <>
-              <Divider label="Danger zone" labelPosition="left" color="red" />
-              <Reasoned decision={d.remove}>
-                <Button
-                  color="red"
-                  variant="light"
-                  leftSection={<IconTrash size={16} />}
-                  disabled={!d.remove.allowed}
-                  onClick={() => setConfirm("remove")}
-                >
-                  {removeLabel}
-                </Button>
-              </Reasoned>
-            </>
-          ) : null}
-          {dialogs}
+          <Divider label="Danger zone" labelPosition="left" color="red" />
+          <Reasoned decision={d.remove}>
+            <Button
+              color="red"
+              variant="light"
+              leftSection={<IconTrash size={16} />}
+              disabled={!d.remove.allowed}
+              onClick={() => setConfirm("remove")}
+            >
+              {removeLabel}
+            </Button>
+          </Reasoned>
         </>
       ) : null}
+      {dialogs}
     </Stack>
   );
 }
@@ -669,13 +668,14 @@ function ScopeEditor({
   label,
   hint,
   decision,
-  live,
+  editable,
   render,
 }: {
   label: string;
   hint?: string;
   decision: Decision;
-  live: boolean;
+  /** False for a removed member: the value is shown, not offered for change. */
+  editable: boolean;
   render: (disabled: boolean) => ReactNode;
 }) {
   return (
@@ -688,8 +688,8 @@ function ScopeEditor({
           {hint}
         </Text>
       ) : null}
-      <Reasoned decision={live ? decision : { ...decision, allowed: true }}>
-        {render(!live || !decision.allowed)}
+      <Reasoned decision={editable ? decision : { ...decision, allowed: true }}>
+        {render(!editable || !decision.allowed)}
       </Reasoned>
     </Stack>
   );
@@ -703,7 +703,7 @@ function MemberSessions({ view, member }: { view: OrgView; member: Member }) {
   const qc = useQueryClient();
   const top = useTopRoleCount(view);
   const [confirming, setConfirming] = useState(false);
-  const canRead = hasApi("memberDetail") && can(view.policy, view.subject, "read", { type: "session" }).allowed;
+  const canRead = can(view.policy, view.subject, "read", { type: "session" }).allowed;
   const key = ["members", view.orgId, "sessions", member.id];
   const sessions = useQuery({
     queryKey: key,

@@ -21,7 +21,7 @@ import { api, ok } from "../api/client";
 import { useMe } from "../session";
 import { ErrorState, errorMessage, TableSkeleton } from "../components/common";
 import { FormError, PublicFrame } from "../components/PublicFrame";
-import { safeNext } from "./SignIn";
+import { safeNext } from "../lib/auth";
 
 /**
  * TOTP enrolment: scan the QR code (or type the key), confirm a first code, then keep the recovery codes,

@@ -5,8 +5,7 @@ import { MonthPickerInput } from "@mantine/dates";
 import { notifications } from "@mantine/notifications";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { IconDownload, IconRosetteDiscountCheck, IconShieldX } from "@tabler/icons-react";
-import { call, download } from "../api/client";
-import { hasApi } from "../api/features";
+import { api, download, ok } from "../api/client";
 import { roleTitle, useOrgView, type OrgView } from "../session";
 import type { components } from "../api/schema";
 import { EmptyState, ErrorState, errorMessage, PageHeader, TableSkeleton, utc } from "../components/common";
@@ -198,16 +197,6 @@ function Cover({ report }: { report: ComplianceReport }) {
 export function ReportsPage() {
   const { view } = useOrgView();
   if (!view) return null;
-  if (!hasApi("reports")) {
-    return (
-      <>
-        <PageHeader title="Compliance reports" />
-        <EmptyState title="Not available on this server">
-          This installation does not produce compliance reports yet.
-        </EmptyState>
-      </>
-    );
-  }
   return <Reports view={view} />;
 }
 
@@ -217,8 +206,12 @@ function Reports({ view }: { view: OrgView }) {
   const report = useQuery({
     queryKey: ["reports", view.orgId, month],
     placeholderData: keepPreviousData,
-    queryFn: () =>
-      call<ComplianceReport>("GET", `/v1/orgs/${view.orgId}/reports/compliance?month=${month}&format=json`),
+    queryFn: async (): Promise<ComplianceReport> =>
+      ok(
+        await api.GET("/v1/orgs/{orgId}/reports/compliance", {
+          params: { path: { orgId: view.orgId }, query: { month, format: "json" } },
+        }),
+      ),
   });
   const xlsx = async () => {
     try {

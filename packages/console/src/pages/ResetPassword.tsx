@@ -7,8 +7,7 @@ import { IconAlertTriangle } from "@tabler/icons-react";
 import { api, ok } from "../api/client";
 import { errorMessage } from "../components/common";
 import { FormError, PublicFrame } from "../components/PublicFrame";
-
-export const PASSWORD_MIN = 8;
+import { PASSWORD_MIN } from "../lib/auth";
 
 /** Sets a new password from the emailed link; every session of the account ends, so the next step is signing in. */
 export function ResetPasswordPage() {

@@ -5,7 +5,7 @@ import { useMediaQuery } from "@mantine/hooks";
 import { permissionMatrix, type MatrixCell } from "@roster/policy";
 import { useOrgView } from "../session";
 import { PageHeader } from "../components/common";
-import { titleCase } from "./Team";
+import { titleCase } from "../lib/format";
 
 const SCOPE_LABEL: Record<Exclude<MatrixCell, "all" | "none">, string> = {
   own: "Own records only",

@@ -20,8 +20,7 @@ import { can } from "@roster/policy";
 import { api, ok } from "../api/client";
 import type { Ok } from "../api/types";
 import { useOrgView, type OrgView } from "../session";
-import { EmptyState, ErrorState, errorMessage, PageHeader, TableSkeleton } from "../components/common";
-import { hasApi } from "../api/features";
+import { ErrorState, errorMessage, PageHeader, TableSkeleton } from "../components/common";
 
 export type SecuritySettings = Ok<"/v1/orgs/{orgId}/security">;
 type Patch = Partial<SecuritySettings>;
@@ -46,16 +45,6 @@ export function changedFields(saved: SecuritySettings, draft: SecuritySettings):
 export function SecurityPage() {
   const { view } = useOrgView();
   if (!view) return null;
-  if (!hasApi("security")) {
-    return (
-      <>
-        <PageHeader title="Security" />
-        <EmptyState title="Not available on this server">
-          This installation does not offer org security settings yet.
-        </EmptyState>
-      </>
-    );
-  }
   return <Security view={view} />;
 }
 

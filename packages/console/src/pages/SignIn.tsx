@@ -7,12 +7,7 @@ import { api, ok } from "../api/client";
 import { meKey } from "../session";
 import { errorMessage } from "../components/common";
 import { FormError, PublicFrame } from "../components/PublicFrame";
-import { hasApi } from "../api/features";
-
-/** Only same-site paths, so a crafted ?next= cannot send someone elsewhere after signing in. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
+import { safeNext } from "../lib/auth";
 
 export function SignInPage() {
   const [params] = useSearchParams();
@@ -80,13 +75,11 @@ export function SignInPage() {
           <Button type="submit" loading={signIn.isPending} fullWidth>
             Sign in
           </Button>
-          {hasApi("passwordForgot") ? (
-            <Group justify="center">
-              <Anchor component={Link} to="/forgot-password" size="sm">
-                Forgot your password?
-              </Anchor>
-            </Group>
-          ) : null}
+          <Group justify="center">
+            <Anchor component={Link} to="/forgot-password" size="sm">
+              Forgot your password?
+            </Anchor>
+          </Group>
         </Stack>
       </form>
     </PublicFrame>

@@ -37,7 +37,6 @@ import {
 import { can, type Policy } from "@roster/policy";
 import { api, download, ok } from "../api/client";
 import type { Member } from "../api/types";
-import { hasApi } from "../api/features";
 import { useOrgView, type OrgView } from "../session";
 import {
   EmptyState,
@@ -51,7 +50,8 @@ import {
 } from "../components/common";
 import { MemberActionsMenu, MemberPanel, RoleSelect } from "./MemberPanel";
 import { InviteDialog } from "./InviteDialog";
-import { TeamTabs } from "./Invitations";
+import { TeamTabs } from "../components/TeamTabs";
+import { titleCase } from "../lib/format";
 
 const PAGE_SIZE = 25;
 const features = tableFeatures({ rowSortingFeature });
@@ -153,8 +153,8 @@ function Team({ view }: { view: OrgView }) {
     },
   });
 
-  const canInvite = hasApi("invitations") && can(policy, view.subject, "create", { type: "invitation" }).allowed;
-  const canExport = hasApi("memberExport") && can(policy, view.subject, "export", { type: "member" }).allowed;
+  const canInvite = can(policy, view.subject, "create", { type: "invitation" }).allowed;
+  const canExport = can(policy, view.subject, "export", { type: "member" }).allowed;
   const exportAs = async (format: "csv" | "xlsx") => {
     try {
       // The export takes the list's filters, so the file holds the rows the table is showing (every page of them).
@@ -399,10 +399,6 @@ function Team({ view }: { view: OrgView }) {
       {canInvite ? <InviteDialog view={view} opened={inviteOpen} onClose={() => setInviteOpen(false)} /> : null}
     </>
   );
-}
-
-export function titleCase(s: string): string {
-  return s.replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase());
 }
 
 function buildColumns(view: OrgView) {

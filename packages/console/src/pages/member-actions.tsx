@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
 import { Button, Group } from "@mantine/core";
 import { decideMemberAction, type Decision, type MemberAction, type MemberActionOptions } from "@roster/policy";
-import { api, call, ok } from "../api/client";
+import { api, ok } from "../api/client";
 import type { Member } from "../api/types";
 import { errorMessage } from "../components/common";
 import type { OrgView } from "../session";
@@ -46,12 +46,12 @@ export type MemberPatch = {
 export function useMemberChange(view: OrgView) {
   const qc = useQueryClient();
   const refresh = () => qc.invalidateQueries({ queryKey: ["members", view.orgId] });
-  const path = (id: string) => `/v1/orgs/${view.orgId}/members/${encodeURIComponent(id)}`;
+  const at = (member: Member) => ({ params: { path: { orgId: view.orgId, memberId: member.id } } });
   const fail = (e: unknown) => notifications.show({ color: "red", title: "Not changed", message: errorMessage(e) });
 
   const patch = useMutation({
-    mutationFn: ({ member, body }: { member: Member; body: MemberPatch; undo?: MemberPatch; message: string }) =>
-      call<Member>("PATCH", path(member.id), body),
+    mutationFn: async ({ member, body }: { member: Member; body: MemberPatch; undo?: MemberPatch; message: string }) =>
+      ok(await api.PATCH("/v1/orgs/{orgId}/members/{memberId}", { ...at(member), body })),
     onSuccess: async (_m, vars) => {
       await refresh();
       const id = `member-change-${Date.now()}`;
@@ -84,7 +84,7 @@ export function useMemberChange(view: OrgView) {
   });
 
   const remove = useMutation({
-    mutationFn: (member: Member) => call<unknown>("DELETE", path(member.id)),
+    mutationFn: async (member: Member) => ok(await api.DELETE("/v1/orgs/{orgId}/members/{memberId}", at(member))),
     onSuccess: async (_x, member) => {
       await refresh();
       notifications.show({
@@ -96,7 +96,7 @@ export function useMemberChange(view: OrgView) {
   });
 
   const restore = useMutation({
-    mutationFn: (member: Member) => call<Member>("POST", `${path(member.id)}/restore`),
+    mutationFn: async (member: Member) => ok(await api.POST("/v1/orgs/{orgId}/members/{memberId}/restore", at(member))),
     onSuccess: async (_x, member) => {
       await refresh();
       notifications.show({ color: "green", message: `${member.name} was restored.` });
@@ -105,7 +105,8 @@ export function useMemberChange(view: OrgView) {
   });
 
   const resetPassword = useMutation({
-    mutationFn: (member: Member) => call<unknown>("POST", `${path(member.id)}/password-reset`),
+    mutationFn: async (member: Member) =>
+      ok(await api.POST("/v1/orgs/{orgId}/members/{memberId}/password-reset", at(member))),
     onSuccess: (_x, member) =>
       notifications.show({ color: "green", message: `A password reset link was emailed to ${member.email}.` }),
     onError: fail,
