@@ -124,12 +124,12 @@ program
   .requiredOption("--email <email>")
   .requiredOption("--role <role>")
   .action(async (opts: { email: string; role: string }) => {
+    // The crm preset declares the installation's platform roles, highest rank first.
+    const roles = (presets.crm.platform?.roles ?? []).map((r) => r.name).reverse();
+    if (opts.role !== "none" && !roles.includes(opts.role))
+      throw new Error(`Unknown platform role "${opts.role}". Use one of: ${roles.join(", ")}, none.`);
     const deps = await productionDeps();
     try {
-      // The crm preset declares the installation's platform roles, highest rank first.
-      const roles = (presets.crm.platform?.roles ?? []).map((r) => r.name).reverse();
-      if (opts.role !== "none" && !roles.includes(opts.role))
-        throw new Error(`Unknown platform role "${opts.role}". Use one of: ${roles.join(", ")}, none.`);
       const user = await findUserByEmail(deps, opts.email);
       if (!user) throw new Error(`No user with email ${opts.email}.`);
       await deps.db.owner((db) =>

@@ -73,7 +73,7 @@ async function emptyTarget(): Promise<Target> {
 }
 
 function cli(target: Target, ...args: string[]) {
-  return run(process.execPath, [BIN, ...args], { env: target.env, cwd: ROOT, timeout: 60_000 });
+  return run(process.execPath, [BIN, ...args], { env: target.env, cwd: ROOT, timeout: 180_000 });
 }
 
 /** A CLI run expected to fail: its exit status and what it printed. */
@@ -101,7 +101,7 @@ async function start(target: Target): Promise<{ base: string; stop: () => Promis
     await exited;
   };
   const started = Date.now();
-  while (!out.includes("Roster is running at") && child.exitCode === null && Date.now() - started < 60_000)
+  while (!out.includes("Roster is running at") && child.exitCode === null && Date.now() - started < 180_000)
     await new Promise((r) => setTimeout(r, 200));
   if (!out.includes("Roster is running at")) {
     await stop();
@@ -141,7 +141,7 @@ async function createOrg(target: Target, name: string, policy: string, email: st
 describe(`the roster CLI, spawned (${engine})`, () => {
   it(
     "migrate, create-org, grant-platform-role, start: the granted developer lists tenants over HTTP",
-    { timeout: 240_000 },
+    { timeout: 900_000 },
     async () => {
       const target = await emptyTarget();
       const first = await cli(target, "migrate");
@@ -213,7 +213,7 @@ describe(`the roster CLI, spawned (${engine})`, () => {
 
   it(
     "backup, restore into a fresh database, then reseal-secrets under a rotated key",
-    { timeout: 240_000 },
+    { timeout: 900_000 },
     async () => {
       const source = await emptyTarget();
       await createOrg(source, "Backed Up", "operations", "ops@acme.example");
