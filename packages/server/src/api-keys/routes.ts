@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable, OrgParams, Timestamp } from "../http/schemas.ts";
-import { authorize, orgContext, requireSession } from "../http/context.ts";
+import { orgContext, requireSession } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { listKeys, mintKey, revokeKey, rotateKey } from "./service.ts";
 
@@ -46,7 +46,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
         operationId: "listApiKeys",
         summary: "List API keys",
         description:
-          "Every key of this org, newest first, revoked ones included (with `revokedAt`). Never a secret. Needs `api_key:read`.",
+          "The org's keys the caller may see (a scoped reader: the keys of the members in their reach), newest first, revoked ones included (with `revokedAt`). Never a secret. Needs `api_key:read`.",
         params: OrgParams,
         response: {
           200: Type.Object({ data: Type.Array(KeyItem), nextCursor: Type.Null() }),
@@ -54,11 +54,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
         },
       },
     },
-    async (req) => {
-      const ctx = orgContext(req);
-      authorize(ctx, "read", { type: "api_key" });
-      return { data: await listKeys(deps, ctx), nextCursor: null };
-    },
+    async (req) => ({ data: await listKeys(deps, orgContext(req)), nextCursor: null }),
   );
 
   r.post(
@@ -90,7 +86,6 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async (req, reply) => {
       const ctx = orgContext(req);
       requireSession(req);
-      authorize(ctx, "create", { type: "api_key" });
       return reply.code(201).send(await mintKey(deps, ctx, req.body, requestMeta(req)));
     },
   );
@@ -112,9 +107,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async (req) => {
       const ctx = orgContext(req);
       requireSession(req);
-      return rotateKey(deps, ctx, req.params.id, requestMeta(req), (ownerId) =>
-        authorize(ctx, "rotate", { type: "api_key", id: req.params.id, ownerId }),
-      );
+      return rotateKey(deps, ctx, req.params.id, requestMeta(req));
     },
   );
 
@@ -135,9 +128,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async (req, reply) => {
       const ctx = orgContext(req);
       requireSession(req);
-      await revokeKey(deps, ctx, req.params.id, requestMeta(req), (ownerId) =>
-        authorize(ctx, "revoke", { type: "api_key", id: req.params.id, ownerId }),
-      );
+      await revokeKey(deps, ctx, req.params.id, requestMeta(req));
       return reply.code(204).send(null);
     },
   );

@@ -1,16 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { filterFor, getPreset } from "@roster/policy";
+import { can, getPreset } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { rowsOf, type Tx } from "../db/database.ts";
 import { members, organizations, users, type MemberRow, type OrgRow, type UserRow } from "../db/schema.ts";
-import { AppError, invalid, notFound } from "../http/errors.ts";
+import { AppError, invalid } from "../http/errors.ts";
 import type { OrgContext } from "../http/principal.ts";
 import { newId } from "../lib/ids.ts";
 import { hashToken } from "../lib/tokens.ts";
 import { record, type RequestMeta } from "../audit/record.ts";
 import { orgSettings } from "../orgs/settings.ts";
 import { apiKeys, type ApiKeyRow } from "./tables.ts";
+import { apiKeyRowScope, apiKeyScope, holds, notYours, refuseAction } from "../http/scope.ts";
+import { assertAllowed } from "../members/rules.ts";
 import { tag } from "../cache/hub.ts";
 
 export const API_KEY_PREFIX = "rk";
@@ -144,7 +146,7 @@ function checkPermissions(ctx: OrgContext, requested: readonly string[]): string
         `"${resource}:${action}" is not a permission of the ${ctx.policy.title} policy.`,
       );
     }
-    if (filterFor(ctx.policy, ctx.subject, action, resource).kind === "none") {
+    if (!holds(ctx, resource, action)) {
       throw new AppError(
         "permission_denied",
         `You cannot give a key "${resource}:${action}": your role does not have it.`,
@@ -170,6 +172,8 @@ export async function mintKey(
   input: { name: string; permissions?: string[] | undefined },
   meta: RequestMeta,
 ): Promise<MintedKey> {
+  // A key acts as the caller's own membership: it is theirs.
+  assertAllowed(can(ctx.policy, ctx.subject, "create", { type: "api_key", ownerId: ctx.member.userId }));
   const permissions = input.permissions === undefined ? null : checkPermissions(ctx, input.permissions);
   const now = deps.clock.now();
   const { key, prefix } = newKey();
@@ -206,14 +210,16 @@ export interface KeyListItem extends Omit<ApiKeyRow, "secretHash" | "orgId" | "c
   ownerName: string;
 }
 
+/** The keys the caller may see (`api_key:read`, within their row scope), newest first. */
 export async function listKeys(deps: AppDeps, ctx: OrgContext): Promise<KeyListItem[]> {
+  const scope = apiKeyScope(ctx);
   const rows = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
     tx
       .select({ key: apiKeys, ownerName: users.name })
       .from(apiKeys)
       .innerJoin(members, and(eq(members.orgId, apiKeys.orgId), eq(members.id, apiKeys.memberId)))
       .innerJoin(users, eq(users.id, members.userId))
-      .where(eq(apiKeys.orgId, ctx.org.id))
+      .where(and(eq(apiKeys.orgId, ctx.org.id), scope))
       .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)),
   );
   return rows.map(({ key, ownerName }) => ({
@@ -230,37 +236,31 @@ export async function listKeys(deps: AppDeps, ctx: OrgContext): Promise<KeyListI
   }));
 }
 
-async function keyFor(
-  tx: Tx,
-  orgId: string,
-  keyId: string,
-): Promise<(ApiKeyRow & { ownerUserId: string }) | undefined> {
+/**
+ * Loads and locks one key for `action`: another org's id, or a key outside the caller's reach, is 404; one
+ * they can see but the action does not reach is 403.
+ */
+async function keyFor(tx: Tx, ctx: OrgContext, keyId: string, action: "rotate" | "revoke"): Promise<ApiKeyRow> {
+  const scope = apiKeyRowScope(ctx, action);
   const [row] = await tx
-    .select({ key: apiKeys, ownerUserId: members.userId })
+    .select({ key: apiKeys, allowed: scope.allowed })
     .from(apiKeys)
-    .innerJoin(members, and(eq(members.orgId, apiKeys.orgId), eq(members.id, apiKeys.memberId)))
-    .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, keyId)))
-    .for("update", { of: apiKeys });
-  return row ? { ...row.key, ownerUserId: row.ownerUserId } : undefined;
+    .where(and(eq(apiKeys.orgId, ctx.org.id), eq(apiKeys.id, keyId), scope.visible))
+    .for("update");
+  if (!row) throw notYours("API key");
+  if (!row.allowed) throw refuseAction(ctx, "api_key", action);
+  return row.key;
 }
 
 /**
  * Replaces a key's secret at once: the old secret fails from this moment. Only the key's own member may rotate
  * it, because the new secret acts as that member: rotating someone else's key would hand over their role.
  */
-export async function rotateKey(
-  deps: AppDeps,
-  ctx: OrgContext,
-  keyId: string,
-  meta: RequestMeta,
-  authorizeRotate: (ownerUserId: string) => void,
-): Promise<MintedKey> {
+export async function rotateKey(deps: AppDeps, ctx: OrgContext, keyId: string, meta: RequestMeta): Promise<MintedKey> {
   const now = deps.clock.now();
   const { key, prefix } = newKey();
   return deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
-    const current = await keyFor(tx, ctx.org.id, keyId);
-    if (!current) throw notFound("API key");
-    authorizeRotate(current.ownerUserId);
+    const current = await keyFor(tx, ctx, keyId, "rotate");
     if (current.revokedAt) throw new AppError("conflict", "This API key is revoked; mint a new one instead.");
     if (current.memberId !== ctx.member.id) {
       throw new AppError(
@@ -287,18 +287,10 @@ export async function rotateKey(
 }
 
 /** Revokes a key at once. Revoking an already revoked key changes nothing and records nothing. */
-export async function revokeKey(
-  deps: AppDeps,
-  ctx: OrgContext,
-  keyId: string,
-  meta: RequestMeta,
-  authorizeRevoke: (ownerUserId: string) => void,
-): Promise<void> {
+export async function revokeKey(deps: AppDeps, ctx: OrgContext, keyId: string, meta: RequestMeta): Promise<void> {
   const now = deps.clock.now();
   await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
-    const current = await keyFor(tx, ctx.org.id, keyId);
-    if (!current) throw notFound("API key");
-    authorizeRevoke(current.ownerUserId);
+    const current = await keyFor(tx, ctx, keyId, "revoke");
     if (current.revokedAt) return;
     await tx
       .update(apiKeys)

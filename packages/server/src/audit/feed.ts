@@ -1,13 +1,13 @@
 import { PassThrough, Readable } from "node:stream";
-import { and, asc, desc, eq, gt, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, lte, type SQL } from "drizzle-orm";
 import { stringify } from "csv-stringify";
-import { filterFor } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
-import type { Tx } from "../db/database.ts";
-import { auditEvents, members, type AuditEventRow } from "../db/schema.ts";
-import { invitations } from "../invitations/tables.ts";
-import { authorize, type OrgContext } from "../http/context.ts";
+import { auditEvents, type AuditEventRow } from "../db/schema.ts";
+import type { OrgContext } from "../http/principal.ts";
 import { AppError } from "../http/errors.ts";
+import { decodeCursor, encodeCursor } from "../http/cursor.ts";
+import { auditScope, reachOf } from "../http/scope.ts";
+import { verifyOrg } from "./checkpoints.ts";
 
 /** One event as the API, the exports and the verification script see it. */
 export interface AuditEventOut {
@@ -34,20 +34,6 @@ export interface AuditFilters {
   entityType?: string | undefined;
   from?: string | undefined;
   to?: string | undefined;
-}
-
-/** What part of the log the caller may see: all of it, or what concerns their department's people. */
-export type AuditScope = { kind: "all" } | { kind: "department"; department: string };
-
-export function auditScope(ctx: OrgContext, action: "read" | "export"): AuditScope {
-  const f = filterFor(ctx.policy, ctx.subject, action, "audit_log");
-  if (f.kind === "all") return { kind: "all" };
-  if (f.kind === "department") return { kind: "department", department: f.department };
-  // Anything else (none, or a scope that makes no sense for the log) is refused with the permission needed.
-  authorize(ctx, action, { type: "audit_log" });
-  throw new AppError("permission_denied", `Reading the audit log needs \`audit_log:${action}\`.`, {
-    requiredPermission: `audit_log:${action}`,
-  });
 }
 
 export function eventOut(r: AuditEventRow): AuditEventOut {
@@ -81,9 +67,9 @@ function parseTime(param: "from" | "to", v: string): Date {
   return d;
 }
 
-/** The WHERE clause for an org's events under the filters and the caller's scope. */
-export function auditWhere(orgId: string, f: AuditFilters, scope: AuditScope): SQL {
-  const conds: Array<SQL | undefined> = [eq(auditEvents.orgId, orgId)];
+/** The WHERE clause for an org's events under the filters and the caller's row scope (http/scope.ts). */
+function auditWhere(orgId: string, f: AuditFilters, scope: SQL): SQL {
+  const conds: Array<SQL | undefined> = [eq(auditEvents.orgId, orgId), scope];
   if (f.action) conds.push(eq(auditEvents.action, f.action));
   if (f.actorId) conds.push(eq(auditEvents.actorId, f.actorId));
   if (f.targetId) conds.push(eq(auditEvents.targetId, f.targetId));
@@ -94,68 +80,57 @@ export function auditWhere(orgId: string, f: AuditFilters, scope: AuditScope): S
     throw new AppError("validation_failed", "`from` must not be after `to`.", { param: "from" });
   if (from) conds.push(gte(auditEvents.createdAt, from));
   if (to) conds.push(lte(auditEvents.createdAt, to));
-  if (scope.kind === "department") {
-    // The department's people as members (team events), as users (sign-ins, their own actions) and its invitations.
-    const d = scope.department;
-    const deptUsers = sql`(SELECT ${members.userId} FROM ${members} WHERE ${members.orgId} = ${orgId} AND ${members.department} = ${d})`;
-    const deptMembers = sql`(SELECT ${members.id} FROM ${members} WHERE ${members.orgId} = ${orgId} AND ${members.department} = ${d})`;
-    const deptInvites = sql`(SELECT ${invitations.id} FROM ${invitations} WHERE ${invitations.orgId} = ${orgId} AND ${invitations.department} = ${d})`;
-    conds.push(
-      or(
-        sql`${auditEvents.actorId} IN ${deptUsers}`,
-        sql`${auditEvents.targetId} IN ${deptMembers}`,
-        sql`${auditEvents.targetId} IN ${deptUsers}`,
-        sql`${auditEvents.targetId} IN ${deptInvites}`,
-      ),
-    );
-  }
   return and(...conds)!;
-}
-
-const encodeCursor = (seq: number) => Buffer.from(JSON.stringify({ s: seq })).toString("base64url");
-function decodeCursor(cursor: string): number {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (v && typeof v === "object" && "s" in v && Number.isSafeInteger(v.s) && (v.s as number) > 0)
-      return v.s as number;
-  } catch {
-    /* fall through */
-  }
-  throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
 }
 
 /** Newest first, keyset on seq: a page is stable while new events are appended. */
 export async function listAuditEvents(
-  tx: Tx,
-  orgId: string,
+  deps: Pick<AppDeps, "db">,
+  ctx: OrgContext,
   f: AuditFilters & { cursor?: string | undefined; limit: number },
-  scope: AuditScope,
 ) {
-  const where = auditWhere(orgId, f, scope);
-  const page = f.cursor ? and(where, lt(auditEvents.seq, decodeCursor(f.cursor)))! : where;
-  const rows = await tx
-    .select()
-    .from(auditEvents)
-    .where(page)
-    .orderBy(desc(auditEvents.seq))
-    .limit(f.limit + 1);
+  const where = auditWhere(ctx.org.id, f, auditScope(ctx, "read"));
+  // Keyset: the seq of the last event seen.
+  const page = f.cursor ? and(where, lt(auditEvents.seq, decodeCursor(f.cursor, ["int"])[0]))! : where;
+  const rows = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
+    tx
+      .select()
+      .from(auditEvents)
+      .where(page)
+      .orderBy(desc(auditEvents.seq))
+      .limit(f.limit + 1),
+  );
   const more = rows.length > f.limit;
   const data = rows.slice(0, f.limit).map(eventOut);
   const last = data[data.length - 1];
-  return { data, nextCursor: more && last ? encodeCursor(last.seq) : null };
+  return { data, nextCursor: more && last ? encodeCursor([last.seq]) : null };
+}
+
+/** The chain check: any reader of the log may run it (it answers hashes and positions, no events). */
+export async function verifyAuditLog(deps: AppDeps, ctx: OrgContext) {
+  reachOf(ctx, "audit_log", "read");
+  return verifyOrg(deps, ctx.org.id);
+}
+
+/**
+ * The export the caller may take (`audit_log:export`, within their row scope), as a stream. The scope and the
+ * filters are checked before the first byte, so bad input or a refusal is a plain 4xx, never a cut-off file.
+ */
+export function auditExport(
+  deps: Pick<AppDeps, "db">,
+  ctx: OrgContext,
+  format: "csv" | "jsonl",
+  f: AuditFilters,
+): Readable {
+  const where = auditWhere(ctx.org.id, f, auditScope(ctx, "export"));
+  return format === "csv" ? csvAuditExport(deps, ctx.org.id, where) : jsonlAuditExport(deps, ctx.org.id, where);
 }
 
 const BATCH = 2000;
 
 /** The org's events in seq order, one short transaction per batch, so an export holds no long transaction. */
-export async function* auditRows(
-  deps: Pick<AppDeps, "db">,
-  orgId: string,
-  f: AuditFilters,
-  scope: AuditScope,
-): AsyncGenerator<AuditEventOut> {
+async function* auditRows(deps: Pick<AppDeps, "db">, orgId: string, where: SQL): AsyncGenerator<AuditEventOut> {
   let after = 0;
-  const where = auditWhere(orgId, f, scope);
   for (;;) {
     const batch = await deps.db.tx({ orgId }, (tx) =>
       tx
@@ -210,10 +185,10 @@ function csvRow(e: AuditEventOut): Record<(typeof CSV_COLUMNS)[number], string> 
   };
 }
 
-export function csvAuditExport(deps: Pick<AppDeps, "db">, orgId: string, f: AuditFilters, scope: AuditScope): Readable {
+function csvAuditExport(deps: Pick<AppDeps, "db">, orgId: string, where: SQL): Readable {
   const csv = stringify({ header: true, columns: [...CSV_COLUMNS], cast: { string: neutralize } });
   async function* rows() {
-    for await (const e of auditRows(deps, orgId, f, scope)) yield csvRow(e);
+    for await (const e of auditRows(deps, orgId, where)) yield csvRow(e);
   }
   const source = Readable.from(rows());
   source.on("error", (err) => csv.destroy(err));
@@ -221,15 +196,10 @@ export function csvAuditExport(deps: Pick<AppDeps, "db">, orgId: string, f: Audi
 }
 
 /** One JSON object per line, in seq order, with exactly the hashed fields plus prevHash and hash (docs/audit.md). */
-export function jsonlAuditExport(
-  deps: Pick<AppDeps, "db">,
-  orgId: string,
-  f: AuditFilters,
-  scope: AuditScope,
-): Readable {
+function jsonlAuditExport(deps: Pick<AppDeps, "db">, orgId: string, where: SQL): Readable {
   const out = new PassThrough();
   async function* lines() {
-    for await (const e of auditRows(deps, orgId, f, scope)) yield `${JSON.stringify(e)}\n`;
+    for await (const e of auditRows(deps, orgId, where)) yield `${JSON.stringify(e)}\n`;
   }
   const source = Readable.from(lines());
   source.on("error", (err) => out.destroy(err));

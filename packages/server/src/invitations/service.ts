@@ -1,10 +1,12 @@
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
-import { can, decideInvite, filterFor, resolveInviteDepartment } from "@roster/policy";
+import { decideInvite, resolveInviteDepartment } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { rowsOf } from "../db/database.ts";
 import { members, organizations, users, type MemberRow, type UserRow } from "../db/schema.ts";
-import { AppError, invalid, notFound } from "../http/errors.ts";
+import { AppError, invalid } from "../http/errors.ts";
+import { decodeCursor, encodeCursor } from "../http/cursor.ts";
+import { invitationRowScope, invitationScope, notYours, refuseAction } from "../http/scope.ts";
 import type { OrgContext, Principal } from "../http/context.ts";
 import { newId } from "../lib/ids.ts";
 import { hashToken, newToken } from "../lib/tokens.ts";
@@ -243,20 +245,9 @@ export interface InvitationQuery {
   limit: number;
 }
 
-/** Which invitations the caller may see: all of the org's, or those of their department (policy scope). */
-function readFilter(ctx: OrgContext): SQL | undefined {
-  const f = filterFor(ctx.policy, ctx.subject, "read", "invitation");
-  if (f.kind === "all" || f.kind === "stores") return undefined;
-  if (f.kind === "department") return eq(invitations.department, f.department);
-  if (f.kind === "own") return eq(invitations.invitedByUser, ctx.subject.userId);
-  const d = can(ctx.policy, ctx.subject, "read", { type: "invitation" });
-  throw new AppError("permission_denied", d.reason, { requiredPermission: d.requiredPermission });
-}
-
 export async function listInvitations(deps: AppDeps, ctx: OrgContext, q: InvitationQuery) {
-  const reach = readFilter(ctx);
   const now = deps.clock.now();
-  const conds: Array<SQL | undefined> = [eq(invitations.orgId, ctx.org.id), reach];
+  const conds: Array<SQL | undefined> = [eq(invitations.orgId, ctx.org.id), invitationScope(ctx)];
   switch (q.status) {
     case "pending":
       conds.push(and(eq(invitations.status, "pending"), sql`${invitations.expiresAt} > ${now}`));
@@ -279,15 +270,14 @@ export async function listInvitations(deps: AppDeps, ctx: OrgContext, q: Invitat
   const where = and(...conds);
   let pageWhere = where;
   if (q.cursor) {
-    const m = /^(\d+)\.([A-Za-z0-9_]+)$/.exec(Buffer.from(q.cursor, "base64url").toString("utf8"));
-    if (!m)
-      throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
-    const at = new Date(Number(m[1]));
+    // Keyset, newest first: the last row's creation time (epoch ms) and id.
+    const [ms, id] = decodeCursor(q.cursor, ["int", "string"]);
+    const at = new Date(ms);
     if (Number.isNaN(at.getTime()))
       throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
     pageWhere = and(
       where,
-      or(lt(invitations.createdAt, at), and(eq(invitations.createdAt, at), lt(invitations.id, m[2]!))),
+      or(lt(invitations.createdAt, at), and(eq(invitations.createdAt, at), lt(invitations.id, id))),
     );
   }
   return deps.db.tx(scopeOf(ctx), async (tx) => {
@@ -307,25 +297,32 @@ export async function listInvitations(deps: AppDeps, ctx: OrgContext, q: Invitat
     const last = page[page.length - 1];
     return {
       rows: page.map((r) => ({ ...r.inv, inviterName: r.inviterName })),
-      nextCursor:
-        more && last ? Buffer.from(`${last.inv.createdAt.getTime()}.${last.inv.id}`).toString("base64url") : null,
+      nextCursor: more && last ? encodeCursor([last.inv.createdAt.getTime(), last.inv.id]) : null,
       total: Number(total),
       now,
     };
   });
 }
 
-/** Loads and locks one invitation the caller can reach; another org's or department's id answers 404. */
-async function lockInvitation(tx: Tx, ctx: OrgContext, id: string): Promise<InvitationRow> {
-  const [row] = await tx
-    .select()
+/**
+ * Loads and locks one invitation for `action`: another org's id, or one outside the caller's reach, is 404;
+ * one they can see but the action does not reach is 403.
+ */
+async function lockInvitation(
+  tx: Tx,
+  ctx: OrgContext,
+  id: string,
+  action: "resend" | "revoke",
+): Promise<InvitationRow> {
+  const scope = invitationRowScope(ctx, action);
+  const [found] = await tx
+    .select({ row: invitations, allowed: scope.allowed })
     .from(invitations)
-    .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, id)))
+    .where(and(eq(invitations.orgId, ctx.org.id), eq(invitations.id, id), scope.visible))
     .for("update");
-  if (!row) throw notFound("Invitation");
-  const f = filterFor(ctx.policy, ctx.subject, "read", "invitation");
-  if (f.kind === "department" && row.department !== f.department) throw notFound("Invitation");
-  return row;
+  if (!found) throw notYours("Invitation");
+  if (!found.allowed) throw refuseAction(ctx, "invitation", action);
+  return found.row;
 }
 
 /** Resend: a new token and a new expiry; the old link stops working at once. */
@@ -339,14 +336,7 @@ export async function resendInvitation(
   try {
     return await deps.db.tx(scopeOf(ctx), async (tx) => {
       const now = deps.clock.now();
-      const row = await lockInvitation(tx, ctx, id);
-      assertAllowed(
-        can(ctx.policy, ctx.subject, "resend", {
-          type: "invitation",
-          id: row.id,
-          ...(row.department ? { department: row.department } : {}),
-        }),
-      );
+      const row = await lockInvitation(tx, ctx, id, "resend");
       assertAllowed(
         decideInvite(ctx.policy, ctx.subject, {
           role: row.role,
@@ -399,14 +389,7 @@ export async function revokeInvitation(
 ): Promise<InvitationView> {
   return deps.db.tx(scopeOf(ctx), async (tx) => {
     const now = deps.clock.now();
-    const row = await lockInvitation(tx, ctx, id);
-    assertAllowed(
-      can(ctx.policy, ctx.subject, "revoke", {
-        type: "invitation",
-        id: row.id,
-        ...(row.department ? { department: row.department } : {}),
-      }),
-    );
+    const row = await lockInvitation(tx, ctx, id, "revoke");
     const status = statusOf(row, now);
     if (status === "accepted" || status === "revoked") {
       throw new AppError("invitation_not_pending", `This invitation was already ${status}.`);

@@ -1,12 +1,15 @@
 import { PassThrough, Readable } from "node:stream";
 import { once } from "node:events";
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { stringify } from "csv-stringify";
 import ExcelJS from "exceljs";
 import type { AppDeps } from "../deps.ts";
 import { members, users } from "../db/schema.ts";
-import type { OrgContext } from "../http/context.ts";
+import type { OrgContext } from "../http/principal.ts";
+import { memberScope } from "../http/scope.ts";
 import { memberFilters, type MemberQuery } from "./queries.ts";
+
+export type MemberExportFilters = Omit<MemberQuery, "limit" | "cursor" | "sort">;
 
 export const EXPORT_COLUMNS = [
   "name",
@@ -36,11 +39,12 @@ export function neutralize(value: string): string {
 async function* memberRows(
   deps: AppDeps,
   ctx: OrgContext,
-  filters: Omit<MemberQuery, "limit" | "cursor" | "sort">,
+  filters: MemberExportFilters,
+  scope: SQL,
 ): AsyncGenerator<ExportRow> {
   let after: string | null = null;
+  const where = memberFilters(ctx.org.id, filters, scope);
   for (;;) {
-    const where = memberFilters(ctx.org.id, { ...filters, limit: BATCH });
     const batch = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
       tx
         .select({
@@ -77,30 +81,36 @@ async function* memberRows(
   }
 }
 
-export function csvExport(
+/**
+ * The member export the caller may take (`member:export`, within their row scope), as a stream. The scope is
+ * decided before the first byte, so a refusal is a plain 403 and never a cut-off file.
+ */
+export function memberExport(
   deps: AppDeps,
   ctx: OrgContext,
-  filters: Omit<MemberQuery, "limit" | "cursor" | "sort">,
+  format: "csv" | "xlsx",
+  filters: MemberExportFilters,
 ): Readable {
+  const scope = memberScope(ctx, "export");
+  return format === "xlsx" ? xlsxExport(deps, ctx, filters, scope) : csvExport(deps, ctx, filters, scope);
+}
+
+function csvExport(deps: AppDeps, ctx: OrgContext, filters: MemberExportFilters, scope: SQL): Readable {
   const csv = stringify({ header: true, columns: [...EXPORT_COLUMNS], cast: { string: neutralize } });
   // pipe() gives back-pressure: the database is read only as fast as the client downloads.
-  const source = Readable.from(memberRows(deps, ctx, filters));
+  const source = Readable.from(memberRows(deps, ctx, filters, scope));
   source.on("error", (err) => csv.destroy(err));
   return source.pipe(csv);
 }
 
-export function xlsxExport(
-  deps: AppDeps,
-  ctx: OrgContext,
-  filters: Omit<MemberQuery, "limit" | "cursor" | "sort">,
-): Readable {
+function xlsxExport(deps: AppDeps, ctx: OrgContext, filters: MemberExportFilters, scope: SQL): Readable {
   const out = new PassThrough();
   void (async () => {
     const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });
     const sheet = workbook.addWorksheet("Members");
     sheet.columns = EXPORT_COLUMNS.map((key) => ({ header: key, key }));
     let n = 0;
-    for await (const row of memberRows(deps, ctx, filters)) {
+    for await (const row of memberRows(deps, ctx, filters, scope)) {
       sheet.addRow(EXPORT_COLUMNS.map((c) => neutralize(row[c]))).commit();
       if (++n % BATCH === 0 && out.writableNeedDrain) await once(out, "drain");
     }

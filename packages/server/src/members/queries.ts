@@ -2,6 +2,7 @@ import { and, asc, desc, eq, ilike, inArray, or, sql, type SQL } from "drizzle-o
 import type { Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";
+import { decodeCursor, encodeCursor } from "../http/cursor.ts";
 
 export const MEMBER_SORTS = ["name", "email", "role", "status", "lastLoginAt", "createdAt"] as const;
 export type MemberSort = (typeof MEMBER_SORTS)[number];
@@ -26,23 +27,9 @@ const sortColumn = {
   createdAt: members.createdAt,
 } as const;
 
-/** Cursor = base64url JSON of the sort key's value and the member id of the last row seen (keyset pagination). */
-function decodeCursor(cursor: string): { v: string | null; id: string } {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (parsed && typeof parsed === "object" && "id" in parsed && typeof parsed.id === "string" && "v" in parsed) {
-      const v = parsed.v;
-      if (v === null || typeof v === "string") return { v, id: parsed.id };
-    }
-  } catch {
-    /* fall through */
-  }
-  throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
-}
-const encodeCursor = (v: string | null, id: string) => Buffer.from(JSON.stringify({ v, id })).toString("base64url");
-
-export function memberFilters(orgId: string, q: MemberQuery): SQL {
-  const conds: Array<SQL | undefined> = [eq(members.orgId, orgId)];
+/** The org's members under the list filters and the caller's row scope (http/scope.ts). */
+export function memberFilters(orgId: string, q: Omit<MemberQuery, "limit">, scope: SQL): SQL {
+  const conds: Array<SQL | undefined> = [eq(members.orgId, orgId), scope];
   const status = q.status ?? "default";
   if (status === "default") conds.push(inArray(members.status, ["active", "inactive"]));
   else if (status !== "all") conds.push(eq(members.status, status));
@@ -56,10 +43,11 @@ export function memberFilters(orgId: string, q: MemberQuery): SQL {
   return and(...conds)!;
 }
 
-export async function listMembers(
+export async function selectMemberPage(
   tx: Tx,
   orgId: string,
   q: MemberQuery,
+  scope: SQL,
 ): Promise<{ rows: Array<{ member: MemberRow; user: UserRow }>; nextCursor: string | null; total: number }> {
   const sortSpec = q.sort ?? "name";
   const descending = sortSpec.startsWith("-");
@@ -77,10 +65,12 @@ export async function listMembers(
     key === "lastLoginAt" || key === "createdAt"
       ? sql<string | null>`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`
       : sql<string | null>`lower(${col})`;
-  const where = memberFilters(orgId, q);
+  const where = memberFilters(orgId, q, scope);
   let pageWhere: SQL = where;
   if (q.cursor) {
-    const c = decodeCursor(q.cursor);
+    // Keyset: the sort key's text (null sorts last) and the member id of the last row seen.
+    const [v, id] = decodeCursor(q.cursor, ["string?", "string"]);
+    const c = { v, id };
     // NULLs sort last in both directions.
     const after = descending
       ? c.v === null
@@ -111,7 +101,7 @@ export async function listMembers(
   const last = page[page.length - 1];
   return {
     rows: page.map(({ member, user }) => ({ member, user })),
-    nextCursor: more && last ? encodeCursor(last.sortKey, last.member.id) : null,
+    nextCursor: more && last ? encodeCursor([last.sortKey, last.member.id]) : null,
     total,
   };
 }

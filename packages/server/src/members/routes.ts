@@ -2,16 +2,21 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { filterFor } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { Email, errors, Id, Nullable, OrgParams, page, Timestamp } from "../http/schemas.ts";
-import { authorize, orgContext, type OrgContext } from "../http/context.ts";
+import { orgContext } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { Member, memberOut } from "./shape.ts";
-import { listMembers } from "./queries.ts";
 import { NO_CONTROL_CHARS } from "./rules.ts";
-import { getMember, removeMember, restoreMember, sendMemberPasswordReset, updateMember } from "./service.ts";
-import { csvExport, xlsxExport } from "./export.ts";
+import {
+  getMember,
+  listMembers,
+  removeMember,
+  restoreMember,
+  sendMemberPasswordReset,
+  updateMember,
+} from "./service.ts";
+import { memberExport } from "./export.ts";
 
 const Status = Type.Union(
   [Type.Literal("active"), Type.Literal("inactive"), Type.Literal("removed"), Type.Literal("all")],
@@ -40,24 +45,6 @@ export const MemberListQuery = Type.Object(
 const MemberParams = Type.Object({ orgId: Id, memberId: Id });
 const Dimension = Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL_CHARS });
 
-/**
- * What part of the member list the caller may read, from the policy: everything, or their department only.
- * Answers null when the caller's filter already excludes everything they asked for.
- */
-function scopedQuery<Q extends { department?: string | undefined }>(
-  ctx: OrgContext,
-  action: "read" | "export",
-  q: Q,
-): Q | null {
-  const f = filterFor(ctx.policy, ctx.subject, action, "member");
-  if (f.kind === "none") authorize(ctx, action, { type: "member" });
-  if (f.kind === "department") {
-    if (q.department !== undefined && q.department !== f.department) return null;
-    return { ...q, department: f.department };
-  }
-  return q;
-}
-
 export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -77,12 +64,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
       },
     },
     async (req) => {
-      const ctx = orgContext(req);
-      const q = scopedQuery(ctx, "read", req.query);
-      if (!q) return { data: [], nextCursor: null, total: 0 };
-      const result = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
-        listMembers(tx, ctx.org.id, q),
-      );
+      const result = await listMembers(deps, orgContext(req), req.query);
       return {
         data: result.rows.map((r) => memberOut(r.member, r.user)),
         nextCursor: result.nextCursor,
@@ -130,19 +112,16 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async (req, reply) => {
       const ctx = orgContext(req);
       const { format, ...filters } = req.query;
-      // Asking for another department than one's own exports only the header row, like the list answers no rows.
-      const q = scopedQuery(ctx, "export", filters) ?? { ...filters, department: "~outside-your-department~" };
+      const file = memberExport(deps, ctx, format, filters);
       const stamp = deps.clock.now().toISOString().slice(0, 10);
       const filename = `members-${stamp}.${format}`;
       void reply
         .header("content-disposition", `attachment; filename="${filename}"`)
         .header("cache-control", "no-store");
       if (format === "xlsx") {
-        return reply
-          .type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-          .send(xlsxExport(deps, ctx, q));
+        return reply.type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").send(file);
       }
-      return reply.type("text/csv; charset=utf-8").send(csvExport(deps, ctx, q));
+      return reply.type("text/csv; charset=utf-8").send(file);
     },
   );
 

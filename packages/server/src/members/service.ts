@@ -1,16 +1,19 @@
 import { and, asc, eq } from "drizzle-orm";
-import { decideMemberAction, filterFor, type MemberAction, type MemberActionOptions } from "@roster/policy";
+import type { SQL } from "drizzle-orm";
+import { decideMemberAction, type MemberAction, type MemberActionOptions } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import type { Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
-import { AppError, invalid, notFound } from "../http/errors.ts";
-import { authorize, subjectOf, type OrgContext } from "../http/context.ts";
+import { AppError, invalid } from "../http/errors.ts";
+import { subjectOf, type OrgContext } from "../http/context.ts";
+import { memberRowScope, memberScope, notYours } from "../http/scope.ts";
 import { record, type AuditInput, type RequestMeta } from "../audit/record.ts";
 import { revokeUserSessions } from "../auth/sessions.ts";
 import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/password-reset.ts";
 import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
+import { selectMemberPage, type MemberQuery } from "./queries.ts";
 import {
   assertAllowed,
   assertDepartment,
@@ -29,33 +32,58 @@ export type MemberWithUser = { member: MemberRow; user: UserRow };
 
 const scopeOf = (ctx: OrgContext) => ({ orgId: ctx.org.id, userId: ctx.member.userId });
 
+/** One page of the members the caller may read (`member:read`, within their row scope). */
+export async function listMembers(
+  deps: AppDeps,
+  ctx: OrgContext,
+  q: MemberQuery,
+): Promise<{ rows: MemberWithUser[]; nextCursor: string | null; total: number }> {
+  const scope = memberScope(ctx, "read");
+  return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope));
+}
+
 /** Reads one member of the caller's org; another org's id, or one outside the caller's reach, is 404. */
 export async function getMember(deps: AppDeps, ctx: OrgContext, memberId: string): Promise<MemberWithUser> {
-  const found = await deps.db.tx(scopeOf(ctx), (tx) => loadMember(tx, ctx.org.id, memberId, false));
-  if (!found) throw notFound("Member");
-  const filter = filterFor(ctx.policy, ctx.subject, "read", "member");
-  // Outside the reader's department it does not exist for them (no probing of ids across departments).
-  if (
-    filter.kind === "department" &&
-    found.member.department !== filter.department &&
-    found.member.userId !== ctx.member.userId
-  )
-    throw notFound("Member");
-  authorize(ctx, "read", {
-    type: "member",
-    id: found.member.userId,
-    ownerId: found.member.userId,
-    ...(found.member.department ? { department: found.member.department } : {}),
-  });
+  const scope = memberRowScope(ctx);
+  const found = await deps.db.tx(scopeOf(ctx), (tx) => loadMember(tx, ctx.org.id, memberId, false, scope));
+  if (!found) throw notYours("Member");
   return found;
 }
 
-async function loadMember(tx: Tx, orgId: string, memberId: string, lock: boolean): Promise<MemberWithUser | undefined> {
+/** The `member:` actions these member actions need under the org's policy (billing removes with `member:delete`). */
+function memberPermissions(ctx: OrgContext, actions: readonly MemberAction[]): string[] {
+  const out: string[] = [];
+  for (const a of actions) {
+    const [resource, action] = ctx.policy.memberActions[a].split("@")[0]!.split(":");
+    if (resource === "member" && action) out.push(action);
+  }
+  return out;
+}
+
+function patchActions(patch: MemberPatch): MemberAction[] {
+  const actions: MemberAction[] = [];
+  if (patch.role !== undefined) actions.push("change_role");
+  if (patch.department !== undefined) actions.push("change_department");
+  if (patch.storeIds !== undefined) actions.push("update_store_access");
+  if (patch.hiddenModules !== undefined) actions.push("update_modules");
+  if (patch.name !== undefined) actions.push("update");
+  if (patch.status === "inactive") actions.push("deactivate");
+  if (patch.status === "active") actions.push("reactivate");
+  return actions;
+}
+
+async function loadMember(
+  tx: Tx,
+  orgId: string,
+  memberId: string,
+  lock: boolean,
+  scope?: SQL,
+): Promise<MemberWithUser | undefined> {
   const q = tx
     .select({ member: members, user: users })
     .from(members)
     .innerJoin(users, eq(users.id, members.userId))
-    .where(and(eq(members.orgId, orgId), eq(members.id, memberId)))
+    .where(and(eq(members.orgId, orgId), eq(members.id, memberId), scope))
     .limit(1);
   const rows = lock ? await q.for("update", { of: members }) : await q;
   return rows[0];
@@ -69,15 +97,17 @@ async function lockForChange(
   tx: Tx,
   ctx: OrgContext,
   memberId: string,
+  actions: readonly MemberAction[],
 ): Promise<{ target: MemberWithUser; topRoleCount: number; actor: OrgContext }> {
+  const scope = memberRowScope(ctx, memberPermissions(ctx, actions));
   const tops = await tx
     .select({ id: members.id })
     .from(members)
     .where(and(eq(members.orgId, ctx.org.id), eq(members.role, ctx.policy.topRole), eq(members.status, "active")))
     .orderBy(asc(members.id))
     .for("update");
-  const target = await loadMember(tx, ctx.org.id, memberId, true);
-  if (!target) throw notFound("Member");
+  const target = await loadMember(tx, ctx.org.id, memberId, true, scope);
+  if (!target) throw notYours("Member");
   // The actor as of now, not as of the start of the request: a concurrent change may have demoted them.
   const [me] = await tx
     .select()
@@ -179,7 +209,7 @@ export async function updateMember(
 
   return deps.db.tx(scopeOf(outer), async (tx) => {
     const now = deps.clock.now();
-    const { target, topRoleCount, actor } = await lockForChange(tx, outer, memberId);
+    const { target, topRoleCount, actor } = await lockForChange(tx, outer, memberId, patchActions(patch));
     ctx = actor;
     const m = target.member;
     if (m.status === "removed")
@@ -290,7 +320,7 @@ export async function removeMember(
 ): Promise<MemberWithUser> {
   return deps.db.tx(scopeOf(outer), async (tx) => {
     const now = deps.clock.now();
-    const { target, topRoleCount, actor: ctx } = await lockForChange(tx, outer, memberId);
+    const { target, topRoleCount, actor: ctx } = await lockForChange(tx, outer, memberId, ["remove"]);
     const m = target.member;
     if (m.status === "removed") throw new AppError("conflict", "This member is already removed.");
     keepLastTopRole(ctx, m, topRoleCount);
@@ -336,7 +366,7 @@ export async function restoreMember(
 ): Promise<MemberWithUser> {
   return deps.db.tx(scopeOf(outer), async (tx) => {
     const now = deps.clock.now();
-    const { target, actor: ctx } = await lockForChange(tx, outer, memberId);
+    const { target, actor: ctx } = await lockForChange(tx, outer, memberId, ["restore"]);
     const m = target.member;
     if (m.status !== "removed")
       throw new AppError("conflict", "Only removed members can be restored; this member is not removed.");
@@ -375,8 +405,14 @@ export async function sendMemberPasswordReset(
 ): Promise<{ expiresAt: Date }> {
   return deps.db.tx(scopeOf(ctx), async (tx) => {
     const now = deps.clock.now();
-    const target = await loadMember(tx, ctx.org.id, memberId, true);
-    if (!target) throw notFound("Member");
+    const target = await loadMember(
+      tx,
+      ctx.org.id,
+      memberId,
+      true,
+      memberRowScope(ctx, memberPermissions(ctx, ["reset_password"])),
+    );
+    if (!target) throw notYours("Member");
     const m = target.member;
     decide(ctx, m, "reset_password");
     if (m.status !== "active")

@@ -2,13 +2,11 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { filterFor } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams } from "../http/schemas.ts";
-import { authorize, orgContext } from "../http/context.ts";
-import { AppError, invalid } from "../http/errors.ts";
+import { orgContext } from "../http/context.ts";
 import { VerifyResult } from "../audit/routes.ts";
-import { complianceReport, forDepartment, monthBounds, MONTH_RE } from "./compliance.ts";
+import { readComplianceReport } from "./service.ts";
 import { complianceXlsx } from "./xlsx.ts";
 
 const S = Type.String();
@@ -133,18 +131,8 @@ export async function reportRoutes(app: FastifyInstance, deps: AppDeps): Promise
     },
     async (req, reply) => {
       const ctx = orgContext(req);
-      const f = filterFor(ctx.policy, ctx.subject, "read", "report");
-      if (f.kind !== "all" && f.kind !== "department") {
-        authorize(ctx, "read", { type: "report" });
-        throw new AppError("permission_denied", "Reading compliance reports needs `report:read`.", {
-          requiredPermission: "report:read",
-        });
-      }
       const { month, format } = req.query;
-      if (!MONTH_RE.test(month)) throw invalid("month", "`month` must be YYYY-MM.");
-      if (monthBounds(month).start > deps.clock.now()) throw invalid("month", "That month has not started yet.");
-      const full = await complianceReport(deps, ctx.org.id, month);
-      const report = f.kind === "department" ? forDepartment(full, f.department) : full;
+      const report = await readComplianceReport(deps, ctx, month);
       void reply.header("cache-control", "no-store");
       if (format === "xlsx") {
         return reply
