@@ -41,5 +41,5 @@ describe("npm run bench -- http (tiny: PGlite, 1 s per endpoint)", () => {
     const out = lines.join("\n");
     expect(out).toContain("| Roster on PGlite | POST /v1/authorize |");
     expect(out).toContain("Targets (printed, not asserted)");
-  }, 120_000);
+  }, 240_000);
 });
