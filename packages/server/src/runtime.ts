@@ -9,7 +9,12 @@ import { logMailer, smtpMailer } from "./mail/transport.ts";
 export async function productionDeps(env: NodeJS.ProcessEnv = process.env): Promise<AppDeps> {
   const config: Config = loadConfig(env);
   const log = pino({ level: config.logLevel });
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    // The cache invalidation listener's own connection, when DATABASE_URL is a transaction-mode pooler.
+    listenUrl: env.ROSTER_DATABASE_LISTEN_URL || undefined,
+  });
   const mailer = config.smtpUrl
     ? smtpMailer(config.smtpUrl, env.ROSTER_MAIL_FROM || "Roster <no-reply@roster.localhost>")
     : logMailer(log);

@@ -4,7 +4,7 @@ import type { MemberRow, OrgRow, SessionRow, UserRow } from "../db/schema.ts";
 import type { ApiKeyRow } from "../api-keys/tables.ts";
 
 /**
- * The request-path caches of one instance (docs/decisions/0007-request-path-caches.md). Every entry carries
+ * The request-path caches of one instance (docs/decisions/0008-request-path-caches.md). Every entry carries
  * tags naming the rows it was built from; PostgreSQL sends a notification for every committed change to such
  * a row (migration 0007), and the entries with a matching tag are dropped. While the instance is not
  * listening (starting, connection lost, reconnecting) the caches hold nothing and every read goes to the

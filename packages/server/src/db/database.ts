@@ -47,6 +47,11 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Stop migrating after this migration (tests that start from an older schema). */
   migrateUpTo?: string | undefined;
+  /**
+   * Where the listening connection connects, when it cannot go through `databaseUrl` (a transaction-mode
+   * pooler does not carry LISTEN): the server itself or a session-mode pool. Default `databaseUrl`.
+   */
+  listenUrl?: string | undefined;
   /** How often session activity is written (milliseconds); default 5 s. */
   lastSeenFlushMs?: number;
 }
@@ -181,7 +186,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool.on("error", () => undefined);
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     const hub = new CacheHub();
-    const listener = new PgListener(options.databaseUrl, hub);
+    const notify = (payload: string) => pool.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload]);
+    const listener = new PgListener(options.listenUrl || options.databaseUrl, hub, notify);
     const tx: Database["tx"] = (scope, fn) => scopedPgTransaction(pool, db, hub, scope, fn);
     const lastSeen = new LastSeen(lastSeenWriter(tx), options.lastSeenFlushMs ?? LAST_SEEN_FLUSH_MS);
     const database: Database = {
@@ -189,7 +195,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       tx,
       cache: hub,
       lastSeen,
-      cacheSync: () => syncThrough(hub, (payload) => pool.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload])),
+      cacheSync: () => syncThrough(hub, notify),
       listenerPid: () => listener.backendPid,
       owner: (fn) => fn(db),
       script: async (fn) => {

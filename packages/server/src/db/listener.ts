@@ -3,6 +3,9 @@ import { CACHE_CHANNEL, type CacheHub } from "../cache/hub.ts";
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5_000;
+/** How often a marker is sent through the pool to prove notifications still arrive, and how long it may take. */
+const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
  * The one connection per instance that LISTENs for cache invalidations (PostgreSQL). It lives outside the
@@ -16,15 +19,45 @@ export class PgListener {
   private backoff = MIN_BACKOFF_MS;
   private retry: NodeJS.Timeout | undefined;
   private pid: number | null = null;
+  private heartbeat: NodeJS.Timeout | undefined;
 
+  /** `send` delivers a payload on the channel through another connection (the pool): the heartbeat's path. */
   constructor(
     private readonly connectionString: string,
     private readonly hub: CacheHub,
+    private readonly send: (payload: string) => Promise<unknown>,
   ) {}
 
   /** Connects once; on failure the instance runs without caches and keeps retrying in the background. */
   async start(): Promise<void> {
     await this.connect();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * A connection can look open and still deliver nothing (a half-open TCP connection, a transaction-mode
+   * pooler): a marker that does not come back in time counts as a lost connection.
+   */
+  private async beat(): Promise<void> {
+    const client = this.client;
+    if (!client || !this.hub.trusted) return;
+    const nonce = this.hub.nextNonce();
+    const back = this.hub.waitForSync(nonce);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), HEARTBEAT_TIMEOUT_MS);
+    });
+    try {
+      await this.send(`sync ${nonce}`);
+      if (await Promise.race([back.then(() => false), late]))
+        client.emit("error", new Error("listener heartbeat lost"));
+    } catch {
+      // The pool is unreachable too: requests fail on their own; the listener's state is judged on the next beat.
+    } finally {
+      clearTimeout(timer);
+      this.hub.dropSyncWaiter(nonce);
+    }
   }
 
   /** The server process id of the listening connection (operators and tests: pg_terminate_backend). */
@@ -34,19 +67,18 @@ export class PgListener {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.connectionString });
+    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
     this.client = client;
     let down = false;
     const lost = () => {
       if (down) return;
       down = true;
-      if (this.client === client) {
-        this.client = null;
-        this.pid = null;
-      }
-      this.hub.setListening(false);
       client.removeAllListeners("notification");
       void client.end().catch(() => undefined);
+      if (this.client !== client) return; // an older connection, already replaced
+      this.client = null;
+      this.pid = null;
+      this.hub.setListening(false);
       this.schedule();
     };
     client.on("error", lost);
@@ -81,6 +113,7 @@ export class PgListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.heartbeat);
     this.hub.setListening(false);
     const client = this.client;
     this.client = null;

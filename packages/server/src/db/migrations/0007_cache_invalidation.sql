@@ -1,4 +1,4 @@
--- Request-path caches (docs/decisions/0007-request-path-caches.md): every instance keeps sessions, memberships,
+-- Request-path caches (docs/decisions/0008-request-path-caches.md): every instance keeps sessions, memberships,
 -- orgs and API keys in memory and drops an entry when PostgreSQL says its rows changed. The message is sent by
 -- triggers, so it exists if and only if the change committed (NOTIFY is delivered at commit, never on
 -- rollback), and no write path can forget it. Payload: "<kind> <id> [<id>]" naming what changed, never a
