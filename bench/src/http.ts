@@ -55,7 +55,7 @@ export interface EndpointResult {
   requestsPerSecond: number;
   p50: number;
   p99: number;
-  /** requests/s over the same server's liveness route in the same run */
+  /** requests/s over the same server's liveness route in the same run (the mean of its two measures) */
   ratio: number;
   total: number;
 }
@@ -405,13 +405,17 @@ async function measureServer(
   loads: Load[],
   o: HttpBenchOptions,
 ): Promise<EndpointResult[]> {
-  const ceiling = await load(base, liveness, o.seconds, o.connections);
-  const out: EndpointResult[] = [{ server, endpoint: liveness.endpoint, ...ceiling, ratio: 1 }];
-  for (const l of loads) {
-    const r = await load(base, l, o.seconds, o.connections);
-    out.push({ server, endpoint: l.endpoint, ...r, ratio: r.requestsPerSecond / ceiling.requestsPerSecond });
-  }
-  return out;
+  // The liveness route is measured before and after the endpoints, and each ratio is to the mean of the two, so
+  // that load from elsewhere on the machine drifting during the run shows (the two liveness rows differ) and
+  // biases no endpoint.
+  const before = await load(base, liveness, o.seconds, o.connections);
+  const measured: Array<[string, LoadResult]> = [];
+  for (const l of loads) measured.push([l.endpoint, await load(base, l, o.seconds, o.connections)]);
+  const after = await load(base, liveness, o.seconds, o.connections);
+  const ceiling = (before.requestsPerSecond + after.requestsPerSecond) / 2;
+  return [[liveness.endpoint, before] as const, ...measured, [`${liveness.endpoint} (again)`, after] as const].map(
+    ([endpoint, r]) => ({ server, endpoint, ...r, ratio: r.requestsPerSecond / ceiling }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
