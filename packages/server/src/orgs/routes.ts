@@ -4,9 +4,9 @@ import { Type } from "@sinclair/typebox";
 import { assignableRoles } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams, Timestamp } from "../http/schemas.ts";
-import { authorize, orgContext, requirePrincipal } from "../http/context.ts";
+import { orgContext, requirePrincipal } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
-import { createOrg, deleteOrg, updateOrg } from "./service.ts";
+import { createOrg, deleteOrg, readOrg, updateOrg } from "./service.ts";
 import type { OrgRow } from "../db/schema.ts";
 
 export const Org = Type.Object({
@@ -73,8 +73,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     },
     async (req) => {
       const ctx = orgContext(req);
-      authorize(ctx, "read", { type: "organization", id: ctx.org.id });
-      return orgOut(ctx.org);
+      return orgOut(readOrg(ctx));
     },
   );
 
@@ -94,7 +93,6 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     },
     async (req) => {
       const ctx = orgContext(req);
-      authorize(ctx, "update", { type: "organization", id: ctx.org.id });
       return orgOut(await updateOrg(deps, ctx, req.body, requestMeta(req)));
     },
   );
@@ -115,7 +113,6 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
     },
     async (req, reply) => {
       const ctx = orgContext(req);
-      authorize(ctx, "delete", { type: "organization", id: ctx.org.id });
       await deleteOrg(deps, ctx);
       req.log.warn({ orgId: ctx.org.id, byUserId: ctx.member.userId }, "organization deleted");
       return reply.code(204).send(null);
@@ -152,7 +149,7 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
                 },
                 {
                   description:
-                    "The caller as the policy engine sees it: pass it with `policy` to `can()`/`filterFor()` of @roster/policy (or the SDK) to decide locally.",
+                    "The caller as the policy engine sees it: pass it with `policy` to `can` and `filterFor` of @roster/policy (or the SDK) to decide locally.",
                 },
               ),
             }),

@@ -6,7 +6,7 @@ import { members, organizations, type MemberRow, type OrgRow } from "../db/schem
 import { AppError } from "../http/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { record, startChain, type RequestMeta } from "../audit/record.ts";
-import type { OrgContext } from "../http/context.ts";
+import { authorize, type OrgContext } from "../http/context.ts";
 
 export function policyOrThrow(name: string) {
   const policy = getPreset(name);
@@ -68,12 +68,19 @@ export async function createOrg(
   });
 }
 
+/** The caller's own org, for any member who may read it. */
+export function readOrg(ctx: OrgContext): OrgRow {
+  authorize(ctx, "read", { type: "organization", id: ctx.org.id });
+  return ctx.org;
+}
+
 export async function updateOrg(
   deps: AppDeps,
   ctx: OrgContext,
   patch: { name?: string | undefined },
   meta: RequestMeta,
 ): Promise<OrgRow> {
+  authorize(ctx, "update", { type: "organization", id: ctx.org.id });
   const orgId = ctx.org.id;
   return deps.db.tx({ orgId, userId: ctx.member.userId }, async (tx: Tx) => {
     const [current] = await tx.select().from(organizations).where(eq(organizations.id, orgId)).for("update");
@@ -104,6 +111,7 @@ export async function updateOrg(
  * Irreversible by design (a tenant's right to erasure); the server log keeps who did it.
  */
 export async function deleteOrg(deps: AppDeps, ctx: OrgContext): Promise<void> {
+  authorize(ctx, "delete", { type: "organization", id: ctx.org.id });
   await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, async (tx) => {
     await tx.delete(organizations).where(eq(organizations.id, ctx.org.id));
   });

@@ -3,9 +3,9 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams } from "../http/schemas.ts";
-import { authorize, orgContext, requireSession } from "../http/context.ts";
+import { orgContext, requireSession } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
-import { securityOf, updateSecurity } from "./service.ts";
+import { readSecurity, updateSecurity } from "./service.ts";
 
 const Domain = Type.String({
   minLength: 3,
@@ -92,8 +92,7 @@ export async function securityRoutes(app: FastifyInstance, deps: AppDeps): Promi
     },
     async (req) => {
       const ctx = orgContext(req);
-      authorize(ctx, "read", { type: "security" });
-      return securityOf(ctx);
+      return readSecurity(ctx);
     },
   );
 
@@ -115,7 +114,6 @@ export async function securityRoutes(app: FastifyInstance, deps: AppDeps): Promi
     async (req) => {
       const ctx = orgContext(req);
       requireSession(req);
-      authorize(ctx, "update", { type: "security" });
       return updateSecurity(deps, ctx, req.body, requestMeta(req));
     },
   );

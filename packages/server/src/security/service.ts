@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { organizations } from "../db/schema.ts";
 import { invalid, notFound } from "../http/errors.ts";
-import type { OrgContext } from "../http/context.ts";
+import { authorize, type OrgContext } from "../http/context.ts";
 import { record, type RequestMeta } from "../audit/record.ts";
 import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
 import { hasConfirmedFactor } from "../mfa/service.ts";
@@ -31,6 +31,7 @@ export async function updateSecurity(
   patch: SecurityPatch,
   meta: RequestMeta,
 ): Promise<OrgSettings> {
+  authorize(ctx, "update", { type: "security" });
   const orgId = ctx.org.id;
   const wanted = normalize(patch);
   return deps.db.tx({ orgId, userId: ctx.member.userId }, async (tx) => {
@@ -65,6 +66,12 @@ export async function updateSecurity(
     });
     return next;
   });
+}
+
+/** The org's security settings, for a caller with `security:read`. */
+export function readSecurity(ctx: OrgContext): OrgSettings {
+  authorize(ctx, "read", { type: "security" });
+  return securityOf(ctx);
 }
 
 export function securityOf(ctx: OrgContext): OrgSettings {
