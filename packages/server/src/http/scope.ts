@@ -8,7 +8,7 @@ import { AppError, notFound } from "./errors.ts";
 import type { OrgContext } from "./principal.ts";
 
 /**
- * Row scope, decided in one place (docs/decisions/row-scope-and-permission-checks.md).
+ * Row scope, decided in one place (docs/decisions/0009-row-scope-and-permission-checks.md).
  *
  * The policy says which records of a type the caller may act on (`filterFor`: all, own, stores, department
  * or none). This module is the only place in the server that asks it, and turns the answer into the SQL
