@@ -217,6 +217,11 @@ describe("what a key may do", () => {
         })
       ).statusCode,
     ).toBe(403);
+    // Nor delete the org, even a key minted by the top role with the top role's permissions.
+    const deleted = await t.app.inject({ method: "DELETE", url: `/v1/orgs/${a.org.id}`, headers: bearer(key.secret) });
+    expect(deleted.statusCode).toBe(403);
+    expect(errorOf(deleted).code).toBe("api_key_not_allowed");
+    expect((await members(a.org.id, key.secret)).statusCode).toBe(200);
     // It can ask POST /v1/authorize about its own org.
     const decision = await t.app.inject({
       method: "POST",

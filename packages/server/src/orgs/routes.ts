@@ -4,7 +4,7 @@ import { Type } from "@sinclair/typebox";
 import { assignableRoles } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams, Timestamp } from "../http/schemas.ts";
-import { orgContext, requirePrincipal } from "../http/context.ts";
+import { orgContext, requirePrincipal, requireSession } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { createOrg, deleteOrg, readOrg, updateOrg } from "./service.ts";
 import type { OrgRow } from "../db/schema.ts";
@@ -106,13 +106,15 @@ export async function orgRoutes(app: FastifyInstance, deps: AppDeps): Promise<vo
         operationId: "deleteOrg",
         summary: "Delete an organization",
         description:
-          "Needs `organization:delete` (in the presets: the top role only). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.",
+          "Needs `organization:delete` (in the presets: the top role only) and a signed-in user (not an API key). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.",
         params: OrgParams,
         response: { 204: Type.Null({ description: "Deleted." }), ...errors(400, 401, 403, 404) },
       },
     },
     async (req, reply) => {
       const ctx = orgContext(req);
+      // Irreversible: only a person signed in, never an integration's key, even one minted by the top role.
+      requireSession(req);
       await deleteOrg(deps, ctx);
       req.log.warn({ orgId: ctx.org.id, byUserId: ctx.member.userId }, "organization deleted");
       return reply.code(204).send(null);
