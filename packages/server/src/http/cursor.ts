@@ -2,7 +2,7 @@ import { AppError } from "./errors.ts";
 
 /**
  * The one cursor format of every keyset-paged list (members, invitations, audit events): base64url of a JSON
- * array holding the last row's sort key, e.g. `[sortValue, id]`. Opaque to clients (PRODUCT.md: `cursor` in,
+ * array holding the last row's sort key, e.g. `[sortValue, id]`. Opaque to clients (`cursor` in,
  * `nextCursor` out, null on the last page); each list declares the parts it expects, and anything else is
  * 400 `validation_failed` naming `cursor`.
  */
