@@ -55,7 +55,7 @@ export interface EndpointResult {
   requestsPerSecond: number;
   p50: number;
   p99: number;
-  /** requests/s over the same server's liveness route in the same run (the mean of its two measures) */
+  /** requests/s over the same server's liveness route, measured in the same interleaved rounds */
   ratio: number;
   total: number;
 }
@@ -238,9 +238,11 @@ interface LoadResult {
   p50: number;
   p99: number;
   total: number;
+  /** seconds */
+  duration: number;
 }
 
-async function load(base: string, l: Load, seconds: number, connections: number): Promise<LoadResult> {
+async function load(base: string, l: Load, seconds: number, connections: number, warm: boolean): Promise<LoadResult> {
   const body = l.body === undefined ? undefined : JSON.stringify(l.body);
   const headers = { ...(body ? { "content-type": "application/json" } : {}), ...l.headers };
   const run = (opts: { duration?: number; amount?: number }) =>
@@ -253,7 +255,7 @@ async function load(base: string, l: Load, seconds: number, connections: number)
       ...opts,
     });
   // A short warm-up: the server's JIT, pools and any caches reach their working state before the measure.
-  await run({ duration: Math.min(1, seconds / 4) });
+  if (warm) await run({ duration: Math.min(1, seconds / 4) });
   const r = await run({ duration: seconds });
   if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) {
     // One more request, alone, to show what the server answers.
@@ -273,6 +275,7 @@ async function load(base: string, l: Load, seconds: number, connections: number)
     p50: r.latency.p50,
     p99: r.latency.p99,
     total: r.requests.total,
+    duration: r.duration,
   };
 }
 
@@ -405,17 +408,29 @@ async function measureServer(
   loads: Load[],
   o: HttpBenchOptions,
 ): Promise<EndpointResult[]> {
-  // The liveness route is measured before and after the endpoints, and each ratio is to the mean of the two, so
-  // that load from elsewhere on the machine drifting during the run shows (the two liveness rows differ) and
-  // biases no endpoint.
-  const before = await load(base, liveness, o.seconds, o.connections);
-  const measured: Array<[string, LoadResult]> = [];
-  for (const l of loads) measured.push([l.endpoint, await load(base, l, o.seconds, o.connections)]);
-  const after = await load(base, liveness, o.seconds, o.connections);
-  const ceiling = (before.requestsPerSecond + after.requestsPerSecond) / 2;
-  return [[liveness.endpoint, before] as const, ...measured, [`${liveness.endpoint} (again)`, after] as const].map(
-    ([endpoint, r]) => ({ server, endpoint, ...r, ratio: r.requestsPerSecond / ceiling }),
-  );
+  // Interleaved rounds of about a second: the liveness route and each endpoint in turn, round after round, so that
+  // load from elsewhere on the machine, which comes and goes, falls on every row alike. req/s is over all rounds;
+  // p50 is the median of the rounds' p50s and p99 the highest of their p99s.
+  const all = [liveness, ...loads];
+  const rounds = Math.max(1, Math.floor(o.seconds));
+  const results = all.map(() => [] as LoadResult[]);
+  for (let round = 0; round < rounds; round++)
+    for (const [i, l] of all.entries())
+      results[i]!.push(await load(base, l, o.seconds / rounds, o.connections, round === 0));
+  const merged = results.map((rs) => {
+    const p50s = rs.map((r) => r.p50).sort((x, y) => x - y);
+    const total = rs.reduce((n, r) => n + r.total, 0);
+    const duration = rs.reduce((n, r) => n + r.duration, 0);
+    return {
+      requestsPerSecond: total / duration,
+      p50: p50s[Math.floor(p50s.length / 2)]!,
+      p99: Math.max(...rs.map((r) => r.p99)),
+      total,
+      duration,
+    };
+  });
+  const ceiling = merged[0]!.requestsPerSecond;
+  return merged.map((r, i) => ({ server, endpoint: all[i]!.endpoint, ...r, ratio: r.requestsPerSecond / ceiling }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -591,7 +606,9 @@ function targets(rows: EndpointResult[], prop: Propagation | null): Target[] {
 
 function print(result: HttpBenchResult, o: HttpBenchOptions) {
   const { log } = o;
-  log(`\n${o.connections} connections, ${o.seconds} s per endpoint (autocannon, after a short warm-up):\n`);
+  log(
+    `\n${o.connections} connections, ${o.seconds} s per endpoint in ${Math.max(1, Math.floor(o.seconds))} interleaved rounds (autocannon, after a short warm-up); p50: median of the rounds, p99: highest of the rounds:\n`,
+  );
   log("| server | endpoint | req/s | p50 ms | p99 ms | / same server's liveness |");
   log("|---|---|---|---|---|---|");
   for (const r of result.endpoints)
