@@ -2,7 +2,9 @@ import { sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CacheHub, tag, tagsOf } from "../src/cache/hub.ts";
-import { rowsOf } from "../src/db/database.ts";
+import type { InjectOptions } from "fastify";
+import { createApp } from "../src/app.ts";
+import { rowsOf, type Database } from "../src/db/database.ts";
 import { addMember, bearer, createOrg, engine, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
 
 let t: TestApp;
@@ -35,6 +37,34 @@ describe("the caches on the request path", () => {
     expect(stats().hits.org_member).toBe(before.hits.org_member + 1);
     expect(stats().misses.session).toBe(before.misses.session);
     expect(stats().misses.org_member).toBe(before.misses.org_member);
+  });
+
+  it("a cache hit costs no transaction: none for POST /v1/authorize, only the handler's own for GET /v1/me and a member read", async () => {
+    const owner = await signUp(t.app);
+    const org = await createOrg(t.app, owner, "operations");
+    let transactions = 0;
+    const counting: Database = {
+      ...t.db,
+      tx: (scope, fn) => {
+        transactions++;
+        return t.db.tx(scope, fn);
+      },
+    };
+    const app = await createApp({ ...t.deps, db: counting });
+    try {
+      const count = async (opts: InjectOptions) => {
+        expect((await app.inject(opts)).statusCode).toBe(200);
+        const before = transactions;
+        expect((await app.inject(opts)).statusCode).toBe(200);
+        return transactions - before;
+      };
+      const ask = { orgId: org.id, action: "read", resource: { type: "order", storeId: "s1" } };
+      expect(await count({ method: "POST", url: "/v1/authorize", headers: bearer(owner), payload: ask })).toBe(0);
+      expect(await count({ url: "/v1/me", headers: bearer(owner) })).toBe(1);
+      expect(await count({ url: `/v1/orgs/${org.id}/members/${org.memberId}`, headers: bearer(owner) })).toBe(1);
+    } finally {
+      await app.close();
+    }
   });
 
   it("a change written straight into the database (no application code) empties the entry", async () => {
