@@ -22,7 +22,7 @@ import type { AppDeps } from "../../packages/server/src/deps.ts";
 import { outboxWorker } from "../../packages/server/src/mail/worker.ts";
 import { loadConfig } from "../../packages/server/src/config.ts";
 import { openDatabase, type Database } from "../../packages/server/src/db/database.ts";
-import { scratchDatabase } from "../../packages/server/src/db/scratch.ts";
+import { createScratchDatabase, scratchDatabase } from "../../packages/server/src/db/scratch.ts";
 import { systemClock } from "../../packages/server/src/lib/clock.ts";
 import type { Mailer, OutgoingMail } from "../../packages/server/src/mail/mailer.ts";
 import type { Benchmark } from "./types.ts";
@@ -533,23 +533,6 @@ async function betterAuthFixture(base: string): Promise<{ cookie: string }> {
 // ---------------------------------------------------------------------------------------------------------------
 // The run
 
-async function createDatabase(baseUrl: string, prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: baseUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
 async function reachable(url: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
@@ -716,7 +699,7 @@ export async function runHttpBench(o: HttpBenchOptions): Promise<HttpBenchResult
     }
     if (o.betterAuth && postgres) {
       o.log("Better Auth on PostgreSQL …");
-      const database = await createDatabase(postgres, "better_auth_bench");
+      const database = await createScratchDatabase(postgres, "better_auth_bench");
       cleanups.push(database.drop);
       const port = await freePort();
       const server = await startChild(

@@ -1,13 +1,12 @@
 import { execFile, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db/database.ts";
+import { createScratchDatabase } from "../src/db/scratch.ts";
 import { rowsOf } from "../src/db/database.ts";
 import { engine } from "./helpers.ts";
 
@@ -46,24 +45,12 @@ async function emptyTarget(): Promise<Target> {
       drop: async () => rmSync(dir, { recursive: true, force: true }),
     };
   } else {
-    const name = `roster_cli_${randomBytes(6).toString("hex")}`;
-    const admin = async (statement: string) => {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      try {
-        await client.query(statement);
-      } finally {
-        await client.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    const url = new URL(baseUrl);
-    url.pathname = `/${name}`;
+    const { url, drop } = await createScratchDatabase(baseUrl, "roster_cli");
     target = {
-      env: { ...base, DATABASE_URL: url.toString() },
-      open: () => openDatabase({ databaseUrl: url.toString(), poolSize: 2 }),
+      env: { ...base, DATABASE_URL: url },
+      open: () => openDatabase({ databaseUrl: url, poolSize: 2 }),
       drop: async () => {
-        await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await drop();
         rmSync(dir, { recursive: true, force: true });
       },
     };

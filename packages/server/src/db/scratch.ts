@@ -22,7 +22,31 @@ export async function scratchDatabase(
     const db = await openDatabase({ dataDir: "memory://", migrateUpTo: options.migrateUpTo });
     return { db, drop: () => db.close() };
   }
-  const name = `${options.prefix}_${randomBytes(6).toString("hex")}`;
+  const { url, drop } = await createScratchDatabase(baseUrl, options.prefix);
+  const db = await openDatabase({
+    databaseUrl: url,
+    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+    migrateUpTo: options.migrateUpTo,
+  });
+  return {
+    db,
+    url,
+    drop: async () => {
+      await db.close();
+      await drop();
+    },
+  };
+}
+
+/**
+ * Creates an empty database named `<prefix>_<random>` on the PostgreSQL server `baseUrl` names, for a process
+ * that migrates and opens it itself (a spawned CLI, a benchmarked server). `drop` removes it, connections and all.
+ */
+export async function createScratchDatabase(
+  baseUrl: string,
+  prefix: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   const admin = async (statement: string) => {
     const client = new pg.Client({ connectionString: baseUrl });
     await client.connect();
@@ -35,17 +59,5 @@ export async function scratchDatabase(
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
-  const db = await openDatabase({
-    databaseUrl: url.toString(),
-    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
-    migrateUpTo: options.migrateUpTo,
-  });
-  return {
-    db,
-    url: url.toString(),
-    drop: async () => {
-      await db.close();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
