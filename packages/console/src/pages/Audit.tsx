@@ -68,6 +68,9 @@ export const AUDIT_ACTIONS = [
   "team.module_visibility_changed",
   "team.department_changed",
   "team.password_reset_requested",
+  "team.name_changed",
+  "team.sessions_revoked",
+  "team.purged",
   "auth.sign_in_succeeded",
   "auth.sign_in_failed",
   "auth.signed_out",
@@ -77,6 +80,7 @@ export const AUDIT_ACTIONS = [
   "api_key.rotated",
   "api_key.revoked",
   "security.updated",
+  "organization.created",
   "organization.updated",
 ] as const;
 const ENTITY_TYPES = ["team", "auth", "api_key", "security", "organization"];
