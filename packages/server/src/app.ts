@@ -5,7 +5,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { AppDeps } from "./deps.ts";
-import { newId } from "./lib/ids.ts";
+import { requestId as newRequestId } from "./lib/ids.ts";
 import { AppError } from "./http/errors.ts";
 import { findNul } from "./http/nul.ts";
 import { ErrorBody, withStandardErrors } from "./http/schemas.ts";
@@ -21,7 +21,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       level: deps.config.logLevel,
       redact: ["req.headers.authorization", "req.headers.cookie", 'req.headers["x-csrf-token"]'],
     },
-    genReqId: () => newId("evt").replace("evt_", "req_"),
+    genReqId: () => newRequestId(),
     requestIdHeader: false,
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
@@ -214,7 +214,7 @@ function onClientError(err: Error & { code?: string }, socket: Socket): void {
       : err.code === "HPE_HEADER_OVERFLOW"
         ? new AppError("headers_too_large", "The request line and headers are too large.")
         : new AppError("validation_failed", "The request is not valid HTTP.");
-  const requestId = newId("evt").replace("evt_", "req_");
+  const requestId = newRequestId();
   const body = JSON.stringify(errorBody(requestId, appErr));
   if (socket.writable) {
     socket.write(

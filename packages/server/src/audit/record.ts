@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { executePrepared, rowsOf, type Tx } from "../db/database.ts";
+import { rowsOf, type Tx } from "../db/database.ts";
 import { auditHeads } from "../db/schema.ts";
 import { newId } from "../lib/ids.ts";
 import { canonicalAround, canonicalOrNull, GENESIS_HASH, hashCanonical, storable, type ChainedEvent } from "./chain.ts";
@@ -93,11 +93,9 @@ export async function record(
   // One statement, one round trip: lock the head, take the next seq, hash SHA-256(prevHash ‖ canonical) in
   // the database (UTF-8, as chainHash does; the process's canonical form cut where the seq goes), append,
   // move the head. PostgreSQL fills the row's generated `canonical` column from the same fields (migration
-  // 0005); a property test holds the two spellings equal. Prepared once per connection: it runs on every change.
+  // 0005); a property test holds the two spellings equal. Prepared once per connection, as every query is.
   const rows = rowsOf<{ seq: string | number; hash: string; prev_hash: string }>(
-    await executePrepared(
-      tx,
-      "roster_audit_append",
+    await tx.execute(
       sql`
     WITH head AS (
       SELECT last_seq + 1 AS seq, last_hash FROM audit_heads WHERE org_id = ${orgId} FOR UPDATE

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable, Timestamp } from "../http/schemas.ts";
 import { requireSession } from "../http/context.ts";
@@ -9,6 +9,7 @@ import { changePassword } from "./password-change.ts";
 import { PASSWORD_MAX } from "./passwords.ts";
 import { members, organizations, sessions } from "../db/schema.ts";
 import { notFound } from "../http/errors.ts";
+import { Prebuilt } from "../db/prebuilt.ts";
 import { listUserSessions, revokeSession, revokeUserSessions } from "./sessions.ts";
 
 const Membership = Type.Object({
@@ -32,6 +33,14 @@ const SessionItem = Type.Object({
   current: Type.Boolean(),
 });
 
+/** The caller's memberships with their orgs' names and presets (GET /v1/me), built once (db/prebuilt.ts). */
+const myMemberships = new Prebuilt("my_memberships", (tx) =>
+  tx
+    .select({ member: members, orgName: organizations.name, policy: organizations.policy })
+    .from(members)
+    .innerJoin(organizations, eq(organizations.id, members.orgId))
+    .where(eq(members.userId, sql.placeholder("userId"))),
+);
 export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -60,12 +69,8 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     },
     async (req) => {
       const p = requireSession(req);
-      const rows = await deps.db.tx({ userId: p.user.id }, (tx) =>
-        tx
-          .select({ member: members, orgName: organizations.name, policy: organizations.policy })
-          .from(members)
-          .innerJoin(organizations, eq(organizations.id, members.orgId))
-          .where(eq(members.userId, p.user.id)),
+      const rows = await deps.db.read({ userId: p.user.id }, (tx) =>
+        myMemberships.run(tx, "all", { userId: p.user.id }),
       );
       return {
         user: p.user,

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import { sql, type SQL } from "drizzle-orm";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from "drizzle-orm/pglite";
 import { drizzle as drizzlePg, NodePgSession, NodePgTransaction } from "drizzle-orm/node-postgres";
 import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
@@ -11,33 +11,13 @@ import { migrate } from "./migrate.ts";
 import { PgListener } from "./listener.ts";
 import { CACHE_CHANNEL, CacheHub } from "../cache/hub.ts";
 import { LastSeen } from "../cache/last-seen.ts";
+import { boundPgClient, boundPgliteClient } from "./bound-client.ts";
 
 export type { Database, Db, Scope, ScriptRunner, Tx } from "./types.ts";
 
 /** Rows of a raw `execute`, the same for both drivers. */
 export function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
-}
-
-/**
- * Runs `query` as a named prepared statement: PostgreSQL parses and plans it once per connection instead of on
- * every call (the text must be the same every time; only the parameters vary). PGlite runs it as it is.
- * For the few statements on every hot path: the audit append.
- */
-export async function executePrepared(tx: Tx, name: string, query: SQL): Promise<unknown> {
-  // drizzle's own execute() is prepareQuery(sqlToQuery(q), …, no name).execute(); this passes the name.
-  const { session, dialect } = tx as unknown as {
-    dialect: PgDialect;
-    session: {
-      prepareQuery(
-        q: ReturnType<PgDialect["sqlToQuery"]>,
-        fields: undefined,
-        name: string,
-        arrayMode: boolean,
-      ): { execute(): Promise<unknown> };
-    };
-  };
-  return session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute();
 }
 
 export interface DatabaseOptions {
@@ -121,10 +101,56 @@ function bindScopeStatement(scope: Scope): string {
   );
 }
 
+/** The binding for a read outside a transaction: sent with every query, which it also makes read-only. */
+function readBindStatement(scope: Scope): string {
+  return `${bindScopeStatement(scope)}, set_config('transaction_read_only', 'on', true)`;
+}
+
+type SessionArgs = ConstructorParameters<typeof NodePgSession>;
+
+/** What drizzle keeps on the database object it built (pg-core PgDatabase and its session). */
+function drizzleParts(db: Db) {
+  return db as unknown as { dialect: PgDialect; session: { schema: SessionArgs[2]; options: SessionArgs[3] } };
+}
+
+/** A drizzle transaction object whose queries go through `client` (a bound client of bound-client.ts). */
+function pgTx(db: Db, client: unknown): Tx {
+  const { dialect, session } = drizzleParts(db);
+  return new NodePgTransaction(
+    dialect,
+    new NodePgSession(client as SessionArgs[0], dialect, session.schema, session.options),
+    session.schema,
+  ) as unknown as Tx;
+}
+
+function pgliteTx(db: Db, client: unknown): Tx {
+  const { dialect, session } = drizzleParts(db);
+  type Args = ConstructorParameters<typeof PgliteSession>;
+  return new PgliteTransaction(
+    dialect,
+    new PgliteSession(client as Args[0], dialect, session.schema, session.options),
+    session.schema,
+  ) as unknown as Tx;
+}
+
 /**
- * A transaction on PostgreSQL in which BEGIN and the scope binding travel as one simple-protocol message:
- * one round trip fewer than drizzle's own transaction() followed by the binding, on every request. Queries
- * inside go through drizzle's session on the checked-out client, as drizzle's transaction() would.
+ * A read on PostgreSQL: no transaction; each query travels in one message with the scope binding (a
+ * multi-statement message is one implicit transaction, so the binding holds for the query and ends with it).
+ * Under READ COMMITTED, statements of one transaction do not share a snapshot either, so nothing is lost.
+ */
+async function scopedPgRead<T>(pool: pg.Pool, db: Db, scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(pgTx(db, boundPgClient(client, readBindStatement(scope), true).client));
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A transaction on PostgreSQL in which BEGIN and the scope binding travel with the first query, as one
+ * simple-protocol message; every query is a prepared statement (bound-client.ts). Queries go through drizzle's
+ * session on the checked-out client, as drizzle's transaction() would.
  */
 async function scopedPgTransaction<T>(
   pool: pg.Pool,
@@ -134,25 +160,20 @@ async function scopedPgTransaction<T>(
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
-  type SessionArgs = ConstructorParameters<typeof NodePgSession>;
-  // drizzle keeps these on the database object it built (pg-core PgDatabase, node-postgres NodePgSession).
-  const { dialect, session } = db as unknown as {
-    dialect: PgDialect;
-    session: { schema: SessionArgs[2]; options: SessionArgs[3] };
-  };
-  const tx = new NodePgTransaction(
-    dialect,
-    new NodePgSession(client, dialect, session.schema, session.options),
-    session.schema,
-  ) as unknown as Tx;
+  const { bound, client: boundClient } = boundPgClient(client, `BEGIN; ${bindScopeStatement(scope)}`, false);
+  const tx = pgTx(db, boundClient);
   let broken: Error | undefined;
   let released = false;
   // Registered before the marker can possibly arrive; dropped at once when the transaction changed nothing cached.
   const nonce = hub.trusted ? hub.nextNonce() : null;
   const back = nonce ? hub.waitForSync(nonce) : null;
   try {
-    await client.query(`BEGIN; ${bindScopeStatement(scope)}`);
     const result = await fn(tx);
+    if (!bound.started) {
+      // Nothing reached the database: there is nothing to commit and nothing changed.
+      if (nonce) hub.dropSyncWaiter(nonce);
+      return result;
+    }
     if (!nonce || !back) {
       await client.query("COMMIT");
       return result;
@@ -168,7 +189,7 @@ async function scopedPgTransaction<T>(
     return result;
   } catch (err) {
     if (nonce) hub.dropSyncWaiter(nonce);
-    if (released) throw err;
+    if (released || !bound.started) throw err;
     await client.query("ROLLBACK").catch((e: Error) => {
       broken = e;
     });
@@ -193,6 +214,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const database: Database = {
       kind: "postgres",
       tx,
+      read: (scope, fn) => scopedPgRead(pool, db, scope, fn),
       cache: hub,
       lastSeen,
       cacheSync: () => syncThrough(hub, notify),
@@ -240,12 +262,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const back = nonce ? hub.waitForSync(nonce) : null;
     let notified = false;
     try {
-      const result = await db.transaction(async (t) => {
-        await t.execute(sql.raw(bindScopeStatement(scope)));
-        const value = await fn(t);
+      const result = await client.transaction(async (ptx) => {
+        // PGlite has begun; the binding goes with the first query (bound-client.ts).
+        const value = await fn(pgliteTx(db, boundPgliteClient(ptx, client, bindScopeStatement(scope), false).client));
         if (nonce) {
-          const marker = await t.execute(sql.raw(markerStatement(nonce)));
-          notified = rowsOf<{ notified: boolean }>(marker)[0]?.notified === true;
+          const marker = await ptx.query<{ notified: boolean }>(markerStatement(nonce));
+          notified = marker.rows[0]?.notified === true;
         }
         return value;
       });
@@ -259,6 +281,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const database: Database = {
     kind: "pglite",
     tx,
+    // PGlite runs one message at a time (exec waits for any open transaction), so a read's binding and query
+    // cannot interleave with anything else.
+    read: (scope, fn) => fn(pgliteTx(db, boundPgliteClient(client, client, readBindStatement(scope), true).client)),
     cache: hub,
     lastSeen,
     cacheSync: () => syncThrough(hub, (payload) => client.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload])),

@@ -28,6 +28,11 @@ export interface Database {
   script<T>(fn: (run: ScriptRunner) => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction as the application role, with `scope` bound for row-level security. */
   tx<T>(scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn`'s queries as the application role with `scope` bound, read-only and outside a transaction: each
+   * query is one round trip, binding included. For handlers that only read (a write fails).
+   */
+  read<T>(scope: Scope, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs `fn` as the connection's owner role, bypassing row-level security: migrations and operator commands only. */
   owner<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   ping(): Promise<void>;

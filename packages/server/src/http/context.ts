@@ -184,7 +184,7 @@ export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId:
   const found =
     deps.db.cache.orgMembers.get(`${orgId} ${userId}`) ??
     (await deps.db.cache.orgMembers.load(`${orgId} ${userId}`, async () => {
-      const row = await deps.db.tx({ orgId, userId }, async (tx) => {
+      const row = await deps.db.read({ orgId, userId }, async (tx) => {
         const rows = await tx
           .select({ org: organizations, member: members })
           .from(organizations)

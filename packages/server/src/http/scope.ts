@@ -167,6 +167,41 @@ export function memberScope(ctx: OrgContext, action: "read" | "export"): SQL {
 }
 
 /**
+ * {@link memberRows} for a reach of `kind` with its value as a placeholder, for a query built once per kind
+ * (db/prebuilt.ts); {@link reachValues} gives the values.
+ */
+export function memberRowsOfKind(kind: Reach["kind"]): SQL {
+  switch (kind) {
+    case "all":
+      return ALL_ROWS;
+    case "own":
+      return sql`${members.userId} = ${sql.placeholder("reachUser")}`;
+    case "department":
+      return sql`${members.department} = ${sql.placeholder("reachDepartment")}`;
+    case "stores":
+      return sql`(cardinality(${members.storeIds}) = 0 OR ${members.storeIds} && ${sql.placeholder("reachStores")}::text[])`;
+  }
+}
+
+export function reachValues(reach: Reach): Record<string, unknown> {
+  switch (reach.kind) {
+    case "all":
+      return {};
+    case "own":
+      return { reachUser: reach.ownerId };
+    case "department":
+      return { reachDepartment: reach.department };
+    case "stores":
+      return { reachStores: reach.storeIds };
+  }
+}
+
+/** The reach one member is read under ({@link memberRowScope} with no actions, as a reach). */
+export function memberReadReach(ctx: OrgContext): Reach {
+  return reachOf(ctx, "member", "read");
+}
+
+/**
  * The condition one member is loaded under before reading it (no actions) or acting on it. Whether the action
  * itself is allowed on that member is the policy's member decision (rank, jurisdiction, last top role).
  */

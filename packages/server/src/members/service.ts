@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { decideMemberAction, type MemberAction, type MemberActionOptions } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
@@ -6,7 +6,16 @@ import type { Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError, invalid } from "../http/errors.ts";
 import { subjectOf, type OrgContext } from "../http/context.ts";
-import { memberRowScope, memberScope, notYours } from "../http/scope.ts";
+import {
+  memberReadReach,
+  memberRowScope,
+  memberRowsOfKind,
+  memberScope,
+  notYours,
+  reachValues,
+  type Reach,
+} from "../http/scope.ts";
+import { Prebuilt } from "../db/prebuilt.ts";
 import { record, type AuditInput, type RequestMeta } from "../audit/record.ts";
 import { revokeUserSessions } from "../auth/sessions.ts";
 import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/password-reset.ts";
@@ -39,13 +48,30 @@ export async function listMembers(
   q: MemberQuery,
 ): Promise<{ rows: MemberWithUser[]; nextCursor: string | null; total: number }> {
   const scope = memberScope(ctx, "read");
-  return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope));
+  return deps.db.read(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope));
 }
+
+/** One member with their user, under the reader's reach: built once per kind of reach (db/prebuilt.ts). */
+const memberRead = new Prebuilt("member_read", (tx, reach: Reach["kind"]) =>
+  tx
+    .select({ member: members, user: users })
+    .from(members)
+    .innerJoin(users, eq(users.id, members.userId))
+    .where(
+      and(
+        eq(members.orgId, sql.placeholder("orgId")),
+        eq(members.id, sql.placeholder("memberId")),
+        memberRowsOfKind(reach),
+      ),
+    )
+    .limit(1),
+);
 
 /** Reads one member of the caller's org; another org's id, or one outside the caller's reach, is 404. */
 export async function getMember(deps: AppDeps, ctx: OrgContext, memberId: string): Promise<MemberWithUser> {
-  const scope = memberRowScope(ctx);
-  const found = await deps.db.tx(scopeOf(ctx), (tx) => loadMember(tx, ctx.org.id, memberId, false, scope));
+  const reach = memberReadReach(ctx);
+  const values = { orgId: ctx.org.id, memberId, ...reachValues(reach) };
+  const [found] = await deps.db.read(scopeOf(ctx), (tx) => memberRead.run(tx, reach.kind, values));
   if (!found) throw notYours("Member");
   return found;
 }
