@@ -161,6 +161,17 @@ interface PgliteLike<Options, Result> {
   query(text: string, values?: unknown[], options?: Options): Promise<Result>;
 }
 
+/**
+ * The types drizzle's PGlite session asks to receive as the server's text (timestamps, dates, intervals and
+ * their arrays, numeric arrays). The instance is opened with these parsers, so a bound client drops the
+ * `parsers` drizzle passes with each query: PGlite merges per-query parsers into its full table on every
+ * result, which cost more than the query itself.
+ */
+const RAW_TEXT_TYPES = [1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182];
+export const PGLITE_PARSERS: Record<number, (value: string) => string> = Object.fromEntries(
+  RAW_TEXT_TYPES.map((t) => [t, (value: string) => value]),
+);
+
 /** PGlite: the shape drizzle's PgliteSession calls, over the instance or one of its transactions. */
 export function boundPgliteClient<Options, Result extends { rows: unknown[] }>(
   target: PgliteLike<Options, Result>,
@@ -168,9 +179,14 @@ export function boundPgliteClient<Options, Result extends { rows: unknown[] }>(
   prefix: string,
   everyQuery: boolean,
 ) {
+  const own = (options: Options | undefined) => {
+    if (!options || typeof options !== "object" || !("parsers" in options)) return options;
+    const { parsers: _drizzle, ...rest } = options as Options & { parsers: unknown };
+    return rest as Options;
+  };
   const wire: Wire<Options, Result> = {
-    message: (text, options) => target.exec(text, options),
-    plain: (text, values, options) => target.query(text, values, options),
+    message: (text, options) => target.exec(text, own(options)),
+    plain: (text, values, options) => target.query(text, values, own(options)),
     preparedNames: async () => ((await target.query(PREPARED_NAMES)).rows as { name: string }[]).map((r) => r.name),
   };
   const bound = new BoundQueries(wire, preparedOn(instance), prefix, everyQuery);

@@ -11,7 +11,7 @@ import { migrate } from "./migrate.ts";
 import { PgListener } from "./listener.ts";
 import { CACHE_CHANNEL, CacheHub } from "../cache/hub.ts";
 import { LastSeen } from "../cache/last-seen.ts";
-import { boundPgClient, boundPgliteClient } from "./bound-client.ts";
+import { boundPgClient, boundPgliteClient, PGLITE_PARSERS } from "./bound-client.ts";
 
 export type { Database, Db, Scope, ScriptRunner, Tx } from "./types.ts";
 
@@ -254,7 +254,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const dataDir = options.dataDir ?? "./data";
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = new PGlite(dataDir);
+  const client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const hub = new CacheHub();
   const tx: Database["tx"] = async (scope, fn) => {
