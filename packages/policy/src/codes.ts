@@ -18,4 +18,11 @@ export const DECISION_CODES: Readonly<Record<DecisionCode, string>> = {
   last_top_role: "The action would leave the organization without an active holder of the top role.",
   api_key_restricted: "The API key was narrowed to permissions that exclude this one.",
   platform_no_org_access: "Platform roles never grant access to an organization's own data.",
+  invalid_role_key: "A custom role's key is not lower_snake or is too long.",
+  role_key_taken: "The organization or its preset already has a role with this key.",
+  role_built_in: "The role belongs to the preset; only the organization's own roles can be changed or deleted.",
+  role_outranks_actor: "The custom role is ranked at or above the actor's role.",
+  rank_not_below_actor: "A custom role's rank must be above 0 and strictly below the actor's role.",
+  top_role_power: "The permission stays with the preset's top role; no custom role may hold it.",
+  permission_not_held: "Nobody grants a permission they do not hold themselves (in the same or a wider scope).",
 };

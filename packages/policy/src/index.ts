@@ -32,3 +32,15 @@ export { permissionMatrix } from "./matrix.ts";
 export { DECISION_CODES } from "./codes.ts";
 export { presets, getPreset } from "./presets/index.ts";
 export type { PresetName } from "./presets/index.ts";
+export {
+  customRoles,
+  decideCreateRole,
+  decideDeleteRole,
+  decideUpdateRole,
+  describePermissions,
+  grantRefusal,
+  MAX_CUSTOM_ROLE_KEY_LENGTH,
+  TOP_ROLE_POWERS,
+  withCustomRoles,
+} from "./custom-roles.ts";
+export type { CustomRoleDefinition, RoleInput, RolePatch } from "./custom-roles.ts";

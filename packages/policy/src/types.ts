@@ -96,6 +96,8 @@ export interface PolicyRole {
   permissions: readonly Permission[];
   actsOnPeers: boolean;
   unscopedStores: boolean;
+  /** The organization defined this role itself (custom roles); absent on the preset's roles. */
+  custom?: boolean;
 }
 
 export interface PlatformRole {
@@ -189,7 +191,14 @@ export type DecisionCode =
   | "role_not_assignable"
   | "last_top_role"
   | "api_key_restricted"
-  | "platform_no_org_access";
+  | "platform_no_org_access"
+  | "invalid_role_key"
+  | "role_key_taken"
+  | "role_built_in"
+  | "role_outranks_actor"
+  | "rank_not_below_actor"
+  | "top_role_power"
+  | "permission_not_held";
 
 export type DataFilter =
   | { kind: "all" }

@@ -210,6 +210,7 @@ describe(`compliance report (${engine})`, () => {
       "Cover",
       "Members",
       "Role changes",
+      "Role definitions",
       "Access revocations",
       "Sign-in failures",
     ]);

@@ -465,7 +465,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an organization
-         * @description Needs `organization:delete` (in the presets: the top role only). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.
+         * @description Needs `organization:delete` (in the presets: the top role only) and a signed-in user (not an API key). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.
          */
         delete: operations["deleteOrg"];
         options?: never;
@@ -837,6 +837,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orgs/{orgId}/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the organization's roles
+         * @description The preset's roles (`builtIn: true`), then the organization's own, each highest rank first, with their permissions and member counts. Any member may read them: they are the org's policy, which `GET /v1/orgs/{orgId}/policy` serves too.
+         */
+        get: operations["listRoles"];
+        put?: never;
+        /**
+         * Create a custom role
+         * @description Needs `role:manage`. The key is lower_snake and not a role of the preset; every permission comes from the preset's vocabulary (scoped grants and modules included) and the caller must hold it in the same or a wider scope; the rank is above 0 and strictly below the caller's role; no custom role holds `owner:promote`, `owner:demote` or `organization:delete`. It applies at once on every instance: invite members with it or give it to them like any role. Audited as `role.created`.
+         */
+        post: operations["createRole"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orgs/{orgId}/roles/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a custom role
+         * @description Needs `role:manage` and a role ranked strictly below the caller's. Refused with 409 `role_in_use` while any member (removed members too, until they are purged) or pending invitation holds the role. Audited as `role.deleted`.
+         */
+        delete: operations["deleteRole"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a custom role
+         * @description Needs `role:manage` and a role ranked strictly below the caller's; the preset's roles cannot be changed. The role as changed must pass the creation rules: The key is lower_snake and not a role of the preset; every permission comes from the preset's vocabulary (scoped grants and modules included) and the caller must hold it in the same or a wider scope; the rank is above 0 and strictly below the caller's role; no custom role holds `owner:promote`, `owner:demote` or `organization:delete`. Holders get the new permissions on their next request, on every instance. Audited as `role.updated` with the permissions before and after.
+         */
+        patch: operations["updateRole"];
+        trace?: never;
+    };
     "/v1/orgs/{orgId}/security": {
         parameters: {
             query?: never;
@@ -995,6 +1043,20 @@ export interface components {
                 memberName: string | null;
                 seq: number;
                 toRole: string | null;
+            }[];
+            /** @description Custom roles created, changed (permissions before and after) or deleted in the month; organization-wide reports only. */
+            roleDefinitionChanges?: {
+                action: "role.created" | "role.updated" | "role.deleted";
+                actorId: string | null;
+                actorName: string | null;
+                at: string;
+                key: string | null;
+                permissionsAfter: string[] | null;
+                permissionsBefore: string[] | null;
+                rankAfter: number | null;
+                rankBefore: number | null;
+                seq: number;
+                title: string | null;
             }[];
             signInFailures: {
                 byReason: {
@@ -5837,7 +5899,7 @@ export interface operations {
                         viewer: {
                             assignableRoles: string[];
                             role: string;
-                            /** @description The caller as the policy engine sees it: pass it with `policy` to `can()`/`filterFor()` of @roster/policy (or the SDK) to decide locally. */
+                            /** @description The caller as the policy engine sees it: pass it with `policy` to `can` and `filterFor` of @roster/policy (or the SDK) to decide locally. */
                             subject: {
                                 department: string | null;
                                 hiddenModules: string[];
@@ -5961,6 +6023,464 @@ export interface operations {
             };
             /** @description Not found (also answered for another org's ids). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but not acceptable. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; no internals are exposed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: this instance is shutting down or cannot reach the database; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description A role of the preset (true) or the organization's own (false). */
+                            builtIn: boolean;
+                            description: string;
+                            key: string;
+                            /** @description Active and inactive members holding the role, among the members the caller may read. */
+                            memberCount: number;
+                            permissions: string[];
+                            rank: number;
+                            title: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed request: a field is missing or has the wrong shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated, but the policy does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also answered for another org's ids). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; no internals are exposed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: this instance is shutting down or cannot reach the database; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    key: string;
+                    /** @description Grants from the preset's vocabulary, e.g. ["invoice:read", "customer:read"], "plan:*", "lead:update@own", "order:read@store", "contract_builder:use@department". */
+                    permissions: string[];
+                    /** @description Higher is more senior. Strictly below the caller's role; may fall between two roles (1.5). */
+                    rank: number;
+                    title: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A role of the preset (true) or the organization's own (false). */
+                        builtIn: boolean;
+                        description: string;
+                        key: string;
+                        /** @description Active and inactive members holding the role, among the members the caller may read. */
+                        memberCount: number;
+                        permissions: string[];
+                        rank: number;
+                        title: string;
+                    };
+                };
+            };
+            /** @description Malformed request: a field is missing or has the wrong shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated, but the policy does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also answered for another org's ids). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed but not acceptable. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; no internals are exposed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: this instance is shutting down or cannot reach the database; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: a field is missing or has the wrong shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated, but the policy does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also answered for another org's ids). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; no internals are exposed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: this instance is shutting down or cannot reach the database; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    /** @description Grants from the preset's vocabulary, e.g. ["invoice:read", "customer:read"], "plan:*", "lead:update@own", "order:read@store", "contract_builder:use@department". */
+                    permissions?: string[];
+                    /** @description Higher is more senior. Strictly below the caller's role; may fall between two roles (1.5). */
+                    rank?: number;
+                    title?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A role of the preset (true) or the organization's own (false). */
+                        builtIn: boolean;
+                        description: string;
+                        key: string;
+                        /** @description Active and inactive members holding the role, among the members the caller may read. */
+                        memberCount: number;
+                        permissions: string[];
+                        rank: number;
+                        title: string;
+                    };
+                };
+            };
+            /** @description Malformed request: a field is missing or has the wrong shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated, but the policy does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also answered for another org's ids). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

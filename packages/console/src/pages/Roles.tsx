@@ -1,11 +1,15 @@
-import { Fragment } from "react";
-import { Badge, Card, Group, Stack, Table, Text, Tooltip } from "@mantine/core";
-import { IconCheck, IconX } from "@tabler/icons-react";
+import { Fragment, useState } from "react";
+import { Badge, Button, Card, Group, Stack, Table, Text, Tooltip } from "@mantine/core";
+import { IconCheck, IconPlus, IconX } from "@tabler/icons-react";
 import { useMediaQuery } from "@mantine/hooks";
-import { permissionMatrix, type MatrixCell } from "@roster/policy";
-import { useOrgView } from "../session";
-import { PageHeader } from "../components/common";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { notifications } from "@mantine/notifications";
+import { can, decideDeleteRole, permissionMatrix, type MatrixCell } from "@roster/policy";
+import { api, ok } from "../api/client";
+import { useOrgView, type OrgView } from "../session";
+import { errorMessage, PageHeader } from "../components/common";
 import { titleCase } from "../lib/format";
+import { RoleEditor } from "./RoleEditor";
 
 const SCOPE_LABEL: Record<Exclude<MatrixCell, "all" | "none">, string> = {
   own: "Own records only",
@@ -27,28 +31,82 @@ function Cell({ cell, role, label }: { cell: MatrixCell; role: string; label: st
   );
 }
 
+function useRoleCounts(orgId: string) {
+  return useQuery({
+    queryKey: ["roles", orgId],
+    queryFn: async () =>
+      ok(await api.GET("/v1/orgs/{orgId}/roles", { params: { path: { orgId } } })).data.reduce<Record<string, number>>(
+        (acc, r) => ({ ...acc, [r.key]: r.memberCount }),
+        {},
+      ),
+  });
+}
+
+/** Delete, for a custom role the viewer may delete; a role still held answers 409, whose message says by whom. */
+function DeleteRole({ view, role, title }: { view: OrgView; role: string; title: string }) {
+  const qc = useQueryClient();
+  const decision = decideDeleteRole(view.policy, view.subject, role);
+  const del = useMutation({
+    mutationFn: async () =>
+      ok(await api.DELETE("/v1/orgs/{orgId}/roles/{key}", { params: { path: { orgId: view.orgId, key: role } } })),
+    onSuccess: async () => {
+      notifications.show({ color: "green", message: `Role “${title}” deleted.` });
+      await qc.invalidateQueries({ queryKey: ["policy", view.orgId] });
+      await qc.invalidateQueries({ queryKey: ["roles", view.orgId] });
+    },
+    onError: (e) => notifications.show({ color: "red", title: "Not deleted", message: errorMessage(e) }),
+  });
+  if (!decision.allowed) return null;
+  return (
+    <Button size="compact-xs" variant="subtle" color="red" loading={del.isPending} onClick={() => del.mutate()}>
+      Delete
+    </Button>
+  );
+}
+
 /** The org's matrix as a ✓/✗ table, computed by the policy engine from the policy the server serves. */
 export function RolesPage() {
   const { view } = useOrgView();
   const phone = useMediaQuery("(max-width: 48em)", false, { getInitialValueInEffect: false });
+  const [editing, setEditing] = useState(false);
+  const counts = useRoleCounts(view?.orgId ?? "");
   if (!view) return null;
   const policy = view.policy;
   const matrix = permissionMatrix(policy);
   const roles = policy.roles;
+  const mayManage = can(policy, view.subject, "manage", { type: "role" }).allowed;
   return (
     <>
-      <PageHeader title="Roles & permissions" description={`${policy.title}: ${policy.description}`} />
+      <PageHeader
+        title="Roles & permissions"
+        description={`${policy.title}: ${policy.description}`}
+        action={
+          mayManage ? (
+            <Button leftSection={<IconPlus size={16} />} onClick={() => setEditing(true)}>
+              Create role
+            </Button>
+          ) : null
+        }
+      />
+      {mayManage ? <RoleEditor view={view} opened={editing} onClose={() => setEditing(false)} /> : null}
       <Stack gap="md">
         <Group gap="sm" align="stretch" wrap="wrap">
           {roles.map((r) => (
             <Card key={r.name} withBorder padding="sm" style={{ flex: phone ? "1 1 140px" : "1 1 200px" }}>
               <Group gap={6} justify="space-between">
                 <Text fw={600}>{r.title}</Text>
-                {r.name === view.membership.role ? (
-                  <Badge size="sm" variant="light">
-                    Your role
-                  </Badge>
-                ) : null}
+                <Group gap={4}>
+                  {r.custom ? (
+                    <Badge size="sm" variant="outline">
+                      Custom
+                    </Badge>
+                  ) : null}
+                  {r.name === view.membership.role ? (
+                    <Badge size="sm" variant="light">
+                      Your role
+                    </Badge>
+                  ) : null}
+                </Group>
               </Group>
               <Text
                 size="sm"
@@ -59,6 +117,14 @@ export function RolesPage() {
               >
                 {r.description}
               </Text>
+              <Group gap="xs" justify="space-between" mt={6}>
+                <Text size="xs" c="dimmed">
+                  {counts.data?.[r.name] === undefined
+                    ? ""
+                    : `${counts.data[r.name]} member${counts.data[r.name] === 1 ? "" : "s"}`}
+                </Text>
+                {r.custom ? <DeleteRole view={view} role={r.name} title={r.title} /> : null}
+              </Group>
             </Card>
           ))}
         </Group>

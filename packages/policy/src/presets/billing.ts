@@ -17,6 +17,7 @@ const ACCESS_CONTROL_FOR_ADMINS = [
   "organization:update",
   "report:read",
   "session:*",
+  "role:manage",
 ] as const;
 
 /**

@@ -32,6 +32,9 @@ export const AUDIT_ACTIONS = [
   "security.updated",
   "organization.created",
   "organization.updated",
+  "role.created",
+  "role.updated",
+  "role.deleted",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { MemberRow, OrgRow, SessionRow, UserRow } from "../db/schema.ts";
 import type { ApiKeyRow } from "../api-keys/tables.ts";
+import type { Policy } from "@roster/policy";
 
 /**
  * The request-path caches of one instance (docs/decisions/0008-request-path-caches.md). Every entry carries
@@ -14,7 +15,7 @@ import type { ApiKeyRow } from "../api-keys/tables.ts";
 /** The notification channel the triggers of migration 0007 send on. */
 export const CACHE_CHANNEL = "roster_cache";
 
-export type CacheName = "session" | "org_member" | "api_key";
+export type CacheName = "session" | "org_member" | "api_key" | "policy";
 
 export interface CacheStats {
   hits: Record<CacheName, number>;
@@ -33,6 +34,8 @@ export const tag = {
   /** Any organization: entries that depend on settings of orgs not known in advance (the MFA gate). */
   anyOrg: "o:*",
   key: (orgId: string, keyId: string) => `k:${orgId}:${keyId}`,
+  /** The org's custom roles (migration 0009). */
+  roles: (orgId: string) => `r:${orgId}`,
 };
 
 /** The tags a notification payload ("<kind> <id> [<id>]") invalidates, or null when it is not understood. */
@@ -48,6 +51,8 @@ export function tagsOf(payload: string): string[] | null {
       return b === undefined ? [tag.org(a), tag.anyOrg] : null;
     case "key":
       return b ? [tag.key(a, b)] : null;
+    case "roles":
+      return b === undefined ? [tag.roles(a)] : null;
     default:
       return null;
   }
@@ -146,13 +151,26 @@ export interface ApiKeyEntry {
   user: Pick<UserRow, "id" | "email" | "name">;
 }
 
+/** An org's effective policy: its preset plus its custom roles, compiled (roles/effective.ts). */
+export interface PolicyEntry {
+  policy: Policy;
+  /** custom role key → version of its row, for writes that rely on the role as cached */
+  versions: ReadonlyMap<string, number>;
+}
+
 export interface CacheSizes {
   sessions: number;
   orgMembers: number;
   apiKeys: number;
+  policies?: number;
 }
 
-export const DEFAULT_CACHE_SIZES: CacheSizes = { sessions: 50_000, orgMembers: 50_000, apiKeys: 10_000 };
+export const DEFAULT_CACHE_SIZES: CacheSizes = {
+  sessions: 50_000,
+  orgMembers: 50_000,
+  apiKeys: 10_000,
+  policies: 10_000,
+};
 
 export class CacheHub {
   /** Session by token hash, with its user and the user's MFA state. */
@@ -161,13 +179,15 @@ export class CacheHub {
   readonly orgMembers: TaggedCache<OrgMemberEntry>;
   /** API key by secret hash, with its member, org and user. */
   readonly apiKeys: TaggedCache<ApiKeyEntry>;
+  /** Effective policy by org id: the preset with the org's custom roles, compiled once per change. */
+  readonly policies: TaggedCache<PolicyEntry>;
   /** Bumped on every notification and every change of `trusted`: reads that span one are not stored. */
   generation = 0;
   /** True only while the listening connection is confirmed. */
   private listening = false;
   readonly stats: CacheStats = {
-    hits: { session: 0, org_member: 0, api_key: 0 },
-    misses: { session: 0, org_member: 0, api_key: 0 },
+    hits: { session: 0, org_member: 0, api_key: 0, policy: 0 },
+    misses: { session: 0, org_member: 0, api_key: 0, policy: 0 },
     invalidations: 0,
     reconnects: 0,
   };
@@ -180,6 +200,7 @@ export class CacheHub {
     this.sessions = new TaggedCache(this, "session", sizes.sessions);
     this.orgMembers = new TaggedCache(this, "org_member", sizes.orgMembers);
     this.apiKeys = new TaggedCache(this, "api_key", sizes.apiKeys);
+    this.policies = new TaggedCache(this, "policy", sizes.policies ?? 10_000);
   }
 
   get trusted(): boolean {
@@ -229,7 +250,7 @@ export class CacheHub {
       this.clear();
       return;
     }
-    for (const cache of [this.sessions, this.orgMembers, this.apiKeys]) cache.invalidate(tags);
+    for (const cache of [this.sessions, this.orgMembers, this.apiKeys, this.policies]) cache.invalidate(tags);
   }
 
   /** Resolves when the marker `nonce` comes back on the listening connection (see Database.cacheSync). */
@@ -245,5 +266,6 @@ export class CacheHub {
     this.sessions.clear();
     this.orgMembers.clear();
     this.apiKeys.clear();
+    this.policies.clear();
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { and, eq } from "drizzle-orm";
 import { can, getPreset, type ResourceRef, type Subject } from "@roster/policy";
+import { effectivePolicy } from "../roles/effective.ts";
 import type { AppDeps } from "../deps.ts";
 import { members, organizations, type MemberRow } from "../db/schema.ts";
 import {
@@ -178,7 +179,7 @@ export async function bindOrg(deps: AppDeps, req: FastifyRequest): Promise<void>
 }
 
 export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId: string): Promise<OrgContext> {
-  if (principal.kind === "api_key") return keyOrgContext(principal, orgId);
+  if (principal.kind === "api_key") return keyOrgContext(deps, principal, orgId);
   const userId = principal.user.id;
   // Kept until the database reports a change to this membership or this org (cache/hub.ts).
   const found =
@@ -202,9 +203,12 @@ export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId:
       "Your access to this organization is suspended. Ask an administrator to reactivate it.",
     );
   }
-  const policy = getPreset(found.org.policy);
-  if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${found.org.policy}`);
-  await enforceOrgSessionLimits(deps, principal, orgSettings(found.org, policy));
+  const preset = getPreset(found.org.policy);
+  if (!preset) throw new Error(`org ${orgId} is bound to unknown policy ${found.org.policy}`);
+  await enforceOrgSessionLimits(deps, principal, orgSettings(found.org, preset));
+  // The preset plus the org's custom roles, from this instance's cache: the one place every route,
+  // /v1/authorize and the policy endpoint get the org's policy from.
+  const policy = await effectivePolicy(deps, found.org);
   // Copies: a handler never touches what the next request is served from.
   const org = { ...found.org };
   const member = { ...found.member };
@@ -212,10 +216,9 @@ export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId:
 }
 
 /** A key is bound to one org: any other org id answers 404, like an org the caller does not belong to. */
-function keyOrgContext(principal: ApiKeyPrincipal, orgId: string): OrgContext {
+async function keyOrgContext(deps: AppDeps, principal: ApiKeyPrincipal, orgId: string): Promise<OrgContext> {
   if (orgId !== principal.orgId) throw notFound("Organization");
-  const policy = getPreset(principal.org.policy);
-  if (!policy) throw new Error(`org ${orgId} is bound to unknown policy ${principal.org.policy}`);
+  const policy = await effectivePolicy(deps, principal.org);
   const subject = subjectOf(principal.member);
   return {
     org: principal.org,

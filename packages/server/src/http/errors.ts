@@ -173,6 +173,47 @@ export const ERROR_CODES = {
     doc: "Something failed on our side; the request id helps support find it.",
   },
   unavailable: { status: 503, type: "api_error", doc: "A dependency (the database) is not reachable." },
+  // custom roles (docs/decisions/0011-custom-roles.md)
+  role_in_use: {
+    status: 409,
+    type: "conflict_error",
+    doc: "The custom role is held by a member (active, inactive or removed but restorable) or a pending invitation.",
+  },
+  role_key_taken: {
+    status: 409,
+    type: "conflict_error",
+    doc: "The organization or its preset already has a role with this key.",
+  },
+  role_changed: {
+    status: 409,
+    type: "conflict_error",
+    doc: "The custom role was changed or deleted while this request ran; read it again and retry.",
+  },
+  unknown_permission: {
+    status: 422,
+    type: "invalid_request_error",
+    doc: "A permission is not part of the preset's vocabulary (resource, action or scope); `param` is `permissions`.",
+  },
+  top_role_power: {
+    status: 422,
+    type: "invalid_request_error",
+    doc: "A custom role cannot hold the top role's powers (`owner:promote`, `owner:demote`, `organization:delete`).",
+  },
+  rank_not_below_actor: {
+    status: 403,
+    type: "authorization_error",
+    doc: "A custom role's rank must be above 0 and strictly below the rank of the role defining it.",
+  },
+  role_outranks_actor: {
+    status: 403,
+    type: "authorization_error",
+    doc: "The custom role is ranked at or above the caller's role, so the caller cannot change or delete it.",
+  },
+  role_built_in: {
+    status: 403,
+    type: "authorization_error",
+    doc: "The preset's roles cannot be changed or deleted; only the organization's own roles can.",
+  },
 } as const satisfies Record<string, { status: number; type: ErrorType; doc: string }>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

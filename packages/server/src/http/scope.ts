@@ -244,3 +244,9 @@ export function reportScope(ctx: OrgContext): ReportReach {
     { requiredPermission: "report:read" },
   );
 }
+
+/** Members counted per role on the roles page: those the caller may read; null when it may read none. */
+export function roleMemberScope(ctx: OrgContext): SQL | null {
+  const f = filterFor(ctx.policy, ctx.subject, "read", "member");
+  return f.kind === "none" ? null : memberRows(f);
+}

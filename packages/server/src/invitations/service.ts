@@ -26,6 +26,7 @@ import {
   roleTitle,
 } from "../members/rules.ts";
 import { invitations, type InvitationRow } from "./tables.ts";
+import { holdRole } from "../roles/guard.ts";
 
 export type InvitationStatus = "pending" | "accepted" | "expired" | "revoked";
 export const INVITATION_TOKEN_PREFIX = "ri";
@@ -164,6 +165,7 @@ export async function createInvitation(
   try {
     return await deps.db.tx(scopeOf(ctx), async (tx) => {
       const now = deps.clock.now();
+      await holdRole(tx, ctx, role);
       await assertNotMember(tx, ctx.org.id, email);
       const open = await tx
         .select()
@@ -337,6 +339,7 @@ export async function resendInvitation(
     return await deps.db.tx(scopeOf(ctx), async (tx) => {
       const now = deps.clock.now();
       const row = await lockInvitation(tx, ctx, id, "resend");
+      await holdRole(tx, ctx, row.role);
       assertAllowed(
         decideInvite(ctx.policy, ctx.subject, {
           role: row.role,

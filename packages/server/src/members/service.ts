@@ -23,6 +23,7 @@ import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
 import { selectMemberPage, type MemberQuery } from "./queries.ts";
+import { holdRole } from "../roles/guard.ts";
 import {
   assertAllowed,
   assertDepartment,
@@ -246,6 +247,7 @@ export async function updateMember(
     if (patch.role !== undefined && patch.role !== m.role) {
       if (patch.role !== policy.topRole) keepLastTopRole(ctx, m, topRoleCount);
       decide(ctx, m, "change_role", { newRole: patch.role, topRoleCount });
+      await holdRole(tx, outer, patch.role);
       memberSet.role = patch.role;
       events.push(
         event(ctx, meta, m, { action: "team.role_changed", before: { role: m.role }, after: { role: patch.role } }),

@@ -34,6 +34,23 @@ export interface ReportRoleChange {
   department: string | null;
 }
 
+/** A custom role created, changed or deleted (docs/decisions/0011-custom-roles.md). */
+export interface ReportRoleDefinitionChange {
+  seq: number;
+  at: string;
+  action: (typeof ROLE_DEFINITION_ACTIONS)[number];
+  actorId: string | null;
+  actorName: string | null;
+  key: string | null;
+  title: string | null;
+  rankBefore: number | null;
+  rankAfter: number | null;
+  permissionsBefore: string[] | null;
+  permissionsAfter: string[] | null;
+}
+
+export const ROLE_DEFINITION_ACTIONS = ["role.created", "role.updated", "role.deleted"] as const;
+
 export interface ReportRevocation {
   seq: number;
   at: string;
@@ -85,6 +102,8 @@ export interface ComplianceReport {
   roleChanges: ReportRoleChange[];
   accessRevocations: ReportRevocation[];
   signInFailures: ReportSignInFailures;
+  /** Custom role definitions changed in the month; absent from reports kept before custom roles existed. */
+  roleDefinitionChanges?: ReportRoleDefinitionChange[];
 }
 
 export const MONTH_RE = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -280,7 +299,12 @@ export async function buildComplianceReport(
           eq(auditEvents.orgId, orgId),
           gte(auditEvents.createdAt, start),
           lt(auditEvents.createdAt, end),
-          inArray(auditEvents.action, ["team.role_changed", ...REVOCATION_ACTIONS, "auth.sign_in_failed"]),
+          inArray(auditEvents.action, [
+            "team.role_changed",
+            ...REVOCATION_ACTIONS,
+            "auth.sign_in_failed",
+            ...ROLE_DEFINITION_ACTIONS,
+          ]),
         ),
       )
       .orderBy(asc(auditEvents.seq));
@@ -342,6 +366,7 @@ export async function buildComplianceReport(
 
     const roleChanges: ReportRoleChange[] = [];
     const accessRevocations: ReportRevocation[] = [];
+    const roleDefinitionChanges: ReportRoleDefinitionChange[] = [];
     const failures: ReportSignInFailures = { total: 0, byReason: {}, byUser: [] };
     const byUser = new Map<string, ReportSignInFailures["byUser"][number]>();
     const userDepartment = new Map<string, string | null>();
@@ -349,6 +374,10 @@ export async function buildComplianceReport(
 
     for (const e of monthEvents) {
       const at = e.createdAt.toISOString();
+      if ((ROLE_DEFINITION_ACTIONS as readonly string[]).includes(e.action)) {
+        roleDefinitionChanges.push(roleDefinitionChange(e, at, actorName(e.actorId)));
+        continue;
+      }
       if (e.action === "team.role_changed") {
         const m = memberInfo(e.targetId);
         roleChanges.push({
@@ -446,8 +475,30 @@ export async function buildComplianceReport(
       roleChanges,
       accessRevocations,
       signInFailures: failures,
+      roleDefinitionChanges,
     };
   });
+}
+
+function roleDefinitionChange(e: AuditEventRow, at: string, actorName: string | null): ReportRoleDefinitionChange {
+  const before = e.before ?? {};
+  const after = e.after ?? {};
+  const num = (v: unknown) => (typeof v === "number" ? v : null);
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : null);
+  const text = (v: unknown) => (typeof v === "string" ? v : null);
+  return {
+    seq: e.seq,
+    at,
+    action: e.action as ReportRoleDefinitionChange["action"],
+    actorId: e.actorId,
+    actorName,
+    key: e.targetId,
+    title: text(after.title) ?? text(before.title),
+    rankBefore: num(before.rank),
+    rankAfter: num(after.rank),
+    permissionsBefore: list(before.permissions),
+    permissionsAfter: list(after.permissions),
+  };
 }
 
 /** The part of a report a department-scoped reader may see: their department's people and invitations. */

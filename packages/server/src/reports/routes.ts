@@ -56,6 +56,31 @@ const ComplianceReportSchema = Type.Object(
         department: NS,
       }),
     ),
+    roleDefinitionChanges: Type.Optional(
+      Type.Array(
+        Type.Object({
+          seq: Type.Integer(),
+          at: S,
+          action: Type.Union([
+            Type.Literal("role.created"),
+            Type.Literal("role.updated"),
+            Type.Literal("role.deleted"),
+          ]),
+          actorId: NS,
+          actorName: NS,
+          key: NS,
+          title: NS,
+          rankBefore: Nullable(Type.Number()),
+          rankAfter: Nullable(Type.Number()),
+          permissionsBefore: Nullable(Type.Array(Type.String())),
+          permissionsAfter: Nullable(Type.Array(Type.String())),
+        }),
+        {
+          description:
+            "Custom roles created, changed (permissions before and after) or deleted in the month; organization-wide reports only.",
+        },
+      ),
+    ),
     accessRevocations: Type.Array(
       Type.Object({
         seq: Type.Integer(),

@@ -35,6 +35,7 @@ export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
     ["Members at month end", r.members.length],
     ["Role changes", r.roleChanges.length],
     ["Access revocations", r.accessRevocations.length],
+    ["Role definition changes", r.roleDefinitionChanges?.length ?? 0],
     ["Failed sign-ins", r.signInFailures.total],
   ];
 }
@@ -70,6 +71,35 @@ export function complianceXlsx(r: ComplianceReport): Readable {
         c.actorName,
         c.memberId,
         c.actorId,
+      ]),
+    );
+    sheet(
+      "Role definitions",
+      [
+        "Seq",
+        "At (UTC)",
+        "Action",
+        "Role key",
+        "Title",
+        "Rank before",
+        "Rank after",
+        "Permissions before",
+        "Permissions after",
+        "By",
+        "Actor id",
+      ],
+      (r.roleDefinitionChanges ?? []).map((d) => [
+        d.seq,
+        d.at,
+        d.action,
+        d.key,
+        d.title,
+        d.rankBefore,
+        d.rankAfter,
+        d.permissionsBefore?.join(", ") ?? null,
+        d.permissionsAfter?.join(", ") ?? null,
+        d.actorName,
+        d.actorId,
       ]),
     );
     sheet(
