@@ -6,14 +6,14 @@ import type { Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError, invalid } from "../http/errors.ts";
 import { subjectOf, type OrgContext } from "../http/context.ts";
-import { memberRowScope, memberScope, notYours } from "../http/scope.ts";
+import { memberRowScope, memberScope, notYours, reachOf } from "../http/scope.ts";
 import { record, type AuditInput, type RequestMeta } from "../audit/record.ts";
 import { revokeUserSessions } from "../auth/sessions.ts";
 import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/password-reset.ts";
 import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
-import { selectMemberPage, type MemberQuery } from "./queries.ts";
+import { selectMemberPage, type MemberPage, type MemberQuery } from "./queries.ts";
 import {
   assertAllowed,
   assertDepartment,
@@ -33,13 +33,10 @@ export type MemberWithUser = { member: MemberRow; user: UserRow };
 const scopeOf = (ctx: OrgContext) => ({ orgId: ctx.org.id, userId: ctx.member.userId });
 
 /** One page of the members the caller may read (`member:read`, within their row scope). */
-export async function listMembers(
-  deps: AppDeps,
-  ctx: OrgContext,
-  q: MemberQuery,
-): Promise<{ rows: MemberWithUser[]; nextCursor: string | null; total: number }> {
+export async function listMembers(deps: AppDeps, ctx: OrgContext, q: MemberQuery): Promise<MemberPage> {
   const scope = memberScope(ctx, "read");
-  return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope));
+  const opts = { now: deps.clock.now(), wholeOrg: reachOf(ctx, "member", "read").kind === "all" };
+  return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope, opts));
 }
 
 /** Reads one member of the caller's org; another org's id, or one outside the caller's reach, is 404. */
