@@ -465,7 +465,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an organization
-         * @description Needs `organization:delete` (in the presets: the top role only). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.
+         * @description Needs `organization:delete` (in the presets: the top role only) and a signed-in user (not an API key). Deletes the org with its members, invitations, API keys and audit log; users keep their accounts and other memberships. Irreversible.
          */
         delete: operations["deleteOrg"];
         options?: never;
@@ -674,7 +674,7 @@ export interface paths {
         };
         /**
          * List members
-         * @description Members of this org with filters (role, status, department, store, text on name/email), sorting (`sort=-lastLoginAt`), cursor pages and a total. Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.
+         * @description Members of this org with filters (role, status, department, store, text on name/email, `dormantDays`), sorting by any of name, email, role, status, lastLoginAt, createdAt in either direction (`sort=-lastLoginAt`; ties by member id; members who never signed in sort last either way), keyset cursor pages (a member added or removed between pages never shifts a page) and a `total` flagged exact or estimated (`totalExact`). Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.
          */
         get: operations["listMembers"];
         put?: never;
@@ -4825,6 +4825,8 @@ export interface operations {
             query: {
                 cursor?: string;
                 department?: string;
+                /** @description Dormant members only: the last sign-in is more than this many days ago, or the member never signed in and joined more than this many days ago. */
+                dormantDays?: number;
                 limit: number;
                 /** @description Matches name or email. */
                 q?: string;
@@ -4872,7 +4874,10 @@ export interface operations {
                             userId: string;
                         }[];
                         nextCursor: string | null;
-                        total?: number;
+                        /** @description How many members match the filters (all pages). Exact when `totalExact` is true; otherwise an estimate, never below 10,000. */
+                        total: number;
+                        /** @description true: `total` is exact (kept counts when only status and role filter, else counted up to 10,000 matches). false: more than 10,000 members match and `total` is the database's estimate; show it as approximate. */
+                        totalExact: boolean;
                     };
                 };
             };
@@ -5733,6 +5738,8 @@ export interface operations {
         parameters: {
             query: {
                 department?: string;
+                /** @description Dormant members only: the last sign-in is more than this many days ago, or the member never signed in and joined more than this many days ago. */
+                dormantDays?: number;
                 format: "csv" | "xlsx";
                 q?: string;
                 role?: string;
@@ -5837,7 +5844,7 @@ export interface operations {
                         viewer: {
                             assignableRoles: string[];
                             role: string;
-                            /** @description The caller as the policy engine sees it: pass it with `policy` to `can()`/`filterFor()` of @roster/policy (or the SDK) to decide locally. */
+                            /** @description The caller as the policy engine sees it: pass it with `policy` to `can` and `filterFor` of @roster/policy (or the SDK) to decide locally. */
                             subject: {
                                 department: string | null;
                                 hiddenModules: string[];

@@ -65,9 +65,12 @@ export function memberFilters(orgId: string, q: Omit<MemberQuery, "limit">, scop
   if (q.department) conds.push(eq(members.department, q.department));
   if (q.store) conds.push(sql`${members.storeIds} @> ARRAY[${q.store}]::text[]`);
   if (q.q) {
-    // ILIKE on the lower-cased keys: the trigram indexes of migration 0008 answer it where pg_trgm exists.
+    // The people whose name or email contains the text, from the trigram indexes on users (migration 0008: an
+    // index on members could not serve ILIKE under row security); the org's own rows are then kept by org_id.
     const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    conds.push(sql`(${nameKey} ILIKE ${like} OR ${emailKey} ILIKE ${like})`);
+    conds.push(
+      sql`${members.userId} IN (SELECT ${users.id} FROM ${users} WHERE ${users.name} ILIKE ${like} OR ${users.email} ILIKE ${like})`,
+    );
   }
   if (q.dormantDays !== undefined) conds.push(dormantCondition(q.dormantDays, now));
   return and(...conds)!;
@@ -193,9 +196,11 @@ export async function selectMemberPage(
 }
 
 /**
- * The list's total without counting every row of a large org: from the kept counts when only status and role
- * narrow it and the caller sees the whole org; else counted up to {@link EXACT_COUNT_LIMIT}; past that, the
- * planner's estimate (never below what was counted), flagged `totalExact: false`.
+ * The list's total without counting every row of a large org. Only status and role filter and the caller sees
+ * the whole org: the kept counts, exact. Otherwise the planner's estimate first (no rows read); when it is
+ * small, the matches are counted (up to {@link EXACT_COUNT_LIMIT}) through the same selective path the
+ * estimate came from, exact; when it is large, counting would read most of the org, so `total` is the
+ * estimate and `totalExact` is false.
  */
 async function countMembers(
   tx: Tx,
@@ -221,15 +226,18 @@ async function countMembers(
          ${q.role ? sql`AND role = ${q.role}` : sql``}`);
     return { total: Number(rowsOf<{ total: number }>(res)[0]?.total ?? 0), totalExact: true };
   }
+  const plan = await tx.execute(sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${members} WHERE ${where}`);
+  const estimate = planRows(rowsOf<{ "QUERY PLAN": unknown }>(plan)[0]?.["QUERY PLAN"]);
+  if (estimate > COUNT_WHEN_ESTIMATE_BELOW) return { total: estimate, totalExact: false };
   const counted = await tx.execute(
     sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${members} WHERE ${where} LIMIT ${EXACT_COUNT_LIMIT + 1}) m`,
   );
   const n = Number(rowsOf<{ n: number }>(counted)[0]?.n ?? 0);
-  if (n <= EXACT_COUNT_LIMIT) return { total: n, totalExact: true };
-  const plan = await tx.execute(sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${members} WHERE ${where}`);
-  const estimate = planRows(rowsOf<{ "QUERY PLAN": unknown }>(plan)[0]?.["QUERY PLAN"]);
-  return { total: Math.max(n, estimate), totalExact: false };
+  return n <= EXACT_COUNT_LIMIT ? { total: n, totalExact: true } : { total: Math.max(n, estimate), totalExact: false };
 }
+
+/** Below this estimate the matches are few enough to count on every page. */
+const COUNT_WHEN_ESTIMATE_BELOW = 2_000;
 
 /** The top node's row estimate of an `EXPLAIN (FORMAT JSON)` answer (a JSON array, or its text). */
 function planRows(raw: unknown): number {

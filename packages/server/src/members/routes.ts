@@ -55,11 +55,11 @@ const MemberPage = Type.Object({
   nextCursor: Nullable(Type.String({ description: "Pass as `cursor` for the next page; null on the last page." })),
   total: Type.Integer({
     description:
-      "How many members match the filters (all pages). Exact when `totalExact` is true; otherwise an estimate, never below 10,000.",
+      "How many members match the filters (all pages). Exact when `totalExact` is true; otherwise the database's estimate.",
   }),
   totalExact: Type.Boolean({
     description:
-      "true: `total` is exact (kept counts when only status and role filter, else counted up to 10,000 matches). false: more than 10,000 members match and `total` is the database's estimate; show it as approximate.",
+      "true: `total` is exact (the first page holds every match; or kept counts when only status and role filter; or few enough matches to count). false: the other filters (text, department, store, dormantDays) match many members and `total` is the database's estimate; show it as approximate.",
   }),
 });
 

@@ -58,8 +58,11 @@ CREATE INDEX members_sort_status ON members (org_id, status, id);
 CREATE INDEX members_sort_last_login ON members (org_id, last_login_at, id);
 CREATE INDEX members_sort_created ON members (org_id, created_at, id);
 
--- Substring search on name and email: trigram indexes where the server ships pg_trgm (PostgreSQL contrib).
--- Where it does not (the embedded engine as Roster opens it), search reads the name index and filters.
+-- Substring search on name and email: trigram indexes where the server ships pg_trgm (PostgreSQL contrib). They
+-- are on users, which has no row security: under row security PostgreSQL does not use an index for an operator
+-- that is not leakproof (ILIKE is not), so an index on members could never answer a search. The list asks
+-- users for the matching people and keeps the org's members among them (members/queries.ts).
+-- Where pg_trgm is missing (the embedded engine as Roster opens it), search filters the name order instead.
 DO $$ BEGIN
   BEGIN
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -67,8 +70,8 @@ DO $$ BEGIN
     RAISE NOTICE 'pg_trgm is not available: member search runs without a trigram index';
   END;
   IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-    EXECUTE 'CREATE INDEX members_search_name ON members USING gin (name_key gin_trgm_ops)';
-    EXECUTE 'CREATE INDEX members_search_email ON members USING gin (email_key gin_trgm_ops)';
+    EXECUTE 'CREATE INDEX users_search_name ON users USING gin (name gin_trgm_ops)';
+    EXECUTE 'CREATE INDEX users_search_email ON users USING gin (email gin_trgm_ops)';
   END IF;
 END $$;
 
