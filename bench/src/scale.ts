@@ -134,14 +134,17 @@ async function call(
   body?: object,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const port = typeof c === "number" ? c : c.port;
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: {
-      ...(body ? { "content-type": "application/json" } : {}),
-      ...(typeof c === "number" || !c.token ? {} : { authorization: `Bearer ${c.token}` }),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
+  const send = () =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: {
+        ...(body ? { "content-type": "application/json" } : {}),
+        ...(typeof c === "number" || !c.token ? {} : { authorization: `Bearer ${c.token}` }),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  // A connection kept alive across the long seeding may have been closed by the server: one retry.
+  const res = await send().catch(() => send());
   const text = await res.text();
   return { status: res.status, json: text.startsWith("{") ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
