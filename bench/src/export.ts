@@ -55,7 +55,7 @@ async function call(
 }
 
 /** Downloads the export, discarding the bytes as they arrive, while sampling the process's memory. */
-function download(
+export function download(
   port: number,
   path: string,
   token: string,

@@ -674,7 +674,7 @@ export interface paths {
         };
         /**
          * List members
-         * @description Members of this org with filters (role, status, department, store, text on name/email), sorting (`sort=-lastLoginAt`), cursor pages and a total. Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.
+         * @description Members of this org with filters (role, status, department, store, text on name/email, `dormantDays`), sorting by any of name, email, role, status, lastLoginAt, createdAt in either direction (`sort=-lastLoginAt`; ties by member id; members who never signed in sort last either way), keyset cursor pages (a member added or removed between pages never shifts a page) and a `total` flagged exact or estimated (`totalExact`). Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.
          */
         get: operations["listMembers"];
         put?: never;
@@ -4887,6 +4887,8 @@ export interface operations {
             query: {
                 cursor?: string;
                 department?: string;
+                /** @description Dormant members only: the last sign-in is more than this many days ago, or the member never signed in and joined more than this many days ago. */
+                dormantDays?: number;
                 limit: number;
                 /** @description Matches name or email. */
                 q?: string;
@@ -4934,7 +4936,10 @@ export interface operations {
                             userId: string;
                         }[];
                         nextCursor: string | null;
-                        total?: number;
+                        /** @description How many members match the filters (all pages). Exact when `totalExact` is true; otherwise an estimate, never below 10,000. */
+                        total: number;
+                        /** @description true: `total` is exact (kept counts when only status and role filter, else counted up to 10,000 matches). false: more than 10,000 members match and `total` is the database's estimate; show it as approximate. */
+                        totalExact: boolean;
                     };
                 };
             };
@@ -5795,6 +5800,8 @@ export interface operations {
         parameters: {
             query: {
                 department?: string;
+                /** @description Dormant members only: the last sign-in is more than this many days ago, or the member never signed in and joined more than this many days ago. */
+                dormantDays?: number;
                 format: "csv" | "xlsx";
                 q?: string;
                 role?: string;

@@ -173,6 +173,13 @@ function Team({ view }: { view: OrgView }) {
   };
 
   const total = members.data?.total;
+  // Past 10,000 matches the server estimates the total (totalExact: false): say so rather than show a false count.
+  const totalText =
+    total === undefined
+      ? "?"
+      : members.data?.totalExact === false
+        ? `about ${total.toLocaleString("en")}`
+        : total.toLocaleString("en");
   const openMember = memberId ? members.data?.data.find((m) => m.id === memberId) : undefined;
   const filtered = Boolean(q || role || status || department);
 
@@ -185,7 +192,7 @@ function Team({ view }: { view: OrgView }) {
             " "
           ) : (
             <span data-testid="member-count">
-              {total} {total === 1 ? "member" : "members"}
+              {totalText} {total === 1 ? "member" : "members"}
               {!status && inactive.data ? ` · ${inactive.data} inactive` : ""}
             </span>
           )
@@ -298,7 +305,7 @@ function Team({ view }: { view: OrgView }) {
               highlightOnHover
               verticalSpacing="sm"
               aria-label="Members"
-              aria-rowcount={total}
+              aria-rowcount={members.data?.totalExact === false ? -1 : total}
             >
               <Table.Thead>
                 {table.getHeaderGroups().map((group) => (
@@ -358,7 +365,7 @@ function Team({ view }: { view: OrgView }) {
           </Table.ScrollContainer>
           <Group justify="space-between" p="sm" style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
             <Text size="sm" c="dimmed">
-              Showing {members.data.data.length} of {total ?? "?"}
+              Showing {members.data.data.length} of {totalText}
             </Text>
             <Group gap="xs">
               <Button

@@ -43,7 +43,7 @@ async function* memberRows(
   scope: SQL,
 ): AsyncGenerator<ExportRow> {
   let after: string | null = null;
-  const where = memberFilters(ctx.org.id, filters, scope);
+  const where = memberFilters(ctx.org.id, filters, scope, deps.clock.now());
   for (;;) {
     const batch = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
       tx

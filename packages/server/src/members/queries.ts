@@ -1,5 +1,5 @@
-import { and, asc, desc, eq, ilike, inArray, or, sql, type SQL } from "drizzle-orm";
-import type { Tx } from "../db/database.ts";
+import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { rowsOf, type Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../http/cursor.ts";
@@ -13,45 +13,87 @@ export interface MemberQuery {
   department?: string | undefined;
   store?: string | undefined;
   q?: string | undefined;
+  /** Members whose last sign-in is more than this many days old, or who never signed in and joined before that. */
+  dormantDays?: number | undefined;
   sort?: string | undefined;
   cursor?: string | undefined;
   limit: number;
 }
 
-const sortColumn = {
-  name: users.name,
-  email: users.email,
-  role: members.role,
-  status: members.status,
-  lastLoginAt: users.lastLoginAt,
-  createdAt: members.createdAt,
-} as const;
+const DAY_MS = 86_400_000;
 
-/** The org's members under the list filters and the caller's row scope (http/scope.ts). */
-export function memberFilters(orgId: string, q: Omit<MemberQuery, "limit">, scope: SQL): SQL {
+/**
+ * The sort keys of migration 0008, on the membership row itself (name, email and last sign-in are copies of the
+ * person's, kept by triggers), so each sort is a range scan of one `(org_id, key, id)` index. Referenced by name
+ * because no code writes them: the database fills them.
+ */
+const nameKey = sql`"members"."name_key"`;
+const emailKey = sql`"members"."email_key"`;
+const lastLoginKey = sql`"members"."last_login_at"`;
+
+interface SortKey {
+  column: SQL;
+  /** Timestamps travel in the cursor as ISO text with microseconds (PostgreSQL's precision). */
+  time: boolean;
+  nullable: boolean;
+}
+const sortKeys: Record<MemberSort, SortKey> = {
+  name: { column: nameKey, time: false, nullable: false },
+  email: { column: emailKey, time: false, nullable: false },
+  role: { column: sql`${members.role}`, time: false, nullable: false },
+  status: { column: sql`${members.status}`, time: false, nullable: false },
+  lastLoginAt: { column: lastLoginKey, time: true, nullable: true },
+  createdAt: { column: sql`${members.createdAt}`, time: true, nullable: false },
+};
+
+/** What counts as dormant at `now` (docs/team.md, "Dormant members"). */
+export function dormantCondition(days: number, now: Date): SQL {
+  const before = new Date(now.getTime() - days * DAY_MS).toISOString();
+  return sql`(${lastLoginKey} < ${before}::timestamptz OR (${lastLoginKey} IS NULL AND ${members.createdAt} < ${before}::timestamptz))`;
+}
+
+/**
+ * The org's members under the list filters and the caller's row scope (http/scope.ts). Every condition is on
+ * the membership row, so counting and exporting never join the people table.
+ */
+export function memberFilters(orgId: string, q: Omit<MemberQuery, "limit">, scope: SQL, now: Date): SQL {
   const conds: Array<SQL | undefined> = [eq(members.orgId, orgId), scope];
   const status = q.status ?? "default";
   if (status === "default") conds.push(inArray(members.status, ["active", "inactive"]));
   else if (status !== "all") conds.push(eq(members.status, status));
   if (q.role) conds.push(eq(members.role, q.role));
   if (q.department) conds.push(eq(members.department, q.department));
-  if (q.store) conds.push(sql`${q.store} = ANY(${members.storeIds})`);
+  if (q.store) conds.push(sql`${members.storeIds} @> ARRAY[${q.store}]::text[]`);
   if (q.q) {
+    // The people whose name or email contains the text, from the trigram indexes on users (migration 0008: an
+    // index on members could not serve ILIKE under row security); the org's own rows are then kept by org_id.
     const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    conds.push(or(ilike(users.name, like), ilike(users.email, like)));
+    conds.push(
+      sql`${members.userId} IN (SELECT ${users.id} FROM ${users} WHERE ${users.name} ILIKE ${like} OR ${users.email} ILIKE ${like})`,
+    );
   }
+  if (q.dormantDays !== undefined) conds.push(dormantCondition(q.dormantDays, now));
   return and(...conds)!;
 }
 
-export async function selectMemberPage(
-  tx: Tx,
-  orgId: string,
-  q: MemberQuery,
-  scope: SQL,
-): Promise<{ rows: Array<{ member: MemberRow; user: UserRow }>; nextCursor: string | null; total: number }> {
-  const sortSpec = q.sort ?? "name";
-  const descending = sortSpec.startsWith("-");
-  const key = (descending ? sortSpec.slice(1) : sortSpec) as MemberSort;
+/** Only status and role narrow the list: the kept counts (member_counts) give the exact total. */
+function countable(q: MemberQuery): boolean {
+  return !q.q && !q.department && !q.store && q.dormantDays === undefined;
+}
+
+/** Up to this many matches are counted exactly on any page; past it the total is the planner's estimate. */
+export const EXACT_COUNT_LIMIT = 10_000;
+
+export interface MemberPage {
+  rows: Array<{ member: MemberRow; user: UserRow }>;
+  nextCursor: string | null;
+  total: number;
+  totalExact: boolean;
+}
+
+function parseSort(spec: string): { key: MemberSort; descending: boolean } {
+  const descending = spec.startsWith("-");
+  const key = (descending ? spec.slice(1) : spec) as MemberSort;
   if (!MEMBER_SORTS.includes(key)) {
     throw new AppError(
       "validation_failed",
@@ -59,49 +101,148 @@ export async function selectMemberPage(
       { param: "sort" },
     );
   }
-  const col = sortColumn[key];
-  // Sorting on text form keeps one cursor format for every column; timestamps sort correctly as ISO text.
-  const keyExpr =
-    key === "lastLoginAt" || key === "createdAt"
-      ? sql<string | null>`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`
-      : sql<string | null>`lower(${col})`;
-  const where = memberFilters(orgId, q, scope);
-  let pageWhere: SQL = where;
-  if (q.cursor) {
-    // Keyset: the sort key's text (null sorts last) and the member id of the last row seen.
-    const [v, id] = decodeCursor(q.cursor, ["string?", "string"]);
-    const c = { v, id };
-    // NULLs sort last in both directions.
-    const after = descending
-      ? c.v === null
-        ? sql`(${keyExpr} IS NULL AND ${members.id} < ${c.id})`
-        : sql`(${keyExpr} < ${c.v} OR ${keyExpr} IS NULL OR (${keyExpr} = ${c.v} AND ${members.id} < ${c.id}))`
-      : c.v === null
-        ? sql`(${keyExpr} IS NULL AND ${members.id} > ${c.id})`
-        : sql`(${keyExpr} > ${c.v} OR ${keyExpr} IS NULL OR (${keyExpr} = ${c.v} AND ${members.id} > ${c.id}))`;
-    pageWhere = and(where, after)!;
-  }
-  const order = descending
-    ? [sql`${keyExpr} DESC NULLS LAST`, desc(members.id)]
-    : [sql`${keyExpr} ASC NULLS LAST`, asc(members.id)];
-  const rows = await tx
-    .select({ member: members, user: users, sortKey: keyExpr })
+  return { key, descending };
+}
+
+interface PagePlan {
+  want: number;
+  cursor: { v: string | null; id: string } | null;
+  where: SQL;
+  /** Part one: members with a value, after the cursor's (value, id); null when the cursor is past them. */
+  first: ReturnType<typeof pageSelect> | null;
+  /** Part two (last sign-in only): members who never signed in, by id, once part one has run out. */
+  second: ((limit: number) => ReturnType<typeof pageSelect>) | null;
+}
+
+function pageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[], limit: number) {
+  return tx
+    .select({ member: members, user: users, sortKey: keyText })
     .from(members)
     .innerJoin(users, eq(users.id, members.userId))
-    .where(pageWhere)
+    .where(where)
     .orderBy(...order)
-    .limit(q.limit + 1);
-  const [{ total } = { total: 0 }] = await tx
-    .select({ total: sql<number>`count(*)::int` })
-    .from(members)
-    .innerJoin(users, eq(users.id, members.userId))
-    .where(where);
+    .limit(limit);
+}
+
+/** The statements one page runs, unrun (the benchmark and a test EXPLAIN them). */
+export function memberPagePlan(tx: Tx, orgId: string, q: MemberQuery, scope: SQL, now: Date): PagePlan {
+  const { key, descending } = parseSort(q.sort ?? "name");
+  const sk = sortKeys[key];
+  const where = memberFilters(orgId, q, scope, now);
+  const keyText = sk.time
+    ? sql<string | null>`to_char(${sk.column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+    : sql<string | null>`${sk.column}`;
+  const cmp = descending ? sql`<` : sql`>`;
+  const dir = descending ? desc : asc;
+
+  let cursor: { v: string | null; id: string } | null = null;
+  if (q.cursor) {
+    const [v, id] = decodeCursor(q.cursor, ["string?", "string"]);
+    if ((v === null && !sk.nullable) || (v !== null && sk.time && Number.isNaN(Date.parse(v)))) {
+      throw new AppError("validation_failed", "`cursor` is not a cursor this endpoint issued.", { param: "cursor" });
+    }
+    cursor = { v, id };
+  }
+  const want = q.limit + 1;
+  let first: PagePlan["first"] = null;
+  if (!cursor || cursor.v !== null) {
+    const after = cursor
+      ? sk.time
+        ? sql`(${sk.column}, ${members.id}) ${cmp} (${cursor.v}::timestamptz, ${cursor.id})`
+        : sql`(${sk.column}, ${members.id}) ${cmp} (${cursor.v}, ${cursor.id})`
+      : undefined;
+    const present = sk.nullable ? sql`${sk.column} IS NOT NULL` : undefined;
+    const order = [sql`${sk.column} ${descending ? sql`DESC` : sql`ASC`}`, dir(members.id)];
+    first = pageSelect(tx, keyText, and(where, present, after)!, order, want);
+  }
+  let second: PagePlan["second"] = null;
+  if (sk.nullable) {
+    const after = cursor?.v === null ? sql`${members.id} ${cmp} ${cursor.id}` : undefined;
+    const cond = and(where, sql`${sk.column} IS NULL`, after)!;
+    second = (limit) => pageSelect(tx, keyText, cond, [dir(members.id)], limit);
+  }
+  return { want, cursor, where, first, second };
+}
+
+/**
+ * One page of members. Keyset pagination on (sort key, member id): the cursor holds the last row's key and id,
+ * and the next page starts strictly after it, so members added or removed between pages never shift a page.
+ * A missing last sign-in sorts last in both directions: the walk reads the signed-in members first and then
+ * the never-signed-in ones in id order, each part a range of the same index.
+ */
+export async function selectMemberPage(
+  tx: Tx,
+  orgId: string,
+  q: MemberQuery,
+  scope: SQL,
+  opts: { now: Date; wholeOrg: boolean },
+): Promise<MemberPage> {
+  const plan = memberPagePlan(tx, orgId, q, scope, opts.now);
+  let rows = plan.first ? await plan.first : [];
+  if (plan.second && rows.length < plan.want) rows = rows.concat(await plan.second(plan.want - rows.length));
   const more = rows.length > q.limit;
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
+  const { total, totalExact } =
+    !plan.cursor && !more
+      ? { total: page.length, totalExact: true }
+      : await countMembers(tx, orgId, q, plan.where, opts.wholeOrg);
   return {
     rows: page.map(({ member, user }) => ({ member, user })),
     nextCursor: more && last ? encodeCursor([last.sortKey, last.member.id]) : null,
     total,
+    totalExact,
   };
+}
+
+/**
+ * The list's total without counting every row of a large org. Only status and role filter and the caller sees
+ * the whole org: the kept counts, exact. Otherwise the planner's estimate first (no rows read); when it is
+ * small, the matches are counted (up to {@link EXACT_COUNT_LIMIT}) through the same selective path the
+ * estimate came from, exact; when it is large, counting would read most of the org, so `total` is the
+ * estimate and `totalExact` is false.
+ */
+async function countMembers(
+  tx: Tx,
+  orgId: string,
+  q: MemberQuery,
+  where: SQL,
+  wholeOrg: boolean,
+): Promise<{ total: number; totalExact: boolean }> {
+  if (wholeOrg && countable(q)) {
+    const status = q.status ?? "default";
+    const statuses = status === "default" ? ["active", "inactive"] : status === "all" ? null : [status];
+    const res = await tx.execute(sql`
+      SELECT coalesce(sum(n), 0)::int AS total FROM member_counts
+       WHERE org_id = ${orgId}
+         ${
+           statuses
+             ? sql`AND status IN (${sql.join(
+                 statuses.map((s) => sql`${s}`),
+                 sql`, `,
+               )})`
+             : sql``
+         }
+         ${q.role ? sql`AND role = ${q.role}` : sql``}`);
+    return { total: Number(rowsOf<{ total: number }>(res)[0]?.total ?? 0), totalExact: true };
+  }
+  const plan = await tx.execute(sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${members} WHERE ${where}`);
+  const estimate = planRows(rowsOf<{ "QUERY PLAN": unknown }>(plan)[0]?.["QUERY PLAN"]);
+  if (estimate > COUNT_WHEN_ESTIMATE_BELOW) return { total: estimate, totalExact: false };
+  const counted = await tx.execute(
+    sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${members} WHERE ${where} LIMIT ${EXACT_COUNT_LIMIT + 1}) m`,
+  );
+  const n = Number(rowsOf<{ n: number }>(counted)[0]?.n ?? 0);
+  return n <= EXACT_COUNT_LIMIT ? { total: n, totalExact: true } : { total: Math.max(n, estimate), totalExact: false };
+}
+
+/** Below this estimate the matches are few enough to count on every page. */
+const COUNT_WHEN_ESTIMATE_BELOW = 2_000;
+
+/** The top node's row estimate of an `EXPLAIN (FORMAT JSON)` answer (a JSON array, or its text). */
+function planRows(raw: unknown): number {
+  const parsed: unknown = typeof raw === "string" ? JSON.parse(raw) : raw;
+  const top = Array.isArray(parsed) ? (parsed[0] as { Plan?: { "Plan Rows"?: unknown } } | undefined) : undefined;
+  const rows = top?.Plan?.["Plan Rows"];
+  return typeof rows === "number" && Number.isFinite(rows) ? Math.round(rows) : 0;
 }

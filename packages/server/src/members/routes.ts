@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { AppDeps } from "../deps.ts";
-import { Email, errors, Id, Nullable, OrgParams, page, Timestamp } from "../http/schemas.ts";
+import { Email, errors, Id, Nullable, OrgParams, Timestamp } from "../http/schemas.ts";
 import { orgContext } from "../http/context.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { Member, memberOut } from "./shape.ts";
@@ -23,6 +23,13 @@ const Status = Type.Union(
   { description: "Default: active and inactive." },
 );
 
+const DormantDays = Type.Integer({
+  minimum: 1,
+  maximum: 36_500,
+  description:
+    "Dormant members only: the last sign-in is more than this many days ago, or the member never signed in and joined more than this many days ago.",
+});
+
 export const MemberListQuery = Type.Object(
   {
     role: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
@@ -30,6 +37,7 @@ export const MemberListQuery = Type.Object(
     department: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
     store: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
     q: Type.Optional(Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS, description: "Matches name or email." })),
+    dormantDays: Type.Optional(DormantDays),
     sort: Type.Optional(
       Type.String({
         maxLength: 20,
@@ -41,6 +49,19 @@ export const MemberListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const MemberPage = Type.Object({
+  data: Type.Array(Member),
+  nextCursor: Nullable(Type.String({ description: "Pass as `cursor` for the next page; null on the last page." })),
+  total: Type.Integer({
+    description:
+      "How many members match the filters (all pages). Exact when `totalExact` is true; otherwise the database's estimate.",
+  }),
+  totalExact: Type.Boolean({
+    description:
+      "true: `total` is exact (the first page holds every match; or kept counts when only status and role filter; or few enough matches to count). false: the other filters (text, department, store, dormantDays) match many members and `total` is the database's estimate; show it as approximate.",
+  }),
+});
 
 const MemberParams = Type.Object({ orgId: Id, memberId: Id });
 const Dimension = Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL_CHARS });
@@ -57,10 +78,10 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
         operationId: "listMembers",
         summary: "List members",
         description:
-          "Members of this org with filters (role, status, department, store, text on name/email), sorting (`sort=-lastLoginAt`), cursor pages and a total. Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.",
+          "Members of this org with filters (role, status, department, store, text on name/email, `dormantDays`), sorting by any of name, email, role, status, lastLoginAt, createdAt in either direction (`sort=-lastLoginAt`; ties by member id; members who never signed in sort last either way), keyset cursor pages (a member added or removed between pages never shifts a page) and a `total` flagged exact or estimated (`totalExact`). Needs `member:read` (department admins see their department). `lastLoginAt` is the start of the member's most recent session; removed members (status=removed) are the former members kept for 30 days.",
         params: OrgParams,
         querystring: MemberListQuery,
-        response: { 200: page(Member), ...errors(400, 401, 403, 404) },
+        response: { 200: MemberPage, ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {
@@ -69,6 +90,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
         data: result.rows.map((r) => memberOut(r.member, r.user)),
         nextCursor: result.nextCursor,
         total: result.total,
+        totalExact: result.totalExact,
       };
     },
   );
@@ -92,6 +114,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
             department: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
             store: Type.Optional(Type.String({ maxLength: 64, pattern: NO_CONTROL_CHARS })),
             q: Type.Optional(Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS })),
+            dormantDays: Type.Optional(DormantDays),
           },
           { additionalProperties: false },
         ),

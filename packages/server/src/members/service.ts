@@ -12,6 +12,7 @@ import {
   memberRowsOfKind,
   memberScope,
   notYours,
+  reachOf,
   reachValues,
   type Reach,
 } from "../http/scope.ts";
@@ -22,7 +23,7 @@ import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/pas
 import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
-import { selectMemberPage, type MemberQuery } from "./queries.ts";
+import { selectMemberPage, type MemberPage, type MemberQuery } from "./queries.ts";
 import { holdRole } from "../roles/guard.ts";
 import {
   assertAllowed,
@@ -43,13 +44,11 @@ export type MemberWithUser = { member: MemberRow; user: UserRow };
 const scopeOf = (ctx: OrgContext) => ({ orgId: ctx.org.id, userId: ctx.member.userId });
 
 /** One page of the members the caller may read (`member:read`, within their row scope). */
-export async function listMembers(
-  deps: AppDeps,
-  ctx: OrgContext,
-  q: MemberQuery,
-): Promise<{ rows: MemberWithUser[]; nextCursor: string | null; total: number }> {
+export async function listMembers(deps: AppDeps, ctx: OrgContext, q: MemberQuery): Promise<MemberPage> {
   const scope = memberScope(ctx, "read");
-  return deps.db.read(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope));
+  const opts = { now: deps.clock.now(), wholeOrg: reachOf(ctx, "member", "read").kind === "all" };
+  // A transaction, not a read: the page may ask EXPLAIN for an estimate, which cannot be prepared.
+  return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope, opts));
 }
 
 /** One member with their user, under the reader's reach: built once per kind of reach (db/prebuilt.ts). */
