@@ -17,6 +17,7 @@ const ACCESS_CONTROL_FOR_ADMINS = [
   "organization:update",
   "report:read",
   "session:*",
+  "webhook:manage",
 ] as const;
 
 /**

@@ -69,6 +69,7 @@ export const operations = definePolicy({
         "organization:update",
         "report:read",
         "session:*",
+        "webhook:manage",
       ],
       // "Change another member's role: yes (not owner)": admins manage other admins.
       actsOnPeers: true,

@@ -39,6 +39,7 @@ export const saas = definePolicy({
         "organization:update",
         "report:read",
         "session:*",
+        "webhook:manage",
       ],
       // Seed 001 has admins turning members into admins ("member → admin"), so they act on their own rank.
       actsOnPeers: true,

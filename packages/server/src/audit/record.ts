@@ -32,6 +32,10 @@ export const AUDIT_ACTIONS = [
   "security.updated",
   "organization.created",
   "organization.updated",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -173,6 +173,11 @@ export const ERROR_CODES = {
     doc: "Something failed on our side; the request id helps support find it.",
   },
   unavailable: { status: 503, type: "api_error", doc: "A dependency (the database) is not reachable." },
+  webhook_url_refused: {
+    status: 422,
+    type: "invalid_request_error",
+    doc: "The webhook URL is not https, carries credentials, or points at a private, loopback, link-local or metadata address (allowed only with ROSTER_WEBHOOK_ALLOW_PRIVATE=true).",
+  },
 } as const satisfies Record<string, { status: number; type: ErrorType; doc: string }>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
