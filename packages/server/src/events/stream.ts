@@ -32,15 +32,14 @@ export async function openStream(
 ): Promise<OpenStream> {
   const scope = auditScope(ctx, "read");
   const txScope = { orgId: ctx.org.id, userId: ctx.member.userId };
-  let last =
-    opts.after ??
-    (await deps.db.tx(txScope, async (tx) => {
-      const [head] = await tx
-        .select({ lastSeq: auditHeads.lastSeq })
-        .from(auditHeads)
-        .where(eq(auditHeads.orgId, ctx.org.id));
-      return Number(head?.lastSeq ?? 0);
-    }));
+  const head = await deps.db.tx(txScope, async (tx) => {
+    const [row] = await tx
+      .select({ lastSeq: auditHeads.lastSeq })
+      .from(auditHeads)
+      .where(eq(auditHeads.orgId, ctx.org.id));
+    return Number(row?.lastSeq ?? 0);
+  });
+  let last = opts.after ?? head;
   let stopped = false;
   let pumping: Promise<void> | null = null;
   let again = false;
@@ -76,7 +75,8 @@ export async function openStream(
             write(`id: ${row.seq}\nevent: ${row.action}\ndata: ${JSON.stringify(envelope)}\n\n`);
             last = row.seq;
             // A change to the caller's own membership or key: it must prove again that it may listen.
-            if (row.targetId && opts.own.has(row.targetId)) {
+            // Replayed history (before this connection) was already in force when the caller authenticated.
+            if (row.seq > head && row.targetId && opts.own.has(row.targetId)) {
               finish();
               return;
             }
