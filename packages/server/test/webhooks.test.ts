@@ -431,3 +431,18 @@ describe("webhook targets", () => {
     }
   });
 });
+
+describe("the event catalogue", () => {
+  it("docs/webhook-events.md lists every audit action (run `npm run docs:events` when this fails)", async () => {
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const { renderEventCatalogue } = await import("../src/webhooks/catalogue.ts");
+    const { AUDIT_ACTIONS } = await import("../src/audit/record.ts");
+    const committed = fs.readFileSync(
+      path.join(import.meta.dirname, "..", "..", "..", "docs", "webhook-events.md"),
+      "utf8",
+    );
+    expect(committed).toBe(renderEventCatalogue());
+    for (const a of AUDIT_ACTIONS) expect(committed).toContain(`## \`${a}\``);
+  });
+});
