@@ -4,6 +4,7 @@ import { auditBenchmark } from "./audit.ts";
 import { exportBenchmark } from "./export.ts";
 import { securityBenchmark } from "./security.ts";
 import { httpBenchmark } from "./http.ts";
+import { webhooksBenchmark } from "./webhooks.ts";
 import type { Benchmark } from "./types.ts";
 
 const BENCHMARKS: readonly Benchmark[] = [
@@ -12,6 +13,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   securityBenchmark,
   auditBenchmark,
   httpBenchmark,
+  webhooksBenchmark,
 ];
 
 const args = process.argv.slice(2);
