@@ -14,7 +14,7 @@ import { webhookDisabledMail } from "../mail/templates.ts";
 import type { EventSignals } from "../events/signals.ts";
 import { openSecret, targetPolicy } from "./service.ts";
 import { webhookSender, type AttemptResult, type Sender } from "./send.ts";
-import { webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDeliveryRow } from "./tables.ts";
+import { webhookDeliveries, webhookEndpoints, type WebhookDeliveryRow } from "./tables.ts";
 
 /** Waits after failed attempts 1…7 (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); the 8th failure gives up. */
 export const RETRY_SCHEDULE_MS: readonly number[] = [
@@ -197,54 +197,35 @@ export function webhookWorker(deps: AppDeps, opts: WebhookWorkerOptions = {}): W
     const n = d.attempts + 1;
     const givesUp = !ok && n > schedule.length;
     const startedAt = new Date(now.getTime() - r.durationMs);
+    const status = ok ? "delivered" : givesUp ? "failed" : "pending";
+    const nextAttemptAt = !ok && !givesUp ? new Date(now.getTime() + schedule[n - 1]!) : null;
+    const lease = new Date(now.getTime() + leaseMs);
     return deps.db.tx({ orgId: e.org_id }, async (tx) => {
-      const [updated] = await tx
-        .update(webhookDeliveries)
-        .set({
-          status: ok ? "delivered" : givesUp ? "failed" : "pending",
-          attempts: n,
-          lastAttemptAt: startedAt,
-          responseStatus: r.status,
-          responseBody: r.body,
-          lastError: r.error,
-          ...(ok ? { deliveredAt: now } : {}),
-          ...(!ok && !givesUp ? { nextAttemptAt: new Date(now.getTime() + schedule[n - 1]!) } : {}),
-        })
-        .where(
-          and(
-            eq(webhookDeliveries.orgId, e.org_id),
-            eq(webhookDeliveries.id, d.id),
-            eq(webhookDeliveries.status, "pending"),
-          ),
-        )
-        .returning({ id: webhookDeliveries.id });
-      if (!updated) return false; // deleted with its endpoint meanwhile
-      await tx.insert(webhookAttempts).values({
-        orgId: e.org_id,
-        deliveryId: d.id,
-        attempt: n,
-        startedAt,
-        durationMs: r.durationMs,
-        responseStatus: r.status,
-        responseBody: r.body,
-        error: r.error,
-      });
-      const [endpoint] = await tx
-        .update(webhookEndpoints)
-        .set({
-          lockedUntil: new Date(now.getTime() + leaseMs),
-          failingSince: ok ? null : sql`coalesce(${webhookEndpoints.failingSince}, ${now})`,
-        })
-        .where(
-          and(
-            eq(webhookEndpoints.orgId, e.org_id),
-            eq(webhookEndpoints.id, e.id),
-            eq(webhookEndpoints.lockedBy, owner),
-          ),
-        )
-        .returning({ failingSince: webhookEndpoints.failingSince, enabled: webhookEndpoints.enabled });
+      // One statement (one round trip): the delivery's state, the attempt's log row, and the endpoint's lease
+      // and failure clock, each only if the one before it applied (the delivery is still queued, the claim ours).
+      const [endpoint] = rowsOf<{ failing_since: Date | string | null; enabled: boolean }>(
+        await tx.execute(sql`
+          WITH d AS (
+            UPDATE webhook_deliveries SET status = ${status}, attempts = ${n}, last_attempt_at = ${startedAt}::timestamptz,
+                   response_status = ${r.status}::int, response_body = ${r.body}::text, last_error = ${r.error}::text,
+                   delivered_at = CASE WHEN ${ok}::boolean THEN ${now}::timestamptz ELSE delivered_at END,
+                   next_attempt_at = coalesce(${nextAttemptAt}::timestamptz, next_attempt_at)
+             WHERE org_id = ${e.org_id} AND id = ${d.id} AND status = 'pending'
+            RETURNING id
+          ), a AS (
+            INSERT INTO webhook_attempts (org_id, delivery_id, attempt, started_at, duration_ms, response_status, response_body, error)
+            SELECT ${e.org_id}, id, ${n}, ${startedAt}::timestamptz, ${r.durationMs}, ${r.status}::int, ${r.body}::text, ${r.error}::text FROM d
+          )
+          UPDATE webhook_endpoints
+             SET locked_until = ${lease}::timestamptz,
+                 failing_since = CASE WHEN ${ok}::boolean THEN NULL ELSE coalesce(failing_since, ${now}::timestamptz) END
+           WHERE org_id = ${e.org_id} AND id = ${e.id} AND locked_by = ${owner} AND EXISTS (SELECT 1 FROM d)
+          RETURNING failing_since, enabled`),
+      );
+      // Nothing applied: the delivery was deleted with its endpoint, or the claim is no longer ours.
       if (!endpoint) return false;
-      if (!ok && endpoint.failingSince && now.getTime() - endpoint.failingSince.getTime() >= DISABLE_AFTER_MS) {
+      const failingSince = endpoint.failing_since === null ? null : new Date(endpoint.failing_since);
+      if (!ok && failingSince && now.getTime() - failingSince.getTime() >= DISABLE_AFTER_MS) {
         await disable(tx, e, now);
         return false;
       }
