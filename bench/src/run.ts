@@ -5,6 +5,7 @@ import { exportBenchmark } from "./export.ts";
 import { securityBenchmark } from "./security.ts";
 import { httpBenchmark } from "./http.ts";
 import { scaleBenchmark } from "./scale.ts";
+import { webhooksBenchmark } from "./webhooks.ts";
 import type { Benchmark } from "./types.ts";
 
 const BENCHMARKS: readonly Benchmark[] = [
@@ -14,6 +15,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   auditBenchmark,
   httpBenchmark,
   scaleBenchmark,
+  webhooksBenchmark,
 ];
 
 const args = process.argv.slice(2);

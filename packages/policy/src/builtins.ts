@@ -25,6 +25,8 @@ export const BUILTIN_RESOURCES = {
   session: ["read", "revoke"],
   /** Defining the organization's own roles (docs/decisions/0011-custom-roles.md). */
   role: ["manage"],
+  /** Webhook endpoints and their delivery log (a preset may add host-app actions of its own). */
+  webhook: ["manage"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type BuiltinResource = keyof typeof BUILTIN_RESOURCES;
@@ -60,6 +62,7 @@ export const BUILTIN_NOUNS: Readonly<Record<string, string>> = {
   report: "compliance reports",
   session: "members' sessions",
   role: "custom roles",
+  webhook: "webhooks",
 };
 
 /** `{top}` / `{tops}` are replaced by the top role's title / plural title. */
@@ -95,4 +98,5 @@ export const BUILTIN_LABELS: Readonly<Record<string, string>> = {
   "session:read": "view members' sessions",
   "session:revoke": "end members' sessions",
   "role:manage": "create, change and delete custom roles",
+  "webhook:manage": "manage webhooks and read their delivery log",
 };

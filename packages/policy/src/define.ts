@@ -41,11 +41,19 @@ export function definePolicy(def: PolicyDefinition): Policy {
   if (!def.description.trim()) fail(`description is empty`);
 
   const resources = checkResources(def.resources, "resource", fail);
-  for (const name of Object.keys(def.resources)) {
-    if (name in BUILTIN_RESOURCES) fail(`resource "${name}" is built in; do not redeclare it`);
+  // A preset may give a built-in resource host-app actions of its own (operations: `webhook:update` for the
+  // host app's webhook settings beside Roster's `webhook:manage`), never redeclare a built-in action.
+  const builtins: Readonly<Record<string, readonly string[]>> = BUILTIN_RESOURCES;
+  for (const [name, actions] of Object.entries(resources)) {
+    const own = builtins[name];
+    if (own && actions.some((a) => own.includes(a)))
+      fail(`resource "${name}" is built in; do not redeclare it (a preset may only add actions of its own)`);
   }
-  const allResources: Record<string, readonly string[]> = { ...resources };
-  for (const [name, actions] of Object.entries(BUILTIN_RESOURCES)) allResources[name] = [...actions];
+  const allResources: Record<string, readonly string[]> = Object.fromEntries(
+    Object.entries(resources).filter(([name]) => !(name in builtins)),
+  );
+  for (const [name, actions] of Object.entries(BUILTIN_RESOURCES))
+    allResources[name] = [...actions, ...(resources[name] ?? [])];
 
   const roleNames = Object.keys(def.roles);
   if (roleNames.length === 0) fail(`declares no roles`);

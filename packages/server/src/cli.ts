@@ -16,6 +16,8 @@ import { presets } from "@roster/policy";
 import { startScheduler } from "./jobs/scheduler.ts";
 import { jobs } from "./jobs/registry.ts";
 import { outboxWorker } from "./mail/worker.ts";
+import { webhookWorker } from "./webhooks/worker.ts";
+import { EventSignals } from "./events/signals.ts";
 import { backupTo, restoreFrom } from "./backup/backup.ts";
 import { resealSecrets } from "./ops/reseal.ts";
 import { registerAuditCommands } from "./audit/cli.ts";
@@ -34,6 +36,9 @@ program
     const scheduler = startScheduler(deps, jobs, { log: app.log });
     const mailWorker = outboxWorker(deps, { log: app.log });
     mailWorker.start();
+    const signals = new EventSignals(deps);
+    const webhooks = webhookWorker(deps, { log: app.log, signals });
+    webhooks.start();
     const engine = deps.db.kind === "pglite" ? `embedded PGlite in ${deps.config.dataDir}` : "PostgreSQL";
     const lines = [
       ``,
@@ -48,6 +53,8 @@ program
     const stop = async () => {
       await scheduler.stop();
       await mailWorker.stop();
+      await webhooks.stop();
+      await signals.close();
       await app.close();
       await deps.db.close();
       process.exit(0);

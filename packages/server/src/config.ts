@@ -32,6 +32,11 @@ export interface Config {
    * when absent, a file generated on first use (mode 600). No file for an in-memory data dir: a per-process key.
    */
   auditSigningKey: { pem: string | undefined; file: string | undefined };
+  /**
+   * ROSTER_WEBHOOK_ALLOW_PRIVATE: webhooks may go to http:// and to loopback, private and link-local addresses
+   * (tests, local development). Default false: https and public addresses only.
+   */
+  webhookAllowPrivate: boolean;
 }
 
 const bool = (v: string | undefined, dflt: boolean) =>
@@ -127,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         env.ROSTER_AUDIT_SIGNING_KEY_FILE ||
         (dataDir.startsWith("memory://") ? undefined : join(dataDir, "audit-signing-key.pem")),
     },
+    webhookAllowPrivate: bool(env.ROSTER_WEBHOOK_ALLOW_PRIVATE, false),
   };
 }
 

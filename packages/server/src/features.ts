@@ -19,6 +19,8 @@ import { auditRoutes } from "./audit/routes.ts";
 import { reportRoutes } from "./reports/routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { roleRoutes } from "./roles/routes.ts";
+import { webhookRoutes } from "./webhooks/routes.ts";
+import { eventStreamRoutes } from "./events/routes.ts";
 
 /** Every feature's routes, in one list: a new feature adds one line here. */
 export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -41,4 +43,6 @@ export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Pro
   await reportRoutes(app, deps);
   await consoleRoutes(app, deps);
   await roleRoutes(app, deps);
+  await webhookRoutes(app, deps);
+  await eventStreamRoutes(app, deps);
 }

@@ -18,6 +18,7 @@ const ACCESS_CONTROL_FOR_ADMINS = [
   "report:read",
   "session:*",
   "role:manage",
+  "webhook:manage",
 ] as const;
 
 /**

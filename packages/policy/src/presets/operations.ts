@@ -70,6 +70,7 @@ export const operations = definePolicy({
         "report:read",
         "session:*",
         "role:manage",
+        "webhook:manage",
       ],
       // "Change another member's role: yes (not owner)": admins manage other admins.
       actsOnPeers: true,

@@ -40,6 +40,7 @@ export const saas = definePolicy({
         "report:read",
         "session:*",
         "role:manage",
+        "webhook:manage",
       ],
       // Seed 001 has admins turning members into admins ("member → admin"), so they act on their own rank.
       actsOnPeers: true,

@@ -35,6 +35,10 @@ export const AUDIT_ACTIONS = [
   "role.created",
   "role.updated",
   "role.deleted",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -214,6 +214,11 @@ export const ERROR_CODES = {
     type: "authorization_error",
     doc: "The preset's roles cannot be changed or deleted; only the organization's own roles can.",
   },
+  webhook_url_refused: {
+    status: 422,
+    type: "invalid_request_error",
+    doc: "The webhook URL is not https, carries credentials, or points at a private, loopback, link-local or metadata address (allowed only with ROSTER_WEBHOOK_ALLOW_PRIVATE=true).",
+  },
 } as const satisfies Record<string, { status: number; type: ErrorType; doc: string }>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -72,3 +72,21 @@ export function removalNoticeMail(input: { orgName: string; restoreDays: number 
   ];
   return { subject, text: `${lines.join("\n\n")}\n`, html: layout(subject, lines) };
 }
+
+export function webhookDisabledMail(input: {
+  orgName: string;
+  url: string;
+  failingDays: number;
+  consoleUrl: string;
+}): MailContent {
+  const subject = `A webhook endpoint of ${input.orgName} was disabled`;
+  const lines = [
+    `Roster could not deliver events to ${input.url} for ${input.failingDays} days, so the endpoint was disabled.`,
+    "Events are no longer queued for it. Fix the receiver, then enable the endpoint again in Settings → Webhooks; the delivery log shows what the endpoint answered.",
+  ];
+  return {
+    subject,
+    text: `${lines.join("\n\n")}\n\n${input.consoleUrl}\n`,
+    html: layout(subject, lines, { label: "Open webhooks", url: input.consoleUrl }),
+  };
+}
