@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import * as oc from "openid-client";
+import { presets } from "@roster/policy";
+import { addMember, bearer, createOrg, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import { codeFlow, freePort, registerApplication } from "./oidc.helpers.ts";
+
+let t: TestApp;
+let base: string;
+let operator: Session;
+let orgId: string;
+let web: { id: string; clientId: string; clientSecret?: string };
+let spa: { id: string; clientId: string };
+let webConfig: oc.Configuration;
+let spaConfig: oc.Configuration;
+const redirectUri = "http://127.0.0.1:9/callback";
+const insecure = { execute: [oc.allowInsecureRequests] };
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  t = await testApp({ publicUrl: base });
+  await t.app.listen({ port, host: "127.0.0.1" });
+  operator = await signUp(t.app);
+  await t.db.owner((db) =>
+    db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${operator.user.id}`),
+  );
+  orgId = (await createOrg(t.app, operator, "billing", "Acme Billing")).id;
+  web = await registerApplication(t, operator, { name: "Billing app", type: "web", redirectUris: [redirectUri] });
+  spa = await registerApplication(t, operator, { name: "Billing SPA", type: "spa", redirectUris: [redirectUri] });
+  webConfig = await oc.discovery(new URL(`${base}/oidc`), web.clientId, web.clientSecret, undefined, insecure);
+  spaConfig = await oc.discovery(new URL(`${base}/oidc`), spa.clientId, undefined, oc.None(), insecure);
+});
+afterAll(async () => t?.close());
+
+describe("OpenID Provider", () => {
+  it("publishes discovery and a JWKS under {ROSTER_PUBLIC_URL}/oidc", async () => {
+    const meta = webConfig.serverMetadata();
+    expect(meta.issuer).toBe(`${base}/oidc`);
+    expect(meta.code_challenge_methods_supported).toContain("S256");
+    expect(meta.backchannel_logout_supported).toBe(true);
+    const jwks = (await (await fetch(meta.jwks_uri!)).json()) as { keys: Array<Record<string, unknown>> };
+    expect(jwks.keys.length).toBeGreaterThan(0);
+    expect(jwks.keys[0]).not.toHaveProperty("d");
+  });
+
+  it("code + PKCE through the organization picker: an org access token whose claims match /v1/authorize", async () => {
+    const cs = await addMember(t, orgId, "customer_service");
+    const flow = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: cs.session,
+      resource: "urn:roster:org",
+      orgId,
+    });
+    if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+    const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+    });
+    const id = tokens.claims()!;
+    expect(id.sub).toBe(cs.userId);
+    expect(id.email).toBe(cs.session.user.email);
+    expect(id.organizations).toEqual([{ id: orgId, name: "Acme Billing", role: "customer_service" }]);
+    expect(decodeProtectedHeader(tokens.access_token).typ).toBe("at+jwt");
+    const at = decodeJwt(tokens.access_token);
+    expect(at.aud).toBe(`urn:roster:org:${orgId}`);
+    expect(at.org_id).toBe(orgId);
+    expect(at.role).toBe("customer_service");
+    expect(at.exp! - at.iat!).toBe(300);
+    const permissions = new Set(at.permissions as string[]);
+    for (const [resource, actions] of Object.entries(presets.billing.resources)) {
+      for (const action of actions) {
+        const res = await t.app.inject({
+          method: "POST",
+          url: "/v1/authorize",
+          headers: bearer(cs.session),
+          payload: { orgId, action, resource: { type: resource } },
+        });
+        expect(json<{ allowed: boolean }>(res).allowed, `${resource}:${action}`).toBe(
+          permissions.has(`${resource}:${action}`),
+        );
+      }
+    }
+    expect(permissions.has("invoice:void")).toBe(true);
+    expect(tokens.refresh_token).toBeTruthy();
+  });
+
+  it("a public client (spa) signs in with PKCE and no secret; without PKCE it is refused", async () => {
+    const member = await addMember(t, orgId, "sales");
+    const ok = await codeFlow({ base, config: spaConfig, redirectUri, session: member.session });
+    if ("error" in ok) throw new Error(JSON.stringify(ok.error));
+    const tokens = await oc.authorizationCodeGrant(spaConfig, ok.callback, {
+      pkceCodeVerifier: ok.verifier,
+      expectedState: ok.state,
+    });
+    expect(tokens.claims()!.sub).toBe(member.userId);
+
+    const bare = await codeFlow({ base, config: spaConfig, redirectUri, session: member.session, pkce: false });
+    if ("error" in bare) throw new Error(JSON.stringify(bare.error));
+    expect(bare.callback.searchParams.get("error")).toBe("invalid_request");
+    expect(bare.callback.searchParams.get("error_description")).toMatch(/PKCE/);
+  });
+
+  it("an unknown redirect_uri is refused at Roster, never redirected to", async () => {
+    const member = await addMember(t, orgId, "sales");
+    const flow = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri: "http://127.0.0.1:9/elsewhere",
+      session: member.session,
+    });
+    expect("error" in flow && flow.error.status).toBe(400);
+    if ("error" in flow) expect(flow.error.body).toMatch(/redirect_uri/);
+  });
+
+  it("a replayed code is refused, and a reused rotated refresh token revokes the whole family", async () => {
+    const member = await addMember(t, orgId, "sales");
+    const flow = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: member.session,
+      resource: `urn:roster:org:${orgId}`,
+    });
+    if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+    const checks = { pkceCodeVerifier: flow.verifier, expectedState: flow.state };
+    const first = await oc.authorizationCodeGrant(webConfig, flow.callback, checks);
+    await expect(oc.authorizationCodeGrant(webConfig, flow.callback, checks)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+    // RFC 6749 4.1.2: what the code gave is revoked when it is replayed.
+    await expect(oc.refreshTokenGrant(webConfig, first.refresh_token!)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+
+    const again = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: member.session,
+      resource: `urn:roster:org:${orgId}`,
+    });
+    if ("error" in again) throw new Error(JSON.stringify(again.error));
+    const second = await oc.authorizationCodeGrant(webConfig, again.callback, {
+      pkceCodeVerifier: again.verifier,
+      expectedState: again.state,
+    });
+    const rotated = await oc.refreshTokenGrant(webConfig, second.refresh_token!);
+    expect(rotated.refresh_token).not.toBe(second.refresh_token);
+    expect(decodeJwt(rotated.access_token).org_id).toBe(orgId);
+    await expect(oc.refreshTokenGrant(webConfig, second.refresh_token!)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+    await expect(oc.refreshTokenGrant(webConfig, rotated.refresh_token!)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+  });
+
+  it("an inactive member gets no org token: not at sign-in, and not by refreshing a token from before", async () => {
+    const member = await addMember(t, orgId, "sales");
+    const flow = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: member.session,
+      resource: `urn:roster:org:${orgId}`,
+    });
+    if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+    const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+    });
+    const res = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${orgId}/members/${member.memberId}`,
+      headers: bearer(operator),
+      payload: { status: "inactive" },
+    });
+    expect(res.statusCode).toBe(200);
+    await expect(oc.refreshTokenGrant(webConfig, tokens.refresh_token!)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+
+    const inactive = await addMember(t, orgId, "sales", { status: "inactive" });
+    const refused = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: inactive.session,
+      resource: `urn:roster:org:${orgId}`,
+    });
+    expect("error" in refused && refused.error.status).toBe(403);
+    if ("error" in refused) expect(refused.error.body).toMatch(/member_inactive/);
+  });
+
+  it("an org token for another organization is refused at the token endpoint", async () => {
+    const otherOrg = (await createOrg(t.app, operator, "billing", "Other")).id;
+    const member = await addMember(t, orgId, "sales");
+    const flow = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: member.session,
+      resource: `urn:roster:org:${orgId}`,
+    });
+    if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+    const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+    });
+    await expect(
+      oc.refreshTokenGrant(webConfig, tokens.refresh_token!, { resource: `urn:roster:org:${otherOrg}` }),
+    ).rejects.toMatchObject({ error: "invalid_target" });
+  });
+});
