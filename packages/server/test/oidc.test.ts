@@ -4,7 +4,11 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import * as oc from "openid-client";
 import { presets } from "@roster/policy";
 import { addMember, bearer, createOrg, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import { createServer, type Server } from "node:http";
 import { codeFlow, freePort, registerApplication } from "./oidc.helpers.ts";
+import { sendLogoutNotices } from "../src/oidc/jobs.ts";
+import { Command } from "commander";
+import { registerOidcCommands } from "../src/oidc/cli.ts";
 
 let t: TestApp;
 let base: string;
@@ -214,5 +218,142 @@ describe("OpenID Provider", () => {
     await expect(
       oc.refreshTokenGrant(webConfig, tokens.refresh_token!, { resource: `urn:roster:org:${otherOrg}` }),
     ).rejects.toMatchObject({ error: "invalid_target" });
+  });
+
+  it("removing a member ends the grant: the application receives a back-channel logout and the next refresh fails", async () => {
+    const received: string[] = [];
+    const receiver: Server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        received.push(new URLSearchParams(body).get("logout_token") ?? "");
+        res.writeHead(200).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => receiver.listen(port, "127.0.0.1", resolve));
+    try {
+      const app = await registerApplication(t, operator, {
+        name: "Logout receiver",
+        type: "web",
+        redirectUris: [redirectUri],
+        backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel-logout`,
+      });
+      const config = await oc.discovery(new URL(`${base}/oidc`), app.clientId, app.clientSecret, undefined, insecure);
+      const member = await addMember(t, orgId, "customer_service");
+      const flow = await codeFlow({
+        base,
+        config,
+        redirectUri,
+        session: member.session,
+        resource: `urn:roster:org:${orgId}`,
+      });
+      if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+      const tokens = await oc.authorizationCodeGrant(config, flow.callback, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+      });
+      const res = await t.app.inject({
+        method: "DELETE",
+        url: `/v1/orgs/${orgId}/members/${member.memberId}`,
+        headers: bearer(operator),
+      });
+      expect(res.statusCode).toBe(200);
+      await expect(oc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+        error: "invalid_grant",
+      });
+      expect(await sendLogoutNotices(t.deps)).toEqual({ sent: 1, failed: 0 });
+      expect(received).toHaveLength(1);
+      const logout = decodeJwt(received[0]!);
+      expect(logout.iss).toBe(`${base}/oidc`);
+      expect(logout.aud).toBe(app.clientId);
+      expect(logout.sub).toBe(member.userId);
+      expect(logout.events).toEqual({ "http://schemas.openid.net/event/backchannel-logout": {} });
+      // Sent once: nothing left in the queue.
+      expect(await sendLogoutNotices(t.deps)).toEqual({ sent: 0, failed: 0 });
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+
+  it("a member's sign-out ends the grants given in that session", async () => {
+    const member = await addMember(t, orgId, "sales");
+    const flow = await codeFlow({
+      base,
+      config: webConfig,
+      redirectUri,
+      session: member.session,
+      resource: `urn:roster:org:${orgId}`,
+    });
+    if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+    const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+    });
+    const out = await t.app.inject({ method: "POST", url: "/v1/auth/sign-out", headers: bearer(member.session) });
+    expect(out.statusCode).toBeLessThan(300);
+    await expect(oc.refreshTokenGrant(webConfig, tokens.refresh_token!)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+  });
+
+  it("roster create-application registers a client that works, and prints its secret once", async () => {
+    const out: string[] = [];
+    const program = new Command().exitOverride();
+    const deps = { ...t.deps, db: { ...t.db, close: async () => undefined } };
+    registerOidcCommands(program, async () => deps, { write: (s: string) => out.push(s) > 0 });
+    await program.parseAsync(
+      ["create-application", "--name", "From the CLI", "--type", "web", "--redirect-uri", redirectUri],
+      { from: "user" },
+    );
+    const text = out.join("");
+    const clientId = /client_id: (\S+)/.exec(text)?.[1];
+    const secret = /client_secret: (\S+)/.exec(text)?.[1];
+    expect(clientId).toBeTruthy();
+    const config = await oc.discovery(new URL(`${base}/oidc`), clientId!, secret, undefined, insecure);
+    const member = await addMember(t, orgId, "sales");
+    const flow = await codeFlow({ base, config, redirectUri, session: member.session });
+    if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+    const tokens = await oc.authorizationCodeGrant(config, flow.callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+    });
+    expect(tokens.claims()!.sub).toBe(member.userId);
+
+    await expect(
+      program.parseAsync(["create-application", "--name", "x", "--type", "web", "--redirect-uri", "ftp://x"], {
+        from: "user",
+      }),
+    ).rejects.toThrow(/redirectUris\.0: .*https/);
+  });
+
+  it("roster rotate-signing-key: the new key is published first, signs later, and the old one stays published", async () => {
+    const jwks = async () =>
+      ((await (await fetch(`${base}/oidc/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    const before = await jwks();
+    expect(before).toHaveLength(1);
+    const out: string[] = [];
+    const program = new Command().exitOverride();
+    const deps = { ...t.deps, db: { ...t.db, close: async () => undefined } };
+    registerOidcCommands(program, async () => deps, { write: (s: string) => out.push(s) > 0 });
+    await program.parseAsync(["rotate-signing-key"], { from: "user" });
+    const kid = /New signing key (\S+)/.exec(out.join(""))?.[1];
+
+    const member = await addMember(t, orgId, "sales");
+    const signedBy = async () => {
+      const flow = await codeFlow({ base, config: webConfig, redirectUri, session: member.session });
+      if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+      const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+      });
+      return decodeProtectedHeader(tokens.id_token!).kid;
+    };
+    t.clock.advance(61_000); // every instance reloads its keys within a minute
+    expect(await jwks()).toEqual([before[0], kid]);
+    expect(await signedBy()).toBe(before[0]);
+    t.clock.advance(2 * 60_000); // the new key's publication lead has passed
+    expect(await jwks()).toEqual([kid, before[0]]);
+    expect(await signedBy()).toBe(kid);
   });
 });

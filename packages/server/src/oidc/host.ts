@@ -42,3 +42,16 @@ export class OidcHost {
     return this.#provider;
   }
 }
+
+const hosts = new WeakMap<AppDeps, OidcHost>();
+
+/** One provider per app (and per job runner) built from the same dependencies. */
+export async function oidcHostFor(deps: AppDeps): Promise<OidcHost> {
+  let host = hosts.get(deps);
+  if (!host) {
+    host = new OidcHost(deps);
+    hosts.set(deps, host);
+    await host.start();
+  }
+  return host;
+}

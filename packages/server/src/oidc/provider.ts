@@ -22,6 +22,8 @@ export const TTL = {
   Session: 14 * 86_400,
 } as const;
 
+const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
 export const issuerOf = (publicUrl: string) => `${publicUrl}/oidc`;
 
 /** The org an `urn:roster:org[:id]` resource names, "" for "the one picked at sign-in", null for anything else. */
@@ -189,6 +191,15 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       const claims = await orgTokenClaims(deps, (token as { accountId: string }).accountId, orgId, amrOf(ctx));
       if (typeof claims === "string") throw new errors.InvalidGrant(REFUSALS[claims]);
       return { ...claims };
+    },
+    // The provider's only outbound requests are back-channel logout notices, to URIs that operators registered
+    // (https, or http on loopback). Its guard against special-use addresses stays on, except for loopback:
+    // an application running beside Roster on the same machine.
+    fetch: (url, options) => {
+      const target = new URL(url);
+      if (!LOOPBACK.has(target.hostname)) return fetch(url, options);
+      const { dispatcher: _guard, ...direct } = options as RequestInit & { dispatcher?: unknown };
+      return fetch(url, direct);
     },
     renderError: async (ctx, out) => {
       ctx.type = "html";

@@ -5,7 +5,7 @@ import { Type } from "@sinclair/typebox";
 import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable } from "../http/schemas.ts";
 import { requirePrincipal } from "../http/context.ts";
-import { OidcHost } from "./host.ts";
+import { oidcHostFor } from "./host.ts";
 import { abortInteraction, completeInteraction, describeInteraction } from "./interactions.ts";
 
 const Uid = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$" });
@@ -13,8 +13,7 @@ const Redirect = Type.Object({ redirectTo: Type.String() });
 
 /** The OpenID Provider under /oidc, and the API its sign-in pages (console, /interaction/{uid}) call. */
 export async function oidcRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  const host = new OidcHost(deps);
-  await host.start();
+  const host = await oidcHostFor(deps);
 
   await app.register(async (scope) => {
     // The provider reads its own bodies (form-encoded, JSON); Fastify hands over the untouched stream.
