@@ -9,6 +9,8 @@ import { codeFlow, freePort, registerApplication } from "./oidc.helpers.ts";
 import { sendLogoutNotices } from "../src/oidc/jobs.ts";
 import { Command } from "commander";
 import { registerOidcCommands } from "../src/oidc/cli.ts";
+import Fastify from "fastify";
+import { requirePermission, rosterFastify } from "../../sdk/src/index.ts";
 
 let t: TestApp;
 let base: string;
@@ -295,6 +297,56 @@ describe("OpenID Provider", () => {
     await expect(oc.refreshTokenGrant(webConfig, tokens.refresh_token!)).rejects.toMatchObject({
       error: "invalid_grant",
     });
+  });
+
+  it("SDK middleware: a Roster token opens the host app's route only for its org and only with the permission", async () => {
+    const host = Fastify();
+    host.decorateRequest("roster", null);
+    host.addHook(
+      "preHandler",
+      rosterFastify({
+        issuer: `${base}/oidc`,
+        policy: presets.billing,
+        orgId: (req) => (req.params as { orgId?: string }).orgId,
+      }),
+    );
+    host.post("/orgs/:orgId/invoices/:id/void", { preHandler: requirePermission("invoice:void") }, async (req) => ({
+      voided: (req.params as { id: string }).id,
+    }));
+    const tokenFor = async (role: string) => {
+      const m = await addMember(t, orgId, role);
+      const flow = await codeFlow({
+        base,
+        config: webConfig,
+        redirectUri,
+        session: m.session,
+        resource: `urn:roster:org:${orgId}`,
+      });
+      if ("error" in flow) throw new Error(JSON.stringify(flow.error));
+      const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+      });
+      return tokens.access_token;
+    };
+    const cs = await tokenFor("customer_service");
+    const sales = await tokenFor("sales");
+    const post = (token: string, org: string) =>
+      host.inject({
+        method: "POST",
+        url: `/orgs/${org}/invoices/inv_1/void`,
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await post(cs, orgId)).json()).toEqual({ voided: "inv_1" });
+    const denied = await post(sales, orgId);
+    expect(denied.statusCode).toBe(403);
+    expect(denied.json()).toMatchObject({
+      error: { type: "authorization_error", code: "permission_denied", requiredPermission: "invoice:void" },
+    });
+    const otherOrg = await post(cs, "org_other");
+    expect(otherOrg.statusCode).toBe(401);
+    expect(otherOrg.json()).toMatchObject({ error: { code: "token_invalid", message: /another organization/ } });
+    await host.close();
   });
 
   it("roster create-application registers a client that works, and prints its secret once", async () => {
