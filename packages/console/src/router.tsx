@@ -18,6 +18,7 @@ import { AuditPage } from "./pages/Audit";
 import { ReportsPage } from "./pages/Reports";
 import { SecurityPage } from "./pages/Security";
 import { ApiKeysPage } from "./pages/ApiKeys";
+import { InteractionPage } from "./pages/Interaction";
 
 export const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
@@ -25,6 +26,7 @@ export const router = createBrowserRouter([
   { path: "/forgot-password", element: <ForgotPasswordPage /> },
   { path: "/reset-password", element: <ResetPasswordPage /> },
   { path: "/mfa/enroll", element: <MfaEnrollPage /> },
+  { path: "/interaction/:uid", element: <InteractionPage /> },
   {
     element: <Shell />,
     children: [

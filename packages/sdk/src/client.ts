@@ -1,6 +1,6 @@
 import type { Decision, Policy, ResourceRef, Subject } from "@roster/policy";
 import { Enforcer } from "./enforcer.ts";
-import { RosterError } from "./errors.ts";
+import { RosterError, RosterNetworkError } from "./errors.ts";
 import { EventStream, type RosterEvent } from "./events.ts";
 
 /**
@@ -36,6 +36,8 @@ export interface RosterClientOptions {
   sessionToken?: string;
   /** How long an `enforcer()` may be reused before the policy and the member's role are fetched again (default 30 s). */
   cacheTtlMs?: number;
+  /** How long one request may take (default 10 s); then it fails with a `RosterNetworkError` ("timeout"). */
+  timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -219,16 +221,40 @@ export class RosterClient {
     const token = this.options.apiKey ?? this.options.sessionToken;
     const headers: Record<string, string> = { authorization: `Bearer ${token ?? ""}`, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    return send<T>(this.fetchImpl, `${this.base}${path}`, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+    return send<T>(
+      this.fetchImpl,
+      `${this.base}${path}`,
+      {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      },
+      this.options.timeoutMs,
+    );
   }
 }
 
-async function send<T>(fetchImpl: typeof fetch, url: string, init: RequestInit): Promise<T> {
-  const res = await fetchImpl(url, init);
+/** Default time a request to Roster may take before it fails with a `RosterNetworkError` ("timeout"). */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+async function send<T>(
+  fetchImpl: typeof fetch,
+  url: string,
+  init: RequestInit,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (name === "TimeoutError" || name === "AbortError") {
+      throw new RosterNetworkError("timeout", `Roster did not answer within ${timeoutMs} ms.`, { cause: err });
+    }
+    throw new RosterNetworkError("network_error", `Roster could not be reached at ${new URL(url).origin}.`, {
+      cause: err,
+    });
+  }
   const text = await res.text();
   let parsed: unknown = null;
   try {

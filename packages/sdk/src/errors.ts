@@ -56,3 +56,24 @@ export class ForbiddenError extends Error {
     this.requiredPermission = requiredPermission;
   }
 }
+
+/** Roster could not be reached: the connection failed or the request timed out (`timeoutMs`). */
+export class RosterNetworkError extends Error {
+  readonly code: "timeout" | "network_error";
+  constructor(code: "timeout" | "network_error", message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "RosterNetworkError";
+    this.code = code;
+  }
+}
+
+/** An access token that cannot be accepted: bad signature, expired, wrong issuer, audience or organization. */
+export class TokenError extends Error {
+  readonly status = 401;
+  readonly type = "authentication_error";
+  readonly code = "token_invalid";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TokenError";
+  }
+}

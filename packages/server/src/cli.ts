@@ -21,6 +21,7 @@ import { EventSignals } from "./events/signals.ts";
 import { backupTo, restoreFrom } from "./backup/backup.ts";
 import { resealSecrets } from "./ops/reseal.ts";
 import { registerAuditCommands } from "./audit/cli.ts";
+import { registerOidcCommands } from "./oidc/cli.ts";
 
 const program = new Command().name("roster").description("Roster: team & access management server");
 const cliMeta = { ip: null, userAgent: "roster cli" };
@@ -203,6 +204,7 @@ program
   });
 
 registerAuditCommands(program, () => productionDeps());
+registerOidcCommands(program, () => productionDeps());
 
 export { program };
 

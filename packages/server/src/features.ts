@@ -21,6 +21,8 @@ import { consoleRoutes } from "./console/routes.ts";
 import { roleRoutes } from "./roles/routes.ts";
 import { webhookRoutes } from "./webhooks/routes.ts";
 import { eventStreamRoutes } from "./events/routes.ts";
+import { oidcRoutes } from "./oidc/routes.ts";
+import { applicationRoutes } from "./oidc/application-routes.ts";
 
 /** Every feature's routes, in one list: a new feature adds one line here. */
 export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -45,4 +47,6 @@ export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Pro
   await roleRoutes(app, deps);
   await webhookRoutes(app, deps);
   await eventStreamRoutes(app, deps);
+  await oidcRoutes(app, deps);
+  await applicationRoutes(app, deps);
 }

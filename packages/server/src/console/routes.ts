@@ -27,6 +27,7 @@ export const CONSOLE_PATHS = [
   "/platform",
   "/mailbox",
   "/orgs/*",
+  "/interaction/*",
 ] as const;
 
 // Mantine sets inline styles and injects its CSS variables, hence style-src 'unsafe-inline'; scripts stay 'self' only.
