@@ -23,6 +23,8 @@ export const BUILTIN_RESOURCES = {
   report: ["read"],
   /** Ending other members' sessions; a member's own sessions are always theirs to end. */
   session: ["read", "revoke"],
+  /** Access reviews: starting and completing campaigns (manage), deciding items (decide). */
+  access_review: ["manage", "decide"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type BuiltinResource = keyof typeof BUILTIN_RESOURCES;
@@ -57,6 +59,7 @@ export const BUILTIN_NOUNS: Readonly<Record<string, string>> = {
   organization: "the organization",
   report: "compliance reports",
   session: "members' sessions",
+  access_review: "access reviews",
 };
 
 /** `{top}` / `{tops}` are replaced by the top role's title / plural title. */
@@ -91,4 +94,6 @@ export const BUILTIN_LABELS: Readonly<Record<string, string>> = {
   "report:read": "view compliance reports",
   "session:read": "view members' sessions",
   "session:revoke": "end members' sessions",
+  "access_review:manage": "start and complete access reviews",
+  "access_review:decide": "decide access review items",
 };

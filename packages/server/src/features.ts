@@ -18,6 +18,7 @@ import { apiKeyRoutes } from "./api-keys/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { reportRoutes } from "./reports/routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
+import { accessReviewRoutes } from "./access-reviews/routes.ts";
 
 /** Every feature's routes, in one list: a new feature adds one line here. */
 export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -39,4 +40,5 @@ export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Pro
   await auditRoutes(app, deps);
   await reportRoutes(app, deps);
   await consoleRoutes(app, deps);
+  await accessReviewRoutes(app, deps);
 }

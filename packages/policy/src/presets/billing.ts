@@ -17,6 +17,8 @@ const ACCESS_CONTROL_FOR_ADMINS = [
   "organization:update",
   "report:read",
   "session:*",
+  "access_review:manage",
+  "access_review:decide",
 ] as const;
 
 /**

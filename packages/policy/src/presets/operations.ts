@@ -69,6 +69,8 @@ export const operations = definePolicy({
         "organization:update",
         "report:read",
         "session:*",
+        "access_review:manage",
+        "access_review:decide",
       ],
       // "Change another member's role: yes (not owner)": admins manage other admins.
       actsOnPeers: true,

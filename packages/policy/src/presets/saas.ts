@@ -39,6 +39,8 @@ export const saas = definePolicy({
         "organization:update",
         "report:read",
         "session:*",
+        "access_review:manage",
+        "access_review:decide",
       ],
       // Seed 001 has admins turning members into admins ("member → admin"), so they act on their own rank.
       actsOnPeers: true,

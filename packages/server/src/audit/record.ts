@@ -32,6 +32,9 @@ export const AUDIT_ACTIONS = [
   "security.updated",
   "organization.created",
   "organization.updated",
+  "access_review.started",
+  "access_review.decided",
+  "access_review.completed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

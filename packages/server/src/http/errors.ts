@@ -173,6 +173,11 @@ export const ERROR_CODES = {
     doc: "Something failed on our side; the request id helps support find it.",
   },
   unavailable: { status: 503, type: "api_error", doc: "A dependency (the database) is not reachable." },
+  access_review_completed: {
+    status: 409,
+    type: "conflict_error",
+    doc: "The access review is completed (its decisions were applied and it is sealed); it takes no more decisions.",
+  },
 } as const satisfies Record<string, { status: number; type: ErrorType; doc: string }>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

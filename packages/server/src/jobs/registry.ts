@@ -4,6 +4,7 @@ import { mailCleanupJob } from "../mail/cleanup.ts";
 import { refreshStatisticsJob } from "../members/statistics.ts";
 import { auditCheckpointJob } from "../audit/checkpoints.ts";
 import { complianceReportJob } from "../reports/job.ts";
+import { accessReviewJob } from "../access-reviews/job.ts";
 
 /** Every periodic job `roster start` runs. A feature adds its job with one line. */
 export const jobs: Job[] = [
@@ -12,4 +13,5 @@ export const jobs: Job[] = [
   refreshStatisticsJob,
   auditCheckpointJob,
   complianceReportJob,
+  accessReviewJob,
 ];
