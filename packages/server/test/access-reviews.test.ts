@@ -27,7 +27,7 @@ import {
   type Session,
   type TestApp,
 } from "./helpers.ts";
-import { api, deliverMail, eventsOf, setOrgSettings, signInAgain, type ErrorJson } from "./members.helpers.ts";
+import { api, deliverMail, eventsOf, signInAgain, type ErrorJson } from "./members.helpers.ts";
 
 const DAY = 86_400_000;
 
@@ -486,7 +486,8 @@ describe(`scheduled access reviews (${engine})`, () => {
     const org = await createOrg(app, owner, "saas", "Sched Co");
     await addMember(t, org.id, "admin");
     for (let i = 0; i < 3; i++) await addMember(t, org.id, "member");
-    await setOrgSettings(t, org.id, { accessReviewEveryDays: 30 });
+    const set = await api(t).patch(owner, `/v1/orgs/${org.id}/security`, { accessReviewEveryDays: 30 });
+    expect(set.statusCode, set.body).toBe(200);
     const campaigns = () =>
       dbA.tx({ orgId: org.id }, (tx) => tx.select().from(accessReviews).where(eq(accessReviews.orgId, org.id)));
 
