@@ -390,6 +390,20 @@ describe(`access reviews over HTTP (${engine})`, () => {
     expect(verify.ok).toBe(true);
     expect(verify.lastSeq).toBeGreaterThanOrEqual(toSeq);
   });
+
+  it("lists the month's campaign and its outcome in the monthly compliance report", async () => {
+    const month = t.clock.now().toISOString().slice(0, 7);
+    const res = await api(t).get(owner, `/v1/orgs/${orgId}/reports/compliance?month=${month}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const rows = json<{ accessReviews: Array<{ action: string; campaignId: string; detail: string }> }>(
+      res,
+    ).accessReviews;
+    expect(rows.map((r) => [r.action, r.campaignId])).toEqual([
+      ["access_review.started", campaign.id],
+      ["access_review.completed", campaign.id],
+    ]);
+    expect(rows[1]!.detail).toContain("24 changes applied");
+  });
 });
 
 describe(`access reviews in departments (${engine})`, () => {

@@ -61,6 +61,18 @@ export interface ReportSignInFailures {
   }>;
 }
 
+/** An access review campaign started or completed in the month (from its audit events). */
+export interface ReportAccessReview {
+  seq: number;
+  at: string;
+  action: "access_review.started" | "access_review.completed";
+  campaignId: string | null;
+  name: string | null;
+  actorId: string | null;
+  actorName: string | null;
+  detail: string;
+}
+
 export interface ComplianceReport {
   cover: {
     orgId: string;
@@ -85,6 +97,8 @@ export interface ComplianceReport {
   roleChanges: ReportRoleChange[];
   accessRevocations: ReportRevocation[];
   signInFailures: ReportSignInFailures;
+  /** Access review campaigns started and completed in the month; absent from reports kept before they existed. */
+  accessReviews?: ReportAccessReview[];
 }
 
 export const MONTH_RE = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -280,7 +294,13 @@ export async function buildComplianceReport(
           eq(auditEvents.orgId, orgId),
           gte(auditEvents.createdAt, start),
           lt(auditEvents.createdAt, end),
-          inArray(auditEvents.action, ["team.role_changed", ...REVOCATION_ACTIONS, "auth.sign_in_failed"]),
+          inArray(auditEvents.action, [
+            "team.role_changed",
+            ...REVOCATION_ACTIONS,
+            "auth.sign_in_failed",
+            "access_review.started",
+            "access_review.completed",
+          ]),
         ),
       )
       .orderBy(asc(auditEvents.seq));
@@ -343,6 +363,7 @@ export async function buildComplianceReport(
     const roleChanges: ReportRoleChange[] = [];
     const accessRevocations: ReportRevocation[] = [];
     const failures: ReportSignInFailures = { total: 0, byReason: {}, byUser: [] };
+    const accessReviews: ReportAccessReview[] = [];
     const byUser = new Map<string, ReportSignInFailures["byUser"][number]>();
     const userDepartment = new Map<string, string | null>();
     for (const s of states.values()) if (s.userId) userDepartment.set(s.userId, value(s, "department"));
@@ -363,6 +384,8 @@ export async function buildComplianceReport(
           toRole: str(e.after ?? null, "role") ?? null,
           department: m.department,
         });
+      } else if (e.action === "access_review.started" || e.action === "access_review.completed") {
+        accessReviews.push(accessReviewRow(e, at, actorName(e.actorId)));
       } else if (e.action === "auth.sign_in_failed") {
         const reason = str(e.after ?? null, "reason") ?? "unknown";
         failures.total++;
@@ -446,8 +469,39 @@ export async function buildComplianceReport(
       roleChanges,
       accessRevocations,
       signInFailures: failures,
+      accessReviews,
     };
   });
+}
+
+/** One access review event as a report row: what was started over whom, or what completion applied. */
+function accessReviewRow(
+  e: {
+    seq: number;
+    action: string;
+    targetId: string | null;
+    actorId: string | null;
+    after: Record<string, unknown> | null;
+  },
+  at: string,
+  actorName: string | null,
+): ReportAccessReview {
+  const a = e.after ?? {};
+  const n = (k: string) => (typeof a[k] === "number" ? a[k] : 0);
+  const detail =
+    e.action === "access_review.started"
+      ? `started over ${n("items")} members (${n("dormant")} dormant)${a.scheduled === true ? " by the schedule" : ""}`
+      : `completed: ${n("applied")} changes applied, ${n("unchanged")} unchanged, ${n("failed")} failed, ${n("notDecided")} not decided`;
+  return {
+    seq: e.seq,
+    at,
+    action: e.action as ReportAccessReview["action"],
+    campaignId: e.targetId,
+    name: typeof a.name === "string" ? a.name : null,
+    actorId: e.actorId,
+    actorName,
+    detail,
+  };
 }
 
 /** The part of a report a department-scoped reader may see: their department's people and invitations. */
@@ -461,6 +515,8 @@ export function forDepartment(report: ComplianceReport, department: string): Com
     roleChanges: report.roleChanges.filter((c) => c.department === department),
     accessRevocations: report.accessRevocations.filter((r) => r.department === department),
     signInFailures: { total: byUser.reduce((a, u) => a + u.count, 0), byReason, byUser },
+    // Campaigns are the organization's; a department's part of the report does not list them.
+    accessReviews: [],
   };
 }
 

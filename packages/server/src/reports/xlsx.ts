@@ -36,6 +36,7 @@ export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
     ["Role changes", r.roleChanges.length],
     ["Access revocations", r.accessRevocations.length],
     ["Failed sign-ins", r.signInFailures.total],
+    ["Access review events", (r.accessReviews ?? []).length],
   ];
 }
 
@@ -112,6 +113,20 @@ export function complianceXlsx(r: ComplianceReport): Readable {
           null,
         ],
       ],
+    );
+    sheet(
+      "Access reviews",
+      ["Seq", "At (UTC)", "Event", "Campaign", "Detail", "By", "Campaign id", "Actor id"],
+      (r.accessReviews ?? []).map((x) => [
+        x.seq,
+        x.at,
+        x.action,
+        x.name,
+        x.detail,
+        x.actorName,
+        x.campaignId,
+        x.actorId,
+      ]),
     );
     await wb.commit();
   })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
