@@ -12,7 +12,7 @@ import { record, type RequestMeta } from "../audit/record.ts";
 import { newId } from "../lib/ids.ts";
 import { assertAllowed, assertDepartment, assertKnownRole, assertStores } from "../members/rules.ts";
 import { applyMemberPatch } from "../members/service.ts";
-import { dormantCutoff, isDormant } from "../members/dormant.ts";
+import { dormantCondition, isDormant } from "../members/dormant.ts";
 import { assignReviewers, mayReview } from "./assign.ts";
 import {
   accessReviewItems,
@@ -88,7 +88,7 @@ function scopeConditions(orgId: string, scope: CampaignScope, now: Date, reach: 
     conds.push(sql`(cardinality(${members.storeIds}) = 0 OR ${members.storeIds} && ${stores})`);
   }
   if (scope.dormantDays !== undefined) {
-    conds.push(sql`(${users.lastLoginAt} IS NULL OR ${users.lastLoginAt} < ${dormantCutoff(scope.dormantDays, now)})`);
+    conds.push(dormantCondition(scope.dormantDays, now));
   }
   return and(...conds)!;
 }
