@@ -131,8 +131,14 @@ async function startChild(
 ): Promise<Child> {
   const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port) };
   // BENCH_HTTP_PROFILE=<dir>: each server writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
-  const profile = process.env.BENCH_HTTP_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_HTTP_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, ...args], { env: childEnv, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const profile = process.env.BENCH_HTTP_PROFILE
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_HTTP_PROFILE}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, ...args], {
+    env: childEnv,
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const output = tail(child);
   const state: { exited: number | null } = { exited: null };
   const exit = new Promise<void>((resolve) =>

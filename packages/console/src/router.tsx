@@ -19,6 +19,7 @@ import { ReportsPage } from "./pages/Reports";
 import { SecurityPage } from "./pages/Security";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { InteractionPage } from "./pages/Interaction";
+import { AccessReviewsPage } from "./pages/AccessReviews";
 
 export const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
@@ -47,6 +48,8 @@ export const router = createBrowserRouter([
           { path: "reports", element: <ReportsPage /> },
           { path: "security", element: <SecurityPage /> },
           { path: "api-keys", element: <ApiKeysPage /> },
+          { path: "access-reviews", element: <AccessReviewsPage /> },
+          { path: "access-reviews/:reviewId", element: <AccessReviewsPage /> },
         ],
       },
       { path: "*", element: <NotFoundPage /> },

@@ -27,6 +27,8 @@ export const BUILTIN_RESOURCES = {
   role: ["manage"],
   /** Webhook endpoints and their delivery log (a preset may add host-app actions of its own). */
   webhook: ["manage"],
+  /** Access reviews: starting and completing campaigns (manage), deciding items (decide). */
+  access_review: ["manage", "decide"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type BuiltinResource = keyof typeof BUILTIN_RESOURCES;
@@ -63,6 +65,7 @@ export const BUILTIN_NOUNS: Readonly<Record<string, string>> = {
   session: "members' sessions",
   role: "custom roles",
   webhook: "webhooks",
+  access_review: "access reviews",
 };
 
 /** `{top}` / `{tops}` are replaced by the top role's title / plural title. */
@@ -99,4 +102,6 @@ export const BUILTIN_LABELS: Readonly<Record<string, string>> = {
   "session:revoke": "end members' sessions",
   "role:manage": "create, change and delete custom roles",
   "webhook:manage": "manage webhooks and read their delivery log",
+  "access_review:manage": "start and complete access reviews",
+  "access_review:decide": "decide access review items",
 };

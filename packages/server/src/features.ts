@@ -23,6 +23,7 @@ import { webhookRoutes } from "./webhooks/routes.ts";
 import { eventStreamRoutes } from "./events/routes.ts";
 import { oidcRoutes } from "./oidc/routes.ts";
 import { applicationRoutes } from "./oidc/application-routes.ts";
+import { accessReviewRoutes } from "./access-reviews/routes.ts";
 
 /** Every feature's routes, in one list: a new feature adds one line here. */
 export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -49,4 +50,5 @@ export async function registerFeatures(app: FastifyInstance, deps: AppDeps): Pro
   await eventStreamRoutes(app, deps);
   await oidcRoutes(app, deps);
   await applicationRoutes(app, deps);
+  await accessReviewRoutes(app, deps);
 }

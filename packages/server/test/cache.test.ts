@@ -76,7 +76,9 @@ describe("the caches on the request path", () => {
       // No transaction, one query (one round trip, its binding included) each.
       const oneQuery = { transactions: 0, readQueries: 1 };
       expect(await count({ url: "/v1/me", headers: bearer(owner) })).toEqual(oneQuery);
-      expect(await count({ url: `/v1/orgs/${org.id}/members/${org.memberId}`, headers: bearer(owner) })).toEqual(oneQuery);
+      expect(await count({ url: `/v1/orgs/${org.id}/members/${org.memberId}`, headers: bearer(owner) })).toEqual(
+        oneQuery,
+      );
     } finally {
       await app.close();
     }

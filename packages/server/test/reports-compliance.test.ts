@@ -213,6 +213,7 @@ describe(`compliance report (${engine})`, () => {
       "Role definitions",
       "Access revocations",
       "Sign-in failures",
+      "Access reviews",
     ]);
     const cover = new Map<string, unknown>();
     wb.getWorksheet("Cover")!.eachRow((row) => cover.set(row.getCell(1).text, row.getCell(2).value));

@@ -29,6 +29,7 @@ interface Security {
   suspendedMemberApiKeys: "active" | "paused";
   allowedEmailDomains: string[];
   invitationLifetimeHours: number;
+  accessReviewEveryDays: number | null;
 }
 
 const getSecurity = (orgId: string, s: Session | string) =>
@@ -71,6 +72,7 @@ describe("GET/PATCH /v1/orgs/{orgId}/security", () => {
       suspendedMemberApiKeys: "active",
       allowedEmailDomains: [],
       invitationLifetimeHours: 72,
+      accessReviewEveryDays: null,
     });
     const ops = await orgWithOwner("operations");
     expect(json<Security>(await getSecurity(ops.org.id, ops.owner)).invitationLifetimeHours).toBe(168);
@@ -152,6 +154,8 @@ describe("GET/PATCH /v1/orgs/{orgId}/security", () => {
     ["an address instead of a domain", { allowedEmailDomains: ["ann@example.com"] }],
     ["an invitation lifetime of 0", { invitationLifetimeHours: 0 }],
     ["an invitation lifetime over 30 days", { invitationLifetimeHours: 30 * 24 + 1 }],
+    ["an access review every 0 days", { accessReviewEveryDays: 0 }],
+    ["an access review every 2 years", { accessReviewEveryDays: 731 }],
     ["an array body", [{ requireMfa: true }]],
   ])("refuses %s with 400 and changes nothing", async (_label, body) => {
     const { owner, org } = await orgWithOwner();

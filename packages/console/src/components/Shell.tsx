@@ -28,6 +28,7 @@ import {
   IconMail,
   IconMoon,
   IconReport,
+  IconChecklist,
   IconShieldLock,
   IconSun,
   IconTable,
@@ -83,6 +84,14 @@ const ORG_NAV: NavItem[] = [
     label: "Reports",
     icon: <IconReport size={18} />,
     show: (v) => readsSome(v, "report"),
+  },
+  {
+    to: "access-reviews",
+    label: "Access reviews",
+    icon: <IconChecklist size={18} />,
+    show: (v) =>
+      allowed(v, "manage", "access_review") ||
+      filterFor(v.policy, v.subject, "decide", "access_review").kind !== "none",
   },
 ];
 

@@ -19,6 +19,8 @@ const ACCESS_CONTROL_FOR_ADMINS = [
   "session:*",
   "role:manage",
   "webhook:manage",
+  "access_review:manage",
+  "access_review:decide",
 ] as const;
 
 /**

@@ -87,6 +87,7 @@ export const departments = definePolicy({
         "audit_log:read@department",
         "report:read@department",
         "organization:read",
+        "access_review:decide@department",
       ],
     },
     user: {

@@ -71,6 +71,8 @@ export const operations = definePolicy({
         "session:*",
         "role:manage",
         "webhook:manage",
+        "access_review:manage",
+        "access_review:decide",
       ],
       // "Change another member's role: yes (not owner)": admins manage other admins.
       actsOnPeers: true,

@@ -41,6 +41,8 @@ export const saas = definePolicy({
         "session:*",
         "role:manage",
         "webhook:manage",
+        "access_review:manage",
+        "access_review:decide",
       ],
       // Seed 001 has admins turning members into admins ("member → admin"), so they act on their own rank.
       actsOnPeers: true,

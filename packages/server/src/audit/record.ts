@@ -39,6 +39,9 @@ export const AUDIT_ACTIONS = [
   "webhook.updated",
   "webhook.deleted",
   "webhook.secret_rotated",
+  "access_review.started",
+  "access_review.decided",
+  "access_review.completed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -219,6 +219,11 @@ export const ERROR_CODES = {
     type: "invalid_request_error",
     doc: "The webhook URL is not https, carries credentials, or points at a private, loopback, link-local or metadata address (allowed only with ROSTER_WEBHOOK_ALLOW_PRIVATE=true).",
   },
+  access_review_completed: {
+    status: 409,
+    type: "conflict_error",
+    doc: "The access review is completed (its decisions were applied and it is sealed); it takes no more decisions.",
+  },
 } as const satisfies Record<string, { status: number; type: ErrorType; doc: string }>;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

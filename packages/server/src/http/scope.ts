@@ -3,6 +3,7 @@ import { can, filterFor, type DataFilter } from "@roster/policy";
 import { auditEvents, members } from "../db/schema.ts";
 import { invitations } from "../invitations/tables.ts";
 import { apiKeys } from "../api-keys/tables.ts";
+import { accessReviewItems } from "../access-reviews/tables.ts";
 import { assertAllowed } from "../members/rules.ts";
 import { AppError, notFound } from "./errors.ts";
 import type { OrgContext } from "./principal.ts";
@@ -249,4 +250,27 @@ export function reportScope(ctx: OrgContext): ReportReach {
 export function roleMemberScope(ctx: OrgContext): SQL | null {
   const f = filterFor(ctx.policy, ctx.subject, "read", "member");
   return f.kind === "none" ? null : memberRows(f);
+}
+
+/**
+ * Access review items the caller may see: those within their `access_review:decide` or `access_review:manage`
+ * reach (department = the member's department when the campaign started; own = the items assigned to them;
+ * stores = members sharing a store). Nothing at all is 403 naming `access_review:decide`.
+ */
+export function accessReviewItemScope(ctx: OrgContext): SQL {
+  return visibleRows(ctx, "access_review", ["decide", "manage"], (reach) => {
+    switch (reach.kind) {
+      case "all":
+        return ALL_ROWS;
+      case "own":
+        return eq(accessReviewItems.reviewerId, ctx.member.id);
+      case "department":
+        return eq(accessReviewItems.department, reach.department);
+      case "stores":
+        return sql`(cardinality(${accessReviewItems.storeIds}) = 0 OR ${accessReviewItems.storeIds} && ARRAY[${sql.join(
+          reach.storeIds.map((s) => sql`${s}`),
+          sql`, `,
+        )}]::text[])`;
+    }
+  });
 }

@@ -5,6 +5,7 @@ import { refreshStatisticsJob } from "../members/statistics.ts";
 import { auditCheckpointJob } from "../audit/checkpoints.ts";
 import { complianceReportJob } from "../reports/job.ts";
 import { oidcLogoutJob, oidcSweepJob } from "../oidc/jobs.ts";
+import { accessReviewJob } from "../access-reviews/job.ts";
 
 /** Every periodic job `roster start` runs. A feature adds its job with one line. */
 export const jobs: Job[] = [
@@ -15,4 +16,5 @@ export const jobs: Job[] = [
   complianceReportJob,
   oidcSweepJob,
   oidcLogoutJob,
+  accessReviewJob,
 ];

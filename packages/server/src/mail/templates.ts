@@ -90,3 +90,22 @@ export function webhookDisabledMail(input: {
     html: layout(subject, lines, { label: "Open webhooks", url: input.consoleUrl }),
   };
 }
+
+export function accessReviewReminderMail(input: {
+  orgName: string;
+  campaignName: string;
+  pending: number;
+  dueAt: Date;
+  url: string;
+}): MailContent {
+  const subject = `Access review due: ${input.pending} item${input.pending === 1 ? "" : "s"} waiting for you`;
+  const lines = [
+    `The access review "${input.campaignName}" of ${input.orgName} is due on ${input.dueAt.toISOString().slice(0, 10)}.`,
+    `You have ${input.pending} member${input.pending === 1 ? "" : "s"} left to review: keep their access, revoke it, or change their role.`,
+  ];
+  return {
+    subject,
+    text: `${lines.join("\n\n")}\n\nOpen your review queue:\n${input.url}\n`,
+    html: layout(subject, lines, { label: "Open my review queue", url: input.url }),
+  };
+}

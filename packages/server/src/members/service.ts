@@ -205,19 +205,8 @@ export interface MemberPatch {
   secondaryEmail?: string | null | undefined;
 }
 
-/**
- * Applies every field of the patch in one transaction, each decided by the policy against the member as it
- * was, and records one audit event per changed field. Any refusal rolls the whole patch back.
- */
-export async function updateMember(
-  deps: AppDeps,
-  outer: OrgContext,
-  memberId: string,
-  patch: MemberPatch,
-  meta: RequestMeta,
-): Promise<MemberWithUser> {
-  const { policy } = outer;
-  let ctx = outer;
+/** Checks a patch's values against the policy before anything is read; answers the trimmed name. */
+function checkPatch(policy: OrgContext["policy"], patch: MemberPatch): string | undefined {
   if (patch.secondaryEmail !== undefined) {
     throw invalid(
       "secondaryEmail",
@@ -232,107 +221,141 @@ export async function updateMember(
   assertModules(policy, patch.hiddenModules);
   const name = patch.name?.trim();
   if (name !== undefined && name.length === 0) throw invalid("name", "`name` cannot be blank.");
+  return name;
+}
 
-  return deps.db.tx(scopeOf(outer), async (tx) => {
-    const now = deps.clock.now();
-    const { target, topRoleCount, actor } = await lockForChange(tx, outer, memberId, patchActions(patch));
-    ctx = actor;
-    const m = target.member;
-    if (m.status === "removed")
-      throw new AppError("conflict", "This member was removed. Restore them before changing anything else.");
+/**
+ * Applies every field of the patch in one transaction, each decided by the policy against the member as it
+ * was, and records one audit event per changed field. Any refusal rolls the whole patch back.
+ */
+export async function updateMember(
+  deps: AppDeps,
+  outer: OrgContext,
+  memberId: string,
+  patch: MemberPatch,
+  meta: RequestMeta,
+): Promise<MemberWithUser> {
+  checkPatch(outer.policy, patch);
+  return deps.db.tx(
+    scopeOf(outer),
+    async (tx) => (await applyMemberPatch(tx, deps, outer, memberId, patch, meta)).member,
+  );
+}
 
-    const events: AuditInput[] = [];
-    const memberSet: Partial<MemberRow> = {};
-    if (patch.role !== undefined && patch.role !== m.role) {
-      if (patch.role !== policy.topRole) keepLastTopRole(ctx, m, topRoleCount);
-      decide(ctx, m, "change_role", { newRole: patch.role, topRoleCount });
-      await holdRole(tx, outer, patch.role);
-      memberSet.role = patch.role;
-      events.push(
-        event(ctx, meta, m, { action: "team.role_changed", before: { role: m.role }, after: { role: patch.role } }),
-      );
-    }
-    if (patch.department !== undefined && patch.department !== m.department) {
-      decide(ctx, m, "change_department", { newDepartment: patch.department });
-      memberSet.department = patch.department;
-      events.push(
-        event(ctx, meta, m, {
-          action: "team.department_changed",
-          before: { department: m.department },
-          after: { department: patch.department },
-        }),
-      );
-    }
-    if (patch.storeIds !== undefined && !sameSet(patch.storeIds, m.storeIds)) {
-      decide(ctx, m, "update_store_access", { storeIds: patch.storeIds });
-      memberSet.storeIds = patch.storeIds;
-      events.push(
-        event(ctx, meta, m, {
-          action: "team.store_access_changed",
-          before: { storeIds: m.storeIds },
-          after: { storeIds: patch.storeIds },
-        }),
-      );
-    }
-    if (patch.hiddenModules !== undefined && !sameSet(patch.hiddenModules, m.hiddenModules)) {
-      decide(ctx, m, "update_modules");
-      memberSet.hiddenModules = patch.hiddenModules;
-      events.push(
-        event(ctx, meta, m, {
-          action: "team.module_visibility_changed",
-          before: { hiddenModules: m.hiddenModules },
-          after: { hiddenModules: patch.hiddenModules },
-        }),
-      );
-    }
-    if (name !== undefined && name !== target.user.name) {
-      decide(ctx, m, "update");
-      events.push(
-        event(ctx, meta, m, { action: "team.name_changed", before: { name: target.user.name }, after: { name } }),
-      );
-    }
-    let endSessions = false;
-    if (patch.status !== undefined && patch.status !== m.status) {
-      if (patch.status === "inactive") {
-        keepLastTopRole(ctx, m, topRoleCount);
-        decide(ctx, m, "deactivate", { topRoleCount });
-        endSessions = true;
-      } else {
-        decide(ctx, m, "reactivate");
-      }
-      memberSet.status = patch.status;
-    }
+/**
+ * {@link updateMember} inside the caller's transaction, as `outer`'s member: the same policy decisions, locks
+ * and audit events. `link` is added to each event's `after` (an access review names its campaign there).
+ */
+export async function applyMemberPatch(
+  tx: Tx,
+  deps: AppDeps,
+  outer: OrgContext,
+  memberId: string,
+  patch: MemberPatch,
+  meta: RequestMeta,
+  link: Record<string, unknown> = {},
+): Promise<{ member: MemberWithUser; changed: boolean }> {
+  const { policy } = outer;
+  let ctx = outer;
+  const name = checkPatch(policy, patch);
+  const now = deps.clock.now();
+  const { target, topRoleCount, actor } = await lockForChange(tx, outer, memberId, patchActions(patch));
+  ctx = actor;
+  const m = target.member;
+  if (m.status === "removed")
+    throw new AppError("conflict", "This member was removed. Restore them before changing anything else.");
 
-    if (Object.keys(memberSet).length > 0) {
-      await tx
-        .update(members)
-        .set({ ...memberSet, updatedAt: now })
-        .where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
+  const events: AuditInput[] = [];
+  const memberSet: Partial<MemberRow> = {};
+  if (patch.role !== undefined && patch.role !== m.role) {
+    if (patch.role !== policy.topRole) keepLastTopRole(ctx, m, topRoleCount);
+    decide(ctx, m, "change_role", { newRole: patch.role, topRoleCount });
+    await holdRole(tx, outer, patch.role);
+    memberSet.role = patch.role;
+    events.push(
+      event(ctx, meta, m, { action: "team.role_changed", before: { role: m.role }, after: { role: patch.role } }),
+    );
+  }
+  if (patch.department !== undefined && patch.department !== m.department) {
+    decide(ctx, m, "change_department", { newDepartment: patch.department });
+    memberSet.department = patch.department;
+    events.push(
+      event(ctx, meta, m, {
+        action: "team.department_changed",
+        before: { department: m.department },
+        after: { department: patch.department },
+      }),
+    );
+  }
+  if (patch.storeIds !== undefined && !sameSet(patch.storeIds, m.storeIds)) {
+    decide(ctx, m, "update_store_access", { storeIds: patch.storeIds });
+    memberSet.storeIds = patch.storeIds;
+    events.push(
+      event(ctx, meta, m, {
+        action: "team.store_access_changed",
+        before: { storeIds: m.storeIds },
+        after: { storeIds: patch.storeIds },
+      }),
+    );
+  }
+  if (patch.hiddenModules !== undefined && !sameSet(patch.hiddenModules, m.hiddenModules)) {
+    decide(ctx, m, "update_modules");
+    memberSet.hiddenModules = patch.hiddenModules;
+    events.push(
+      event(ctx, meta, m, {
+        action: "team.module_visibility_changed",
+        before: { hiddenModules: m.hiddenModules },
+        after: { hiddenModules: patch.hiddenModules },
+      }),
+    );
+  }
+  if (name !== undefined && name !== target.user.name) {
+    decide(ctx, m, "update");
+    events.push(
+      event(ctx, meta, m, { action: "team.name_changed", before: { name: target.user.name }, after: { name } }),
+    );
+  }
+  let endSessions = false;
+  if (patch.status !== undefined && patch.status !== m.status) {
+    if (patch.status === "inactive") {
+      keepLastTopRole(ctx, m, topRoleCount);
+      decide(ctx, m, "deactivate", { topRoleCount });
+      endSessions = true;
+    } else {
+      decide(ctx, m, "reactivate");
     }
-    if (name !== undefined && name !== target.user.name) {
-      await tx.update(users).set({ name, updatedAt: now }).where(eq(users.id, m.userId));
-    }
-    if (patch.status !== undefined && patch.status !== m.status) {
-      const ended = endSessions ? await revokeUserSessions(tx, m.userId, now, "member_deactivated") : 0;
-      events.push(
-        event(
-          ctx,
-          meta,
-          m,
-          patch.status === "inactive"
-            ? {
-                action: "team.deactivated",
-                before: { status: m.status },
-                after: { status: "inactive", sessionsRevoked: ended },
-              }
-            : { action: "team.reactivated", before: { status: m.status }, after: { status: "active" } },
-        ),
-      );
-    }
-    for (const e of events) await record(tx, ctx.org.id, now, e);
-    const updated = await loadMember(tx, ctx.org.id, m.id, false);
-    return updated!;
-  });
+    memberSet.status = patch.status;
+  }
+
+  if (Object.keys(memberSet).length > 0) {
+    await tx
+      .update(members)
+      .set({ ...memberSet, updatedAt: now })
+      .where(and(eq(members.orgId, ctx.org.id), eq(members.id, m.id)));
+  }
+  if (name !== undefined && name !== target.user.name) {
+    await tx.update(users).set({ name, updatedAt: now }).where(eq(users.id, m.userId));
+  }
+  if (patch.status !== undefined && patch.status !== m.status) {
+    const ended = endSessions ? await revokeUserSessions(tx, m.userId, now, "member_deactivated") : 0;
+    events.push(
+      event(
+        ctx,
+        meta,
+        m,
+        patch.status === "inactive"
+          ? {
+              action: "team.deactivated",
+              before: { status: m.status },
+              after: { status: "inactive", sessionsRevoked: ended },
+            }
+          : { action: "team.reactivated", before: { status: m.status }, after: { status: "active" } },
+      ),
+    );
+  }
+  for (const e of events) await record(tx, ctx.org.id, now, { ...e, after: { ...e.after, ...link } });
+  const updated = await loadMember(tx, ctx.org.id, m.id, false);
+  return { member: updated!, changed: events.length > 0 };
 }
 
 /**

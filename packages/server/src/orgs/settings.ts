@@ -11,6 +11,8 @@ export interface OrgSettings {
   suspendedMemberApiKeys: "active" | "paused";
   allowedEmailDomains: string[];
   invitationLifetimeHours: number;
+  /** Start an access review of the whole org every this many days (the job); null: only by hand. */
+  accessReviewEveryDays: number | null;
 }
 
 export function defaultSettings(policy: Policy): OrgSettings {
@@ -22,6 +24,7 @@ export function defaultSettings(policy: Policy): OrgSettings {
     suspendedMemberApiKeys: "active",
     allowedEmailDomains: [],
     invitationLifetimeHours: policy.settings.invitationLifetimeHours,
+    accessReviewEveryDays: null,
   };
 }
 

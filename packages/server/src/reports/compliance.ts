@@ -78,6 +78,18 @@ export interface ReportSignInFailures {
   }>;
 }
 
+/** An access review campaign started or completed in the month (from its audit events). */
+export interface ReportAccessReview {
+  seq: number;
+  at: string;
+  action: "access_review.started" | "access_review.completed";
+  campaignId: string | null;
+  name: string | null;
+  actorId: string | null;
+  actorName: string | null;
+  detail: string;
+}
+
 export interface ComplianceReport {
   cover: {
     orgId: string;
@@ -104,6 +116,8 @@ export interface ComplianceReport {
   signInFailures: ReportSignInFailures;
   /** Custom role definitions changed in the month; absent from reports kept before custom roles existed. */
   roleDefinitionChanges?: ReportRoleDefinitionChange[];
+  /** Access review campaigns started and completed in the month; absent from reports kept before they existed. */
+  accessReviews?: ReportAccessReview[];
 }
 
 export const MONTH_RE = /^(\d{4})-(0[1-9]|1[0-2])$/;
@@ -304,6 +318,8 @@ export async function buildComplianceReport(
             ...REVOCATION_ACTIONS,
             "auth.sign_in_failed",
             ...ROLE_DEFINITION_ACTIONS,
+            "access_review.started",
+            "access_review.completed",
           ]),
         ),
       )
@@ -368,6 +384,7 @@ export async function buildComplianceReport(
     const accessRevocations: ReportRevocation[] = [];
     const roleDefinitionChanges: ReportRoleDefinitionChange[] = [];
     const failures: ReportSignInFailures = { total: 0, byReason: {}, byUser: [] };
+    const accessReviews: ReportAccessReview[] = [];
     const byUser = new Map<string, ReportSignInFailures["byUser"][number]>();
     const userDepartment = new Map<string, string | null>();
     for (const s of states.values()) if (s.userId) userDepartment.set(s.userId, value(s, "department"));
@@ -392,6 +409,8 @@ export async function buildComplianceReport(
           toRole: str(e.after ?? null, "role") ?? null,
           department: m.department,
         });
+      } else if (e.action === "access_review.started" || e.action === "access_review.completed") {
+        accessReviews.push(accessReviewRow(e, at, actorName(e.actorId)));
       } else if (e.action === "auth.sign_in_failed") {
         const reason = str(e.after ?? null, "reason") ?? "unknown";
         failures.total++;
@@ -476,6 +495,7 @@ export async function buildComplianceReport(
       accessRevocations,
       signInFailures: failures,
       roleDefinitionChanges,
+      accessReviews,
     };
   });
 }
@@ -501,6 +521,36 @@ function roleDefinitionChange(e: AuditEventRow, at: string, actorName: string | 
   };
 }
 
+/** One access review event as a report row: what was started over whom, or what completion applied. */
+function accessReviewRow(
+  e: {
+    seq: number;
+    action: string;
+    targetId: string | null;
+    actorId: string | null;
+    after: Record<string, unknown> | null;
+  },
+  at: string,
+  actorName: string | null,
+): ReportAccessReview {
+  const a = e.after ?? {};
+  const n = (k: string) => (typeof a[k] === "number" ? a[k] : 0);
+  const detail =
+    e.action === "access_review.started"
+      ? `started over ${n("items")} members (${n("dormant")} dormant)${a.scheduled === true ? " by the schedule" : ""}`
+      : `completed: ${n("applied")} changes applied, ${n("unchanged")} unchanged, ${n("failed")} failed, ${n("notDecided")} not decided`;
+  return {
+    seq: e.seq,
+    at,
+    action: e.action as ReportAccessReview["action"],
+    campaignId: e.targetId,
+    name: typeof a.name === "string" ? a.name : null,
+    actorId: e.actorId,
+    actorName,
+    detail,
+  };
+}
+
 /** The part of a report a department-scoped reader may see: their department's people and invitations. */
 export function forDepartment(report: ComplianceReport, department: string): ComplianceReport {
   const byUser = report.signInFailures.byUser.filter((u) => u.department === department);
@@ -512,6 +562,8 @@ export function forDepartment(report: ComplianceReport, department: string): Com
     roleChanges: report.roleChanges.filter((c) => c.department === department),
     accessRevocations: report.accessRevocations.filter((r) => r.department === department),
     signInFailures: { total: byUser.reduce((a, u) => a + u.count, 0), byReason, byUser },
+    // Campaigns are the organization's; a department's part of the report does not list them.
+    accessReviews: [],
   };
 }
 

@@ -114,6 +114,21 @@ const ComplianceReportSchema = Type.Object(
         }),
       ),
     }),
+    accessReviews: Type.Optional(
+      Type.Array(
+        Type.Object({
+          seq: Type.Integer(),
+          at: S,
+          action: Type.Union([Type.Literal("access_review.started"), Type.Literal("access_review.completed")]),
+          campaignId: NS,
+          name: NS,
+          actorId: NS,
+          actorName: NS,
+          detail: S,
+        }),
+        { description: "Access review campaigns started and completed in the month (organization scope only)." },
+      ),
+    ),
   },
   { $id: "ComplianceReport", title: "ComplianceReport" },
 );

@@ -37,6 +37,7 @@ export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
     ["Access revocations", r.accessRevocations.length],
     ["Role definition changes", r.roleDefinitionChanges?.length ?? 0],
     ["Failed sign-ins", r.signInFailures.total],
+    ["Access review events", (r.accessReviews ?? []).length],
   ];
 }
 
@@ -142,6 +143,20 @@ export function complianceXlsx(r: ComplianceReport): Readable {
           null,
         ],
       ],
+    );
+    sheet(
+      "Access reviews",
+      ["Seq", "At (UTC)", "Event", "Campaign", "Detail", "By", "Campaign id", "Actor id"],
+      (r.accessReviews ?? []).map((x) => [
+        x.seq,
+        x.at,
+        x.action,
+        x.name,
+        x.detail,
+        x.actorName,
+        x.campaignId,
+        x.actorId,
+      ]),
     );
     await wb.commit();
   })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));

@@ -35,6 +35,9 @@ const Security = Type.Object({
     description: "Where set (departments preset), primary emails must be at one of these domains.",
   }),
   invitationLifetimeHours: Type.Integer(),
+  accessReviewEveryDays: Nullable(
+    Type.Integer({ description: "An access review of the whole org starts every this many days; null: only by hand." }),
+  ),
 });
 
 /**
@@ -69,6 +72,13 @@ const SecurityPatch = Type.Object(
     suspendedMemberApiKeys: Type.Optional(SuspendedKeys),
     allowedEmailDomains: Type.Optional(Type.Array(Domain, { maxItems: 50 })),
     invitationLifetimeHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 24 })),
+    accessReviewEveryDays: Type.Optional(
+      LimitOrDefault({
+        minimum: 7,
+        maximum: 366,
+        description: "7 to 366 days (90 for quarterly); null: campaigns start only by hand.",
+      }),
+    ),
   },
   { additionalProperties: false, minProperties: 1 },
 );
