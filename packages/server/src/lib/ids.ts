@@ -5,7 +5,23 @@ const next = monotonicFactory();
 
 /** Opaque, time-sortable identifiers with a readable type prefix (`mem_01J…`). */
 export function newId(
-  prefix: "usr" | "org" | "mem" | "ses" | "evt" | "inv" | "key" | "msg" | "chl" | "fac" | "rpt" | "job" | "whk" | "app" | "arv" | "ari",
+  prefix:
+    | "usr"
+    | "org"
+    | "mem"
+    | "ses"
+    | "evt"
+    | "inv"
+    | "key"
+    | "msg"
+    | "chl"
+    | "fac"
+    | "rpt"
+    | "job"
+    | "whk"
+    | "app"
+    | "arv"
+    | "ari",
 ): string {
   return `${prefix}_${next().toLowerCase()}`;
 }

@@ -2,7 +2,8 @@ import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import { ts } from "../lib/columns.ts";
 
 export type OutboxStatus = "pending" | "sending" | "sent" | "failed";
-export type MailKind = "invitation" | "password_reset" | "removal_notice" | "webhook_disabled" | "access_review_reminder";
+export type MailKind =
+  "invitation" | "password_reset" | "removal_notice" | "webhook_disabled" | "access_review_reminder";
 
 export const outbox = pgTable("outbox", {
   id: text("id").primaryKey(),
