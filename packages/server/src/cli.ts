@@ -196,7 +196,7 @@ program
     try {
       const r = await resealSecrets(deps.db, deps.config);
       process.stdout.write(
-        `Re-sealed ${r.factors} TOTP secrets and ${r.mails} queued emails under the current key. ROSTER_SECRET_KEY_PREVIOUS can now be removed (sessions signed in before the rotation then sign in again).\n`,
+        `Re-sealed ${r.factors} TOTP secrets, ${r.mails} queued emails and ${r.others} signing keys and application/webhook secrets under the current key. ROSTER_SECRET_KEY_PREVIOUS can now be removed (sessions signed in before the rotation then sign in again).\n`,
       );
     } finally {
       await deps.db.close();

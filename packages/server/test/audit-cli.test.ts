@@ -73,7 +73,7 @@ describe(`roster audit commands (${engine})`, () => {
 });
 
 describe("the roster CLI binary", () => {
-  it("runs audit checkpoint and audit verify, exiting 2 on a tampered chain", { timeout: 60_000 }, async () => {
+  it("runs audit checkpoint and audit verify, exiting 2 on a tampered chain", { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "roster-audit-cli-"));
     const env = { ...process.env, ROSTER_DATA_DIR: dir, ROSTER_SECRET_KEY: "33".repeat(32), DATABASE_URL: "" };
     const cli = (...args: string[]) =>

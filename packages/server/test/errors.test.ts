@@ -194,10 +194,18 @@ describe("error contract", () => {
   });
 
   it("500 hides internals and keeps the request id", async () => {
+    // The database breaks once the app has started (starting reads the signing keys).
+    let broken = false;
+    const fail = () => new Error('relation "users" violates secret_column password_hash at /srv/roster/db.ts:12');
     const failing: Database = {
       ...t.db,
-      tx: async () => {
-        throw new Error('relation "users" violates secret_column password_hash at /srv/roster/db.ts:12');
+      tx: async (scope, fn) => {
+        if (broken) throw fail();
+        return t.db.tx(scope, fn);
+      },
+      read: async (scope, fn) => {
+        if (broken) throw fail();
+        return t.db.read(scope, fn);
       },
     };
     const logs: string[] = [];
@@ -206,6 +214,7 @@ describe("error contract", () => {
       db: failing,
       logger: { level: "error", stream: { write: (l: string) => logs.push(l) } },
     });
+    broken = true;
     const res = await app.inject({ url: "/v1/me", headers: bearer(owner) });
     const err = expectError(res, 500, "api_error", "internal_error");
     expect(JSON.stringify(err)).not.toMatch(/relation|password_hash|\/srv|db\.ts/);

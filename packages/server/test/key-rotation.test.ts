@@ -81,6 +81,7 @@ describe("rotating ROSTER_SECRET_KEY", () => {
 
     const r = await resealSecrets(t.db, { secretKey: newKey, previousSecretKeys: [oldKey] });
     expect(r.factors).toBe(1);
+    expect(r.others).toBeGreaterThan(0); // the OIDC signing key, sealed under the old key
     expect(await sealedNow()).not.toBe(before);
     expect(await signInWithCode(await appWith({ secretKey: newKey, previousSecretKeys: [] }))).toBe(200);
   });

@@ -30,7 +30,7 @@ export function assertOperator(platformRole: string | null): void {
   }
 }
 
-const secretAad = (clientId: string) => `oidc-client:${clientId}`;
+export const secretAad = (clientId: string) => `oidc-client:${clientId}`;
 const newSecret = () => `rcs_${randomBytes(32).toString("base64url")}`;
 const hasSecret = (type: ApplicationType) => type === "web" || type === "machine";
 

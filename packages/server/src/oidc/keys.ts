@@ -15,7 +15,7 @@ export const PUBLISH_AHEAD_MS = 2 * 60_000;
 export const RETIRED_KEPT_MS = 2 * 3_600_000;
 export const KEYS_RELOAD_MS = 60_000;
 
-const aad = (kid: string) => `oidc-signing-key:${kid}`;
+export const signingKeyAad = (kid: string) => `oidc-signing-key:${kid}`;
 
 function newSigningKey(): { kid: string; jwk: JWK } {
   const kid = randomBytes(12).toString("base64url");
@@ -37,7 +37,7 @@ export async function ensureSigningKey(deps: AppDeps): Promise<void> {
       .insert(oidcSigningKeys)
       .values({
         kid,
-        sealedJwk: seal(deps.config.secretKey, JSON.stringify(jwk), aad(kid)),
+        sealedJwk: seal(deps.config.secretKey, JSON.stringify(jwk), signingKeyAad(kid)),
         createdAt: now,
         activeFrom: now,
       })
@@ -67,7 +67,7 @@ export async function loadSigningKeys(deps: AppDeps): Promise<KeySet> {
   const signer = rows.find((r) => r.activeFrom.getTime() <= now.getTime()) ?? rows[rows.length - 1];
   if (!signer) throw new Error("no OIDC signing key: ensureSigningKey runs at start");
   const ordered = [signer, ...rows.filter((r) => r !== signer)];
-  const keys = ordered.map((r) => JSON.parse(open(openingKeys(deps.config), r.sealedJwk, aad(r.kid))) as JWK);
+  const keys = ordered.map((r) => JSON.parse(open(openingKeys(deps.config), r.sealedJwk, signingKeyAad(r.kid))) as JWK);
   return { keys, version: ordered.map((r) => r.kid).join(",") };
 }
 
@@ -83,7 +83,7 @@ export async function rotateSigningKey(deps: AppDeps): Promise<{ kid: string; ac
     await tx.update(oidcSigningKeys).set({ retiredAt: activeFrom }).where(isNull(oidcSigningKeys.retiredAt));
     await tx.insert(oidcSigningKeys).values({
       kid,
-      sealedJwk: seal(deps.config.secretKey, JSON.stringify(jwk), aad(kid)),
+      sealedJwk: seal(deps.config.secretKey, JSON.stringify(jwk), signingKeyAad(kid)),
       createdAt: now,
       activeFrom,
     });

@@ -31,9 +31,10 @@ export function targetPolicy(deps: AppDeps): TargetPolicy {
   return { allowPrivate: deps.config.webhookAllowPrivate, resolve: deps.resolveHost ?? systemResolver };
 }
 
-const aad = (id: string) => `webhook:${id}`;
-export const sealSecret = (key: Buffer, id: string, secret: string) => seal(key, secret, aad(id));
-export const openSecret = (keys: readonly Buffer[], id: string, sealed: string) => open(keys, sealed, aad(id));
+export const webhookSecretAad = (id: string) => `webhook:${id}`;
+export const sealSecret = (key: Buffer, id: string, secret: string) => seal(key, secret, webhookSecretAad(id));
+export const openSecret = (keys: readonly Buffer[], id: string, sealed: string) =>
+  open(keys, sealed, webhookSecretAad(id));
 
 /** `whsec_` + 192 random bits in base64, the form the Standard Webhooks libraries take. */
 const newSecret = () => `whsec_${randomBytes(24).toString("base64")}`;
