@@ -106,4 +106,20 @@ describe("access reviews page", () => {
     expect(decisions.filter((d) => d === "keep")).toHaveLength(1);
     await ctx.close();
   });
+
+  it("the Team page filters by dormancy: members who signed in today, or joined today, are not dormant", async () => {
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    await signIn(page, owner, `/orgs/${orgId}/team`);
+    await page.getByText("Rita Reader").first().waitFor();
+    await page.getByRole("combobox", { name: "Filter by last sign-in", exact: true }).click();
+    await page.getByRole("option", { name: "Dormant 30+ days" }).click();
+    await page.getByText("No members match").waitFor();
+    expect(new URL(page.url()).searchParams.get("dormant")).toBe("30");
+    expect(await page.getByText("Dormant", { exact: true }).count()).toBe(0);
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await page.getByText("Rita Reader").first().waitFor();
+    expect(new URL(page.url()).searchParams.get("dormant")).toBeNull();
+    await ctx.close();
+  });
 });

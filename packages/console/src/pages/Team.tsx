@@ -88,6 +88,7 @@ function Team({ view }: { view: OrgView }) {
   const role = params.get("role");
   const status = params.get("status");
   const department = params.get("department");
+  const dormant = params.get("dormant");
   const sort = params.get("sort");
   const cursor = params.get("cursor");
   const [cursorStack, setCursorStack] = useState<string[]>([]);
@@ -115,6 +116,7 @@ function Team({ view }: { view: OrgView }) {
     ...(role ? { role } : {}),
     ...(status ? { status: status as "active" | "inactive" | "removed" | "all" } : {}),
     ...(department ? { department } : {}),
+    ...(dormant ? { dormantDays: Number(dormant) } : {}),
     ...(sort ? { sort } : {}),
     ...(cursor ? { cursor } : {}),
     limit: PAGE_SIZE,
@@ -136,7 +138,8 @@ function Team({ view }: { view: OrgView }) {
   });
 
   const policy = view.policy;
-  const columns = useMemo(() => buildColumns(view), [view]);
+  const dormantDays = dormant ? Number(dormant) : DEFAULT_DORMANT_DAYS;
+  const columns = useMemo(() => buildColumns(view, dormantDays), [view, dormantDays]);
   const sorting = sortingFrom(sort);
   const table = useTable({
     features,
@@ -164,6 +167,7 @@ function Team({ view }: { view: OrgView }) {
         ...(role ? { role } : {}),
         ...(status ? { status } : {}),
         ...(department ? { department } : {}),
+        ...(dormant ? { dormantDays: dormant } : {}),
       });
       await download(`/v1/orgs/${view.orgId}/members/export?${filters.toString()}`, `members.${format}`);
       notifications.show({ color: "green", message: `Members exported as ${format.toUpperCase()}.` });
@@ -181,7 +185,7 @@ function Team({ view }: { view: OrgView }) {
         ? `about ${total.toLocaleString("en")}`
         : total.toLocaleString("en");
   const openMember = memberId ? members.data?.data.find((m) => m.id === memberId) : undefined;
-  const filtered = Boolean(q || role || status || department);
+  const filtered = Boolean(q || role || status || department || dormant);
 
   return (
     <>
@@ -257,6 +261,15 @@ function Team({ view }: { view: OrgView }) {
           ]}
           onChange={(v) => update({ status: v })}
         />
+        <Select
+          aria-label="Filter by last sign-in"
+          placeholder="Any last sign-in"
+          clearable
+          w={{ base: "100%", xs: 190 }}
+          value={dormant}
+          data={DORMANT_CHOICES.map((d) => ({ value: String(d), label: `Dormant ${d}+ days` }))}
+          onChange={(v) => update({ dormant: v })}
+        />
         {policy.dimensions.department ? (
           <Select
             aria-label="Filter by department"
@@ -284,7 +297,7 @@ function Team({ view }: { view: OrgView }) {
                   variant="default"
                   onClick={() => {
                     setSearch("");
-                    update({ q: null, role: null, status: null, department: null });
+                    update({ q: null, role: null, status: null, department: null, dormant: null });
                   }}
                 >
                   Clear filters
@@ -408,7 +421,20 @@ function Team({ view }: { view: OrgView }) {
   );
 }
 
-function buildColumns(view: OrgView) {
+/** The dormant filter's choices, in days; without one, the badge uses the access reviews' default. */
+const DORMANT_CHOICES = [30, 60, 90, 180, 365];
+const DEFAULT_DORMANT_DAYS = 90;
+
+/**
+ * The server's rule (members/dormant.ts), for the badge only: the last sign-in is older than `days`, or there
+ * was none and the membership is older than that. Filtering is always done by the server.
+ */
+function isDormant(member: Member, days: number): boolean {
+  const cutoff = Date.now() - days * 86_400_000;
+  return Date.parse(member.lastLoginAt ?? member.createdAt) < cutoff;
+}
+
+function buildColumns(view: OrgView, dormantDays: number) {
   const policy: Policy = view.policy;
   const hasDept = Boolean(policy.dimensions.department);
   const hasStores = Boolean(policy.dimensions.store);
@@ -444,7 +470,22 @@ function buildColumns(view: OrgView) {
       helper.accessor("status", { header: "Status", cell: ({ getValue }) => <StatusChip status={getValue()} /> }),
       helper.accessor("lastLoginAt", {
         header: "Last sign-in",
-        cell: ({ getValue }) => <RelativeTime iso={getValue()} />,
+        cell: ({ getValue, row }) => (
+          <Group gap={6} wrap="nowrap">
+            <RelativeTime iso={getValue()} />
+            {row.original.status !== "removed" && isDormant(row.original, dormantDays) ? (
+              <Badge
+                size="sm"
+                variant="light"
+                color="orange"
+                radius="sm"
+                title={`No sign-in for over ${dormantDays} days`}
+              >
+                Dormant
+              </Badge>
+            ) : null}
+          </Group>
+        ),
       }),
       helper.display({
         id: "scope",

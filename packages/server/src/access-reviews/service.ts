@@ -12,7 +12,7 @@ import { record, type RequestMeta } from "../audit/record.ts";
 import { newId } from "../lib/ids.ts";
 import { assertAllowed, assertDepartment, assertKnownRole, assertStores } from "../members/rules.ts";
 import { applyMemberPatch } from "../members/service.ts";
-import { dormantCondition, isDormant } from "../members/dormant.ts";
+import { dormantWhere, isDormant } from "../members/dormant.ts";
 import { assignReviewers, mayReview } from "./assign.ts";
 import {
   accessReviewItems,
@@ -88,7 +88,7 @@ function scopeConditions(orgId: string, scope: CampaignScope, now: Date, reach: 
     conds.push(sql`(cardinality(${members.storeIds}) = 0 OR ${members.storeIds} && ${stores})`);
   }
   if (scope.dormantDays !== undefined) {
-    conds.push(dormantCondition(scope.dormantDays, now));
+    conds.push(dormantWhere(users.lastLoginAt, members.createdAt, scope.dormantDays, now));
   }
   return and(...conds)!;
 }
@@ -198,7 +198,7 @@ async function createCampaign(
     department: m.department,
     storeIds: m.storeIds,
     lastLoginAt: u.lastLoginAt,
-    dormant: isDormant(u.lastLoginAt, dormantDays, now),
+    dormant: isDormant(u.lastLoginAt, m.createdAt, dormantDays, now),
     apiKeys: keyCounts.get(m.id) ?? 0,
     reviewerId: assigned.get(m.id) ?? null,
   }));

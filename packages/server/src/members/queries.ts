@@ -1,3 +1,4 @@
+import { dormantWhere } from "./dormant.ts";
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
@@ -19,8 +20,6 @@ export interface MemberQuery {
   cursor?: string | undefined;
   limit: number;
 }
-
-const DAY_MS = 86_400_000;
 
 /**
  * The sort keys of migration 0008, on the membership row itself (name, email and last sign-in are copies of the
@@ -46,10 +45,9 @@ const sortKeys: Record<MemberSort, SortKey> = {
   createdAt: { column: sql`${members.createdAt}`, time: true, nullable: false },
 };
 
-/** What counts as dormant at `now` (docs/team.md, "Dormant members"). */
+/** What counts as dormant at `now`: the one definition in dormant.ts, over the membership's own columns. */
 export function dormantCondition(days: number, now: Date): SQL {
-  const before = new Date(now.getTime() - days * DAY_MS).toISOString();
-  return sql`(${lastLoginKey} < ${before}::timestamptz OR (${lastLoginKey} IS NULL AND ${members.createdAt} < ${before}::timestamptz))`;
+  return dormantWhere(lastLoginKey, members.createdAt, days, now);
 }
 
 /**
