@@ -44,10 +44,12 @@ export interface TestApp {
 }
 
 export async function testApp(overrides: Partial<Config> = {}): Promise<TestApp> {
-  const { db, close } = await freshDatabase();
+  const { db, close, url } = await freshDatabase();
   const clock = new FakeClock();
   const mailer = new MemoryMailer();
-  const deps: AppDeps = { db, config: testConfig(overrides), clock, mailer, logger: false };
+  // On PostgreSQL the config names the scratch database, as DATABASE_URL would (the event signals listen there).
+  const config = testConfig({ ...(url ? { databaseUrl: url } : {}), ...overrides });
+  const deps: AppDeps = { db, config, clock, mailer, logger: false };
   const app = await createApp(deps);
   return {
     app,
