@@ -222,7 +222,7 @@ describe(`the roster CLI, spawned (${engine})`, () => {
       const rotated = { ...copy, env: { ...copy.env, ROSTER_SECRET_KEY: NEW_KEY, ROSTER_SECRET_KEY_PREVIOUS: KEY } };
       const resealed = await cli(rotated, "reseal-secrets");
       expect(resealed.stdout).toMatch(
-        /^Re-sealed 0 TOTP secrets, \d+ queued emails and [1-9]\d* signing keys and application\/webhook secrets under the current key\./,
+        /^Re-sealed 0 TOTP secrets, \d+ queued emails and \d+ signing keys and application\/webhook secrets under the current key\./,
       );
 
       const server = await start(rotated);
