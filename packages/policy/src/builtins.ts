@@ -29,6 +29,8 @@ export const BUILTIN_RESOURCES = {
   webhook: ["manage"],
   /** Access reviews: starting and completing campaigns (manage), deciding items (decide). */
   access_review: ["manage", "decide"],
+  /** Integration: `POST /v1/authorize` about any member of the org (`subject: { userId }`), for host-app backends. */
+  authorize: ["any_member"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type BuiltinResource = keyof typeof BUILTIN_RESOURCES;
@@ -66,6 +68,7 @@ export const BUILTIN_NOUNS: Readonly<Record<string, string>> = {
   role: "custom roles",
   webhook: "webhooks",
   access_review: "access reviews",
+  authorize: "decisions about other members",
 };
 
 /** `{top}` / `{tops}` are replaced by the top role's title / plural title. */
@@ -104,4 +107,5 @@ export const BUILTIN_LABELS: Readonly<Record<string, string>> = {
   "webhook:manage": "manage webhooks and read their delivery log",
   "access_review:manage": "start and complete access reviews",
   "access_review:decide": "decide access review items",
+  "authorize:any_member": "ask whether any member may act (for host-app backends)",
 };

@@ -105,9 +105,22 @@ export class RosterClient {
     });
   }
 
-  /** Asks Roster (`POST /v1/authorize`): always current, one round trip per decision. */
-  async authorize(orgId: string, action: string, resource: ResourceRef): Promise<Decision> {
-    return this.request<Decision>("POST", "/v1/authorize", { orgId, action, resource });
+  /**
+   * Asks Roster (`POST /v1/authorize`): always current, one round trip per decision. With `subject`, asks about
+   * that member instead of the caller (an API key holding `authorize:any_member`).
+   */
+  async authorize(
+    orgId: string,
+    action: string,
+    resource: ResourceRef,
+    subject?: { userId: string },
+  ): Promise<Decision> {
+    return this.request<Decision>("POST", "/v1/authorize", {
+      orgId,
+      action,
+      resource,
+      ...(subject ? { subject } : {}),
+    });
   }
 
   /** The org's policy and the caller as a policy subject (`GET /v1/orgs/{orgId}/policy`). */

@@ -18,12 +18,14 @@ let baseUrl: string;
 let orgId: string;
 let rep: { token: string; userId: string; memberId: string };
 let otherUserId: string;
+let ownerToken: string;
 
 beforeAll(async () => {
   t = await testApp();
   await t.app.listen({ port: 0, host: "127.0.0.1" });
   baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
   const owner = await signUp(t.app, undefined, "Ada Admin");
+  ownerToken = owner.token;
   orgId = (await createOrg(t.app, owner, "crm", "Pipeline Co")).id;
   const r = await addMember(t, orgId, "sales_rep");
   rep = { token: r.session.token, userId: r.userId, memberId: r.memberId };
@@ -53,6 +55,30 @@ describe("@roster/sdk against a running Roster", () => {
       }
     }
     expect(compared).toBeGreaterThan(30);
+  });
+
+  it("a backend key asks about a member (subject) and hears what the member's own session hears", async () => {
+    const minted = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${orgId}/api-keys`,
+      headers: bearer(ownerToken),
+      payload: { name: "backend", permissions: ["authorize:any_member"] },
+    });
+    expect(minted.statusCode, minted.body).toBe(201);
+    const backend = new RosterClient({ baseUrl, apiKey: minted.json<{ secret: string }>().secret });
+    const asRep = new RosterClient({ baseUrl, sessionToken: rep.token });
+    for (const [type, actions] of Object.entries(presets.crm.resources)) {
+      for (const action of actions) {
+        const resource = { type, ownerId: otherUserId };
+        const about = await backend.authorize(orgId, action, resource, { userId: rep.userId });
+        const own = await asRep.authorize(orgId, action, resource);
+        expect({ type, action, allowed: about.allowed }).toEqual({ type, action, allowed: own.allowed });
+      }
+    }
+    await expect(asRep.authorize(orgId, "read", { type: "lead" }, { userId: otherUserId })).rejects.toMatchObject({
+      status: 403,
+      requiredPermission: "authorize:any_member",
+    });
   });
 
   it("turns 'view own leads' into a data filter and asserts with a 403-shaped error", async () => {

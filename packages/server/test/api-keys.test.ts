@@ -460,3 +460,81 @@ describe("the member's status", () => {
     expect((await members(org.id, a.secret)).statusCode).toBe(401);
   });
 });
+
+describe("asking about another member (subject: { userId })", () => {
+  const ask = (auth: Session | string, body: Record<string, unknown>) =>
+    t.app.inject({ method: "POST", url: "/v1/authorize", headers: bearer(auth), payload: body });
+  const voidFor = (orgId: string, userId: string) => ({
+    orgId,
+    action: "void",
+    resource: { type: "invoice" },
+    subject: { userId },
+  });
+
+  it("an integration key decides for any member, from the member's current role and status", async () => {
+    const { owner, org } = await orgWithOwner("billing");
+    const service = await addMember(t, org.id, "customer_service");
+    const sales = await addMember(t, org.id, "sales");
+    const key = await mintOk(org.id, owner, { name: "backend", permissions: ["authorize:any_member"] });
+
+    const yes = await ask(key.secret, voidFor(org.id, service.userId));
+    expect(yes.statusCode, yes.body).toBe(200);
+    expect(json(yes)).toMatchObject({ allowed: true, requiredPermission: "invoice:void" });
+    expect(json(await ask(key.secret, voidFor(org.id, sales.userId)))).toMatchObject({
+      allowed: false,
+      requiredPermission: "invoice:void",
+    });
+    // The narrowed key cannot void itself: it only asks.
+    expect(json(await ask(key.secret, { ...voidFor(org.id, service.userId), subject: undefined }))).toMatchObject({
+      allowed: false,
+    });
+
+    // A suspension is seen by the next question, and so is the reactivation.
+    expect((await setStatus(org.id, owner, service.memberId, "inactive")).statusCode).toBe(200);
+    expect(json(await ask(key.secret, voidFor(org.id, service.userId)))).toMatchObject({ allowed: false });
+    expect((await setStatus(org.id, owner, service.memberId, "active")).statusCode).toBe(200);
+    expect(json(await ask(key.secret, voidFor(org.id, service.userId)))).toMatchObject({ allowed: true });
+
+    // A role change too.
+    const demoted = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/members/${service.memberId}`,
+      headers: bearer(owner),
+      payload: { role: "sales" },
+    });
+    expect(demoted.statusCode, demoted.body).toBe(200);
+    expect(json(await ask(key.secret, voidFor(org.id, service.userId)))).toMatchObject({ allowed: false });
+  });
+
+  it("needs authorize:any_member; strangers, removed members and other orgs' users answer 404", async () => {
+    const { owner, org } = await orgWithOwner("billing");
+    const other = await orgWithOwner("billing");
+    const service = await addMember(t, org.id, "customer_service");
+    const sales = await addMember(t, org.id, "sales");
+    const gone = await addMember(t, org.id, "customer_service", { status: "removed" });
+    const reader = await mintOk(org.id, owner, { name: "reader", permissions: ["member:read"] });
+    const refused = await ask(reader.secret, voidFor(org.id, service.userId));
+    expect(refused.statusCode).toBe(403);
+    expect(errorOf(refused)).toMatchObject({ code: "permission_denied", requiredPermission: "authorize:any_member" });
+    // A member's own session without the permission may not ask about others either.
+    const bySales = await ask(sales.session, voidFor(org.id, service.userId));
+    expect(bySales.statusCode).toBe(403);
+    // Asking about oneself is the plain question.
+    expect(json(await ask(sales.session, voidFor(org.id, sales.userId)))).toMatchObject({ allowed: false });
+
+    const key = await mintOk(org.id, owner, { name: "backend", permissions: ["authorize:any_member"] });
+    for (const userId of [gone.userId, other.owner.user.id, "usr_00000000000000000000000000"]) {
+      const res = await ask(key.secret, voidFor(org.id, userId));
+      expect(res.statusCode, userId).toBe(404);
+      expect(errorOf(res).code).toBe("not_found");
+    }
+    // The key's org only: another org's id is 404 as before.
+    expect((await ask(key.secret, voidFor(other.org.id, other.owner.user.id))).statusCode).toBe(404);
+    // The subject is named by id only: a role or stores in it are refused, not believed.
+    const bad = await ask(key.secret, {
+      ...voidFor(org.id, sales.userId),
+      subject: { userId: sales.userId, role: "owner" },
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+});

@@ -2401,6 +2401,10 @@ export interface operations {
                         storeId?: string;
                         type: string;
                     };
+                    /** @description Ask about this member instead of the caller. Needs `authorize:any_member` (an integration API key, or a member holding it). Unknown or removed members answer 404; suspended ones are not allowed. */
+                    subject?: {
+                        userId: string;
+                    };
                 };
             };
         };

@@ -20,6 +20,7 @@ const ACCESS_CONTROL_FOR_ADMINS = [
   "role:manage",
   "webhook:manage",
   "access_review:manage",
+  "authorize:any_member",
   "access_review:decide",
 ] as const;
 

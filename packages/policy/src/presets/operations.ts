@@ -72,6 +72,7 @@ export const operations = definePolicy({
         "role:manage",
         "webhook:manage",
         "access_review:manage",
+        "authorize:any_member",
         "access_review:decide",
       ],
       // "Change another member's role: yes (not owner)": admins manage other admins.

@@ -42,6 +42,7 @@ export const saas = definePolicy({
         "role:manage",
         "webhook:manage",
         "access_review:manage",
+        "authorize:any_member",
         "access_review:decide",
       ],
       // Seed 001 has admins turning members into admins ("member → admin"), so they act on their own rank.

@@ -4,7 +4,8 @@ import { Type } from "@sinclair/typebox";
 import { can } from "@roster/policy";
 import type { AppDeps } from "../deps.ts";
 import { errors, Id } from "../http/schemas.ts";
-import { loadOrgContext, requirePrincipal } from "../http/context.ts";
+import { authorize, loadOrgContext, orgMembership, requirePrincipal, subjectOf } from "../http/context.ts";
+import { notFound } from "../http/errors.ts";
 
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: "^[a-z][a-z0-9_]*$" });
 
@@ -37,6 +38,16 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AppDeps): Prom
               },
               { additionalProperties: false },
             ),
+            subject: Type.Optional(
+              Type.Object(
+                { userId: Id },
+                {
+                  additionalProperties: false,
+                  description:
+                    "Ask about this member instead of the caller. Needs `authorize:any_member` (an integration API key, or a member holding it). Unknown or removed members answer 404; suspended ones are not allowed.",
+                },
+              ),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -47,8 +58,24 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AppDeps): Prom
       },
     },
     async (req) => {
-      const ctx = await loadOrgContext(deps, requirePrincipal(req), req.body.orgId);
-      const d = can(ctx.policy, ctx.subject, req.body.action, req.body.resource);
+      const { orgId, action, resource, subject } = req.body;
+      const ctx = await loadOrgContext(deps, requirePrincipal(req), orgId);
+      if (!subject || subject.userId === ctx.member.userId) {
+        const d = can(ctx.policy, ctx.subject, action, resource);
+        return { allowed: d.allowed, reason: d.reason, requiredPermission: d.requiredPermission };
+      }
+      authorize(ctx, "any_member", { type: "authorize" });
+      // The same cached membership the member's own requests are decided from, dropped on every change to it.
+      const found = await orgMembership(deps, orgId, subject.userId);
+      if (!found || found.member.status === "removed") throw notFound("Member");
+      const d = can(ctx.policy, subjectOf(found.member), action, resource);
+      if (found.member.status === "inactive") {
+        return {
+          allowed: false,
+          reason: "The member's access to this organization is suspended.",
+          requiredPermission: d.requiredPermission,
+        };
+      }
       return { allowed: d.allowed, reason: d.reason, requiredPermission: d.requiredPermission };
     },
   );

@@ -14,7 +14,7 @@ import {
 } from "../auth/sessions.ts";
 import { authenticateApiKey, looksLikeApiKey } from "../api-keys/service.ts";
 import { orgSettings, type OrgSettings } from "../orgs/settings.ts";
-import { tag } from "../cache/hub.ts";
+import { tag, type OrgMemberEntry } from "../cache/hub.ts";
 import { AppError, notFound } from "./errors.ts";
 import type { ApiKeyPrincipal, OrgContext, Principal, SessionPrincipal } from "./principal.ts";
 
@@ -178,13 +178,15 @@ export async function bindOrg(deps: AppDeps, req: FastifyRequest): Promise<void>
   req.orgContext = await loadOrgContext(deps, requirePrincipal(req), orgId ?? "");
 }
 
-export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId: string): Promise<OrgContext> {
-  if (principal.kind === "api_key") return keyOrgContext(deps, principal, orgId);
-  const userId = principal.user.id;
-  // Kept until the database reports a change to this membership or this org (cache/hub.ts).
-  const found =
-    deps.db.cache.orgMembers.get(`${orgId} ${userId}`) ??
-    (await deps.db.cache.orgMembers.load(`${orgId} ${userId}`, async () => {
+/**
+ * The org and one user's membership in it (any status), or null. Kept until the database reports a change to this
+ * membership or this org (cache/hub.ts), so every instance stops answering from it when the change commits.
+ */
+export async function orgMembership(deps: AppDeps, orgId: string, userId: string): Promise<OrgMemberEntry | null> {
+  const key = `${orgId} ${userId}`;
+  return (
+    deps.db.cache.orgMembers.get(key) ??
+    (await deps.db.cache.orgMembers.load(key, async () => {
       const row = await deps.db.read({ orgId, userId }, async (tx) => {
         const rows = await tx
           .select({ org: organizations, member: members })
@@ -195,7 +197,13 @@ export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId:
         return rows[0];
       });
       return row ? { value: row, tags: [tag.org(orgId), tag.member(orgId, userId)] } : null;
-    }));
+    }))
+  );
+}
+
+export async function loadOrgContext(deps: AppDeps, principal: Principal, orgId: string): Promise<OrgContext> {
+  if (principal.kind === "api_key") return keyOrgContext(deps, principal, orgId);
+  const found = await orgMembership(deps, orgId, principal.user.id);
   if (!found || found.member.status === "removed") throw notFound("Organization");
   if (found.member.status === "inactive") {
     throw new AppError(
