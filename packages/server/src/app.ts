@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
+import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -51,6 +52,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       const kind = { method: r.method, auth: r.config?.auth, org: r.config?.org };
       r.schema = { ...r.schema, response: withStandardErrors(r.schema.response as Record<string, unknown>, kind) };
     }
+    // The CORS plugin's catch-all preflight route is no endpoint: unknown paths still answer 404.
+    if (r.url === "*") return;
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     const re = new RegExp(
       "^" +
@@ -67,6 +70,21 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser(["text/plain"]);
   app.addSchema(ErrorBody);
   await app.register(cookie);
+  // Browser apps on the operator's listed origins (ROSTER_CORS_ORIGINS) call the API with a bearer token; cookies
+  // never cross origins. Preflights are answered before authentication. The OpenID endpoints answer their own
+  // (oidc/provider.ts, clientBasedCORS). Nothing is registered when no origin is listed.
+  if (deps.config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: deps.config.corsOrigins,
+      methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+      allowedHeaders: ["authorization", "content-type", "last-event-id"],
+      exposedHeaders: ["x-request-id", "retry-after", "location"],
+      credentials: false,
+      maxAge: 600,
+      // A bare OPTIONS (no Origin) gets an empty 204 rather than a plain-text 400 outside the contract.
+      strictPreflight: false,
+    });
+  }
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",

@@ -37,6 +37,12 @@ export interface Config {
    * (tests, local development). Default false: https and public addresses only.
    */
   webhookAllowPrivate: boolean;
+  /**
+   * ROSTER_CORS_ORIGINS: browser origins (`https://app.example.com`, comma-separated) allowed to call the API and
+   * the OpenID endpoints from their pages. Empty (the default): no cross-origin calls but a public OIDC client's
+   * own redirect origins at the token endpoint.
+   */
+  corsOrigins: string[];
 }
 
 const bool = (v: string | undefined, dflt: boolean) =>
@@ -133,7 +139,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         (dataDir.startsWith("memory://") ? undefined : join(dataDir, "audit-signing-key.pem")),
     },
     webhookAllowPrivate: bool(env.ROSTER_WEBHOOK_ALLOW_PRIVATE, false),
+    corsOrigins: corsOrigins(env.ROSTER_CORS_ORIGINS),
   };
+}
+
+/** Exact origins only (scheme, host, port): a path, a wildcard or a typo stops the start with the value named. */
+function corsOrigins(v: string | undefined): string[] {
+  const list = (v ?? "")
+    .split(",")
+    .map((s) => s.trim().replace(/\/$/, ""))
+    .filter(Boolean);
+  for (const entry of list) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== entry || !/^https?:\/\//.test(entry)) {
+      throw new Error(
+        `ROSTER_CORS_ORIGINS: "${entry}" is not an origin. Write scheme://host[:port], e.g. https://app.example.com.`,
+      );
+    }
+  }
+  return [...new Set(list)];
 }
 
 /** Keys that may open a sealed secret: the current one first, then those of before a rotation. */

@@ -201,6 +201,14 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
       const { dispatcher: _guard, ...direct } = options as RequestInit & { dispatcher?: unknown };
       return fetch(url, direct);
     },
+    // Browser calls to the token, userinfo and revocation endpoints: an origin the operator listed
+    // (ROSTER_CORS_ORIGINS), or a public client's own redirect origin (the provider's default rule).
+    clientBasedCORS: (ctx, origin, client) => {
+      if (origin === "null") return false;
+      if (deps.config.corsOrigins.includes(origin)) return true;
+      if (ctx.oidc.route !== "userinfo" && client.clientAuthMethod !== "none") return false;
+      return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+    },
     renderError: async (ctx, out) => {
       ctx.type = "html";
       ctx.body = errorPage(out.error, out.error_description);

@@ -27,7 +27,8 @@ export async function oidcRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
       raw.url = (raw.url ?? "").slice("/oidc".length) || "/";
       void provider.callback()(raw, reply.raw);
     };
-    const config = { auth: "none" as const };
+    // The provider answers CORS for its own endpoints (clientBasedCORS in provider.ts).
+    const config = { auth: "none" as const, cors: false as const };
     const schema = { hide: true };
     scope.all("/oidc", { config, schema }, handler);
     scope.all("/oidc/*", { config, schema }, handler);
