@@ -6,6 +6,7 @@ import { securityBenchmark } from "./security.ts";
 import { httpBenchmark } from "./http.ts";
 import { scaleBenchmark } from "./scale.ts";
 import { webhooksBenchmark } from "./webhooks.ts";
+import { oidcBenchmark } from "./oidc.ts";
 import type { Benchmark } from "./types.ts";
 
 const BENCHMARKS: readonly Benchmark[] = [
@@ -16,6 +17,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   httpBenchmark,
   scaleBenchmark,
   webhooksBenchmark,
+  oidcBenchmark,
 ];
 
 const args = process.argv.slice(2);

@@ -5,7 +5,18 @@ import { CacheHub, tag, tagsOf } from "../src/cache/hub.ts";
 import type { InjectOptions } from "fastify";
 import { createApp } from "../src/app.ts";
 import { rowsOf, type Database } from "../src/db/database.ts";
-import { addMember, bearer, createOrg, engine, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createOrg,
+  engine,
+  GOOD_PASSWORD,
+  json,
+  signUp,
+  testApp,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -39,7 +50,7 @@ describe("the caches on the request path", () => {
     expect(stats().misses.org_member).toBe(before.misses.org_member);
   });
 
-  it("a cache hit costs no transaction: nothing for POST /v1/authorize, one read for GET /v1/me and a member read", async () => {
+  it("a cache hit costs no transaction: nothing for POST /v1/authorize or a member read, one read for GET /v1/me", async () => {
     const owner = await signUp(t.app);
     const org = await createOrg(t.app, owner, "operations");
     let transactions = 0;
@@ -76,9 +87,7 @@ describe("the caches on the request path", () => {
       // No transaction, one query (one round trip, its binding included) each.
       const oneQuery = { transactions: 0, readQueries: 1 };
       expect(await count({ url: "/v1/me", headers: bearer(owner) })).toEqual(oneQuery);
-      expect(await count({ url: `/v1/orgs/${org.id}/members/${org.memberId}`, headers: bearer(owner) })).toEqual(
-        oneQuery,
-      );
+      expect(await count({ url: `/v1/orgs/${org.id}/members/${org.memberId}`, headers: bearer(owner) })).toEqual(none);
     } finally {
       await app.close();
     }
@@ -98,6 +107,53 @@ describe("the caches on the request path", () => {
     );
     await t.db.cacheSync();
     expect((await authorize(m.session, org.id, "read", "s1")).statusCode).toBe(401);
+  });
+
+  it("the member read: served from memory under each reader's own reach, emptied by any change it shows", async () => {
+    const owner = await signUp(t.app);
+    const org = await createOrg(t.app, owner, "departments");
+    const salesAdmin = await addMember(t, org.id, "admin", { department: "sales" });
+    const financeAdmin = await addMember(t, org.id, "admin", { department: "finance" });
+    const person = await addMember(t, org.id, "user", { department: "finance" });
+    const read = (who: Session, memberId: string) =>
+      t.app.inject({ url: `/v1/orgs/${org.id}/members/${memberId}`, headers: bearer(who) });
+    const body = async (who: Session, memberId: string) => {
+      const res = await read(who, memberId);
+      expect(res.statusCode, res.body).toBe(200);
+      return json<{ name: string; department: string | null; lastLoginAt: string | null }>(res);
+    };
+    // The owner's read fills the entry; an admin whose department does not reach the member still gets 404 from it.
+    await body(owner, person.memberId);
+    const hitsBefore = stats().hits.member_read;
+    expect((await read(salesAdmin.session, person.memberId)).statusCode).toBe(404);
+    expect(stats().hits.member_read).toBe(hitsBefore + 1);
+    expect((await body(financeAdmin.session, person.memberId)).department).toBe("finance");
+
+    // A change through the API, a change written straight into the database, and a sign-in elsewhere.
+    const moved = await t.app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}/members/${person.memberId}`,
+      headers: bearer(owner),
+      payload: { department: "sales" },
+    });
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect((await body(salesAdmin.session, person.memberId)).department).toBe("sales");
+    expect((await read(financeAdmin.session, person.memberId)).statusCode).toBe(404);
+    await t.db.owner((db) => db.execute(sql`UPDATE users SET name = 'Renamed Person' WHERE id = ${person.userId}`));
+    await t.db.cacheSync();
+    expect((await body(owner, person.memberId)).name).toBe("Renamed Person");
+    const lastLogin = (await body(owner, person.memberId)).lastLoginAt;
+    t.clock.advance(60_000);
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: person.session.user.email, password: GOOD_PASSWORD },
+    });
+    expect(again.statusCode, again.body).toBe(200);
+    await t.db.cacheSync();
+    const seen = (await body(owner, person.memberId)).lastLoginAt;
+    expect(seen).not.toBe(lastLogin);
+    expect(new Date(seen!).getTime()).toBe(t.clock.now().getTime());
   });
 
   it("a change made through this instance is seen by its very next request, without waiting", async () => {

@@ -10,6 +10,7 @@ import {
   createOrg,
   engine,
   freshDatabase,
+  GOOD_PASSWORD,
   json,
   MemoryMailer,
   signUp,
@@ -63,7 +64,7 @@ describe.skipIf(engine !== "postgres")("two instances on one PostgreSQL", () => 
   };
   const hits = () => {
     const h = B.db.cache.stats.hits;
-    return h.session + h.org_member + h.api_key;
+    return h.session + h.org_member + h.api_key + h.member_read;
   };
   /** Asks B twice; the second answer must come from its caches. */
   async function warm(opts: InjectOptions) {
@@ -149,6 +150,43 @@ describe.skipIf(engine !== "postgres")("two instances on one PostgreSQL", () => 
     expect(allowed(await warm(read))).toBe(true);
     expect((await patchMember(owner, org.id, m.memberId, { storeIds: ["s1"] })).statusCode).toBe(200);
     expect(allowed(await onB(read))).toBe(false);
+  });
+
+  it("a member read on B follows a role change, a removal, a rename and a new sign-in made through A", async () => {
+    const { owner, org } = await setup();
+    const m = await addMember(A, org.id, "staff", { storeIds: ["s1"] });
+    const read = { url: `/v1/orgs/${org.id}/members/${m.memberId}`, headers: bearer(owner) };
+    const shown = async () => {
+      const res = await onB(read);
+      expect(res.statusCode, res.body).toBe(200);
+      return json<{ role: string; name: string; status: string; lastLoginAt: string | null }>(res);
+    };
+    expect((await warm(read)).statusCode).toBe(200);
+    expect((await patchMember(owner, org.id, m.memberId, { role: "admin" })).statusCode).toBe(200);
+    expect((await shown()).role).toBe("admin");
+
+    await warm(read);
+    await A.db.owner((db) => db.execute(sql`UPDATE users SET name = 'Someone Else' WHERE id = ${m.userId}`));
+    expect((await shown()).name).toBe("Someone Else");
+
+    await warm(read);
+    A.clock.advance(90_000);
+    const signIn = await A.app.inject({
+      method: "POST",
+      url: "/v1/auth/sign-in",
+      payload: { email: m.session.user.email, password: GOOD_PASSWORD },
+    });
+    expect(signIn.statusCode).toBe(200);
+    expect(new Date((await shown()).lastLoginAt!).getTime()).toBe(A.clock.now().getTime());
+
+    await warm(read);
+    const removed = await A.app.inject({
+      method: "DELETE",
+      url: `/v1/orgs/${org.id}/members/${m.memberId}`,
+      headers: bearer(owner),
+    });
+    expect([200, 204]).toContain(removed.statusCode);
+    expect((await shown()).status).toBe("removed");
   });
 
   it("rotating and revoking a key on A: B refuses the old secret", async () => {

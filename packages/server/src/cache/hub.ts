@@ -15,7 +15,7 @@ import type { Policy } from "@roster/policy";
 /** The notification channel the triggers of migration 0007 send on. */
 export const CACHE_CHANNEL = "roster_cache";
 
-export type CacheName = "session" | "org_member" | "api_key" | "policy";
+export type CacheName = "session" | "org_member" | "api_key" | "policy" | "member_read";
 
 export interface CacheStats {
   hits: Record<CacheName, number>;
@@ -151,6 +151,12 @@ export interface ApiKeyEntry {
   user: Pick<UserRow, "id" | "email" | "name">;
 }
 
+/** One member as `GET /v1/orgs/{orgId}/members/{memberId}` shows it, before the reader's reach is applied. */
+export interface MemberReadEntry {
+  member: MemberRow;
+  user: Pick<UserRow, "email" | "name" | "lastLoginAt">;
+}
+
 /** An org's effective policy: its preset plus its custom roles, compiled (roles/effective.ts). */
 export interface PolicyEntry {
   policy: Policy;
@@ -163,6 +169,7 @@ export interface CacheSizes {
   orgMembers: number;
   apiKeys: number;
   policies?: number;
+  memberReads?: number;
 }
 
 export const DEFAULT_CACHE_SIZES: CacheSizes = {
@@ -170,6 +177,7 @@ export const DEFAULT_CACHE_SIZES: CacheSizes = {
   orgMembers: 50_000,
   apiKeys: 10_000,
   policies: 10_000,
+  memberReads: 20_000,
 };
 
 export class CacheHub {
@@ -181,13 +189,16 @@ export class CacheHub {
   readonly apiKeys: TaggedCache<ApiKeyEntry>;
   /** Effective policy by org id: the preset with the org's custom roles, compiled once per change. */
   readonly policies: TaggedCache<PolicyEntry>;
+  /** Member with the user fields the member read shows, by (org, member id); reach is applied per reader. */
+  readonly memberReads: TaggedCache<MemberReadEntry>;
+  private readonly caches: ReadonlyArray<Pick<TaggedCache<object>, "invalidate" | "clear">>;
   /** Bumped on every notification and every change of `trusted`: reads that span one are not stored. */
   generation = 0;
   /** True only while the listening connection is confirmed. */
   private listening = false;
   readonly stats: CacheStats = {
-    hits: { session: 0, org_member: 0, api_key: 0, policy: 0 },
-    misses: { session: 0, org_member: 0, api_key: 0, policy: 0 },
+    hits: { session: 0, org_member: 0, api_key: 0, policy: 0, member_read: 0 },
+    misses: { session: 0, org_member: 0, api_key: 0, policy: 0, member_read: 0 },
     invalidations: 0,
     reconnects: 0,
   };
@@ -201,6 +212,8 @@ export class CacheHub {
     this.orgMembers = new TaggedCache(this, "org_member", sizes.orgMembers);
     this.apiKeys = new TaggedCache(this, "api_key", sizes.apiKeys);
     this.policies = new TaggedCache(this, "policy", sizes.policies ?? 10_000);
+    this.memberReads = new TaggedCache(this, "member_read", sizes.memberReads ?? 20_000);
+    this.caches = [this.sessions, this.orgMembers, this.apiKeys, this.policies, this.memberReads];
   }
 
   get trusted(): boolean {
@@ -250,7 +263,7 @@ export class CacheHub {
       this.clear();
       return;
     }
-    for (const cache of [this.sessions, this.orgMembers, this.apiKeys, this.policies]) cache.invalidate(tags);
+    for (const cache of this.caches) cache.invalidate(tags);
   }
 
   /** Resolves when the marker `nonce` comes back on the listening connection (see Database.cacheSync). */
@@ -263,9 +276,6 @@ export class CacheHub {
   }
 
   clear(): void {
-    this.sessions.clear();
-    this.orgMembers.clear();
-    this.apiKeys.clear();
-    this.policies.clear();
+    for (const cache of this.caches) cache.clear();
   }
 }

@@ -1,6 +1,6 @@
 import { eq, or, sql, type SQL } from "drizzle-orm";
 import { can, filterFor, type DataFilter } from "@roster/policy";
-import { auditEvents, members } from "../db/schema.ts";
+import { auditEvents, members, type MemberRow } from "../db/schema.ts";
 import { invitations } from "../invitations/tables.ts";
 import { apiKeys } from "../api-keys/tables.ts";
 import { accessReviewItems } from "../access-reviews/tables.ts";
@@ -168,32 +168,19 @@ export function memberScope(ctx: OrgContext, action: "read" | "export"): SQL {
 }
 
 /**
- * {@link memberRows} for a reach of `kind` with its value as a placeholder, for a query built once per kind
- * (db/prebuilt.ts); {@link reachValues} gives the values.
+ * {@link memberRows} for one member row already in memory (the member read answers from a cache shared by every
+ * reader, so each reader's reach is applied here). The same rules, kept beside the SQL they mirror.
  */
-export function memberRowsOfKind(kind: Reach["kind"]): SQL {
-  switch (kind) {
-    case "all":
-      return ALL_ROWS;
-    case "own":
-      return sql`${members.userId} = ${sql.placeholder("reachUser")}`;
-    case "department":
-      return sql`${members.department} = ${sql.placeholder("reachDepartment")}`;
-    case "stores":
-      return sql`(cardinality(${members.storeIds}) = 0 OR ${members.storeIds} && ${sql.placeholder("reachStores")}::text[])`;
-  }
-}
-
-export function reachValues(reach: Reach): Record<string, unknown> {
+export function memberInReach(reach: Reach, m: Pick<MemberRow, "userId" | "department" | "storeIds">): boolean {
   switch (reach.kind) {
     case "all":
-      return {};
+      return true;
     case "own":
-      return { reachUser: reach.ownerId };
+      return m.userId === reach.ownerId;
     case "department":
-      return { reachDepartment: reach.department };
+      return m.department === reach.department;
     case "stores":
-      return { reachStores: reach.storeIds };
+      return m.storeIds.length === 0 || m.storeIds.some((s) => reach.storeIds.includes(s));
   }
 }
 

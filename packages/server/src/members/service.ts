@@ -6,16 +6,8 @@ import type { Tx } from "../db/database.ts";
 import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError, invalid } from "../http/errors.ts";
 import { subjectOf, type OrgContext } from "../http/context.ts";
-import {
-  memberReadReach,
-  memberRowScope,
-  memberRowsOfKind,
-  memberScope,
-  notYours,
-  reachOf,
-  reachValues,
-  type Reach,
-} from "../http/scope.ts";
+import { memberInReach, memberReadReach, memberRowScope, memberScope, notYours, reachOf } from "../http/scope.ts";
+import { tag, type MemberReadEntry } from "../cache/hub.ts";
 import { Prebuilt } from "../db/prebuilt.ts";
 import { record, type AuditInput, type RequestMeta } from "../audit/record.ts";
 import { revokeUserSessions } from "../auth/sessions.ts";
@@ -51,29 +43,40 @@ export async function listMembers(deps: AppDeps, ctx: OrgContext, q: MemberQuery
   return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope, opts));
 }
 
-/** One member with their user, under the reader's reach: built once per kind of reach (db/prebuilt.ts). */
-const memberRead = new Prebuilt("member_read", (tx, reach: Reach["kind"]) =>
+/** One member with the user fields the read shows, built once (db/prebuilt.ts). */
+const memberRead = new Prebuilt("member_read", (tx, _shape: "one") =>
   tx
-    .select({ member: members, user: users })
+    .select({
+      member: members,
+      user: { email: users.email, name: users.name, lastLoginAt: users.lastLoginAt },
+    })
     .from(members)
     .innerJoin(users, eq(users.id, members.userId))
-    .where(
-      and(
-        eq(members.orgId, sql.placeholder("orgId")),
-        eq(members.id, sql.placeholder("memberId")),
-        memberRowsOfKind(reach),
-      ),
-    )
+    .where(and(eq(members.orgId, sql.placeholder("orgId")), eq(members.id, sql.placeholder("memberId"))))
     .limit(1),
 );
 
-/** Reads one member of the caller's org; another org's id, or one outside the caller's reach, is 404. */
-export async function getMember(deps: AppDeps, ctx: OrgContext, memberId: string): Promise<MemberWithUser> {
+/**
+ * Reads one member of the caller's org; another org's id, or one outside the caller's reach, is 404. The row
+ * comes from this instance's cache, dropped when the database reports a change to the membership, the user or
+ * the org (cache/hub.ts), so it is never older than the last committed change; the reader's reach is applied
+ * to it on every read.
+ */
+export async function getMember(deps: AppDeps, ctx: OrgContext, memberId: string): Promise<MemberReadEntry> {
   const reach = memberReadReach(ctx);
-  const values = { orgId: ctx.org.id, memberId, ...reachValues(reach) };
-  const [found] = await deps.db.read(scopeOf(ctx), (tx) => memberRead.run(tx, reach.kind, values));
-  if (!found) throw notYours("Member");
-  return found;
+  const orgId = ctx.org.id;
+  const key = `${orgId} ${memberId}`;
+  const found =
+    deps.db.cache.memberReads.get(key) ??
+    (await deps.db.cache.memberReads.load(key, async () => {
+      const [row] = await deps.db.read(scopeOf(ctx), (tx) => memberRead.run(tx, "one", { orgId, memberId }));
+      if (!row) return null;
+      const userId = row.member.userId;
+      return { value: row, tags: [tag.member(orgId, userId), tag.user(userId), tag.org(orgId)] };
+    }));
+  if (!found || !memberInReach(reach, found.member)) throw notYours("Member");
+  // Copies: a handler never touches what the next request is served from.
+  return { member: { ...found.member }, user: { ...found.user } };
 }
 
 /** The `member:` actions these member actions need under the org's policy (billing removes with `member:delete`). */
