@@ -1,7 +1,6 @@
 // OpenID Provider: organization access tokens issued per second (the refresh grant: each one reads the member,
 // rotates the refresh token and signs a JWT), machine tokens per second (client credentials), and the SDK's
 // local verification of an organization token per second. PGlite by default; DATABASE_URL for PostgreSQL.
-import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import { sql } from "drizzle-orm";
 import * as oc from "openid-client";
@@ -12,7 +11,7 @@ import { scratchDatabase } from "../../packages/server/src/db/scratch.ts";
 import { systemClock } from "../../packages/server/src/lib/clock.ts";
 import type { AppDeps } from "../../packages/server/src/deps.ts";
 import { addMember, createOrg, signUp } from "../../packages/server/test/helpers.ts";
-import { codeFlow, registerApplication } from "../../packages/server/test/oidc.helpers.ts";
+import { freePort, registerApplication, signInTokens } from "../../packages/server/test/oidc.helpers.ts";
 import { enforcerFromToken, verifyAccessToken } from "../../packages/sdk/src/index.ts";
 import type { Benchmark } from "./types.ts";
 
@@ -27,17 +26,6 @@ const SECONDS = Number(process.env.BENCH_OIDC_SECONDS ?? 5);
 const insecure = { execute: [oc.allowInsecureRequests] };
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `CHAINS` loops, each issuing one token after the other, for `SECONDS`: tokens/s and latency percentiles. */
 async function closedLoop(issue: (chain: number) => Promise<void>): Promise<string> {
@@ -88,18 +76,13 @@ async function runOidcBenchmark({ timeMs }: { timeMs: number }): Promise<void> {
     let accessToken = "";
     for (let i = 0; i < CHAINS; i++) {
       const member = await addMember(asTest, orgId, "customer_service");
-      const flow = await codeFlow({
+      const tokens = await signInTokens({
         base,
         config: webConfig,
         redirectUri,
         session: member.session,
         resource: `urn:roster:org:${orgId}`,
         orgId,
-      });
-      if ("error" in flow) throw new Error(`sign-in failed: ${flow.error.status} ${flow.error.body.slice(0, 200)}`);
-      const tokens = await oc.authorizationCodeGrant(webConfig, flow.callback, {
-        pkceCodeVerifier: flow.verifier,
-        expectedState: flow.state,
       });
       refresh.push(tokens.refresh_token!);
       accessToken = tokens.access_token;

@@ -114,3 +114,15 @@ export async function codeFlow(o: FlowOptions): Promise<FlowResult> {
   if (!callback) throw new Error("the flow did not come back to the application");
   return { callback: new URL(callback), verifier, state, jar };
 }
+
+/** {@link codeFlow} to the end: the relying party's tokens, or an error naming what refused the sign-in. */
+export async function signInTokens(
+  o: FlowOptions,
+): Promise<oc.TokenEndpointResponse & oc.TokenEndpointResponseHelpers> {
+  const flow = await codeFlow(o);
+  if ("error" in flow) throw new Error(`sign-in refused: ${flow.error.status} ${flow.error.body.slice(0, 200)}`);
+  return oc.authorizationCodeGrant(o.config, flow.callback, {
+    pkceCodeVerifier: flow.verifier,
+    expectedState: flow.state,
+  });
+}
