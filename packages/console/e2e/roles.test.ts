@@ -54,7 +54,7 @@ async function invitationToken(reader: string, to: string): Promise<string> {
 }
 
 describe("custom roles", () => {
-  it("the owner creates Billing viewer; an invited member sees only invoices and customers", async () => {
+  it("the owner creates Billing viewer, an invited member sees only invoices and customers, then the owner changes it", async () => {
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
     await signIn(page, owner, `/orgs/${orgId}/roles`);
@@ -121,6 +121,21 @@ describe("custom roles", () => {
     expect(await ask("read", "customer")).toBe(true);
     expect(await ask("void", "invoice")).toBe(false);
     expect(await ask("read", "plan")).toBe(false);
+
+    // The owner changes the role: its holders get the new permission on their next request.
+    await page.getByRole("button", { name: "Edit Billing viewer" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit role “Billing viewer”" });
+    expect(await edit.getByLabel("Title").inputValue()).toBe("Billing viewer");
+    expect(await edit.getByRole("checkbox", { name: "View invoices" }).isChecked()).toBe(true);
+    await edit.getByRole("checkbox", { name: "View plans" }).check();
+    await edit.getByRole("checkbox", { name: "View customers" }).uncheck();
+    const editing = await checkPage(browser, server, page, "role-editor-edit", { inPlace: true });
+    expect(editing.violations).toEqual([]);
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Role “Billing viewer” saved.").waitFor();
+    expect(await ask("read", "plan")).toBe(true);
+    expect(await ask("read", "customer")).toBe(false);
+    expect(await ask("read", "invoice")).toBe(true);
     await vctx.close();
     await ctx.close();
   });

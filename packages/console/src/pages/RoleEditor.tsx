@@ -70,20 +70,52 @@ interface Cell {
   refusal: string | null;
 }
 
+/** A custom role as `GET /v1/orgs/{orgId}/roles` lists it: what the editor starts from when changing one. */
+export interface EditedRole {
+  key: string;
+  title: string;
+  description: string;
+  rank: number;
+  permissions: string[];
+}
+
+/** `invoice:read` and `invoice:read@own` are the same box: the permission without its scope. */
+const permissionOf = (grant: string) => grant.split("@")[0]!;
+
 /**
- * The matrix editor: only what the viewer may grant is enabled (in the viewer's own scope), the rest is
- * disabled with the reason on hover. The server decides again with the same engine.
+ * The matrix editor, for a new role or (with `role`) a custom one being changed: only what the viewer may
+ * grant is enabled (in the viewer's own scope), the rest is disabled with the reason on hover. A grant the
+ * role already holds in another scope stays as it is unless its box is changed. The server decides again
+ * with the same engine.
  */
-export function RoleEditor({ view, opened, onClose }: { view: OrgView; opened: boolean; onClose: () => void }) {
+export function RoleEditor({
+  view,
+  opened,
+  onClose,
+  role,
+}: {
+  view: OrgView;
+  opened: boolean;
+  onClose: () => void;
+  role?: EditedRole;
+}) {
   const policy = view.policy;
   const viewerRank = policy.roles.find((r) => r.name === view.subject.role)?.rank ?? 0;
-  const choices = useMemo(() => rankChoices(policy, viewerRank), [policy, viewerRank]);
-  const [title, setTitle] = useState("");
-  const [description, setDescription] = useState("");
-  const [rank, setRank] = useState<string | null>(choices[choices.length - 1]?.value ?? null);
-  const [picked, setPicked] = useState<string[]>([]);
+  const choices = useMemo(() => {
+    // Places among the other roles: the one being changed is not its own neighbour.
+    const others = role ? { ...policy, roles: policy.roles.filter((r) => r.name !== role.key) } : policy;
+    const places = rankChoices(others, viewerRank);
+    if (!role || places.some((c) => c.rank === role.rank)) return places;
+    return [{ value: String(role.rank), label: "Where it is now", rank: role.rank }, ...places];
+  }, [policy, viewerRank, role]);
+  const [title, setTitle] = useState(role?.title ?? "");
+  const [description, setDescription] = useState(role?.description ?? "");
+  const [rank, setRank] = useState<string | null>(
+    role ? (choices.find((c) => c.rank === role.rank)?.value ?? null) : (choices[choices.length - 1]?.value ?? null),
+  );
+  const [picked, setPicked] = useState<string[]>(role?.permissions ?? []);
   const qc = useQueryClient();
-  const key = keyFromTitle(title);
+  const key = role?.key ?? keyFromTitle(title);
 
   const groups = useMemo(() => {
     const matrix = permissionMatrix(policy);
@@ -103,39 +135,47 @@ export function RoleEditor({ view, opened, onClose }: { view: OrgView; opened: b
   }, [policy, view.subject]);
 
   const preview = describePermissions(policy, picked);
-  const toggle = (grant: string, on: boolean) => setPicked((p) => (on ? [...p, grant] : p.filter((g) => g !== grant)));
+  const holds = (cellKey: string) => picked.some((g) => permissionOf(g) === cellKey);
+  const toggle = (cellKey: string, grant: string, on: boolean) =>
+    setPicked((p) => [...p.filter((g) => permissionOf(g) !== cellKey), ...(on ? [grant] : [])]);
 
-  const create = useMutation({
-    mutationFn: async () =>
-      ok(
+  const save = useMutation({
+    mutationFn: async () => {
+      const fields = { title: title.trim(), rank: Number(rank), permissions: picked };
+      if (role) {
+        return ok(
+          await api.PATCH("/v1/orgs/{orgId}/roles/{key}", {
+            params: { path: { orgId: view.orgId, key: role.key } },
+            body: { ...fields, description: description.trim() },
+          }),
+        );
+      }
+      return ok(
         await api.POST("/v1/orgs/{orgId}/roles", {
           params: { path: { orgId: view.orgId } },
-          body: {
-            key,
-            title: title.trim(),
-            ...(description.trim() ? { description: description.trim() } : {}),
-            rank: Number(rank),
-            permissions: picked,
-          },
+          body: { key, ...fields, ...(description.trim() ? { description: description.trim() } : {}) },
         }),
-      ),
-    onSuccess: async (role) => {
-      notifications.show({ color: "green", message: `Role “${role.title}” created.` });
+      );
+    },
+    onSuccess: async (saved) => {
+      notifications.show({ color: "green", message: `Role “${saved.title}” ${role ? "saved" : "created"}.` });
       await qc.invalidateQueries({ queryKey: ["policy", view.orgId] });
       await qc.invalidateQueries({ queryKey: ["roles", view.orgId] });
-      setTitle("");
-      setDescription("");
-      setPicked([]);
+      if (!role) {
+        setTitle("");
+        setDescription("");
+        setPicked([]);
+      }
       onClose();
     },
   });
 
   return (
-    <Modal opened={opened} onClose={onClose} title="Create role" size="xl">
+    <Modal opened={opened} onClose={onClose} title={role ? `Edit role “${role.title}”` : "Create role"} size="xl">
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          create.mutate();
+          save.mutate();
         }}
       >
         <Stack gap="md">
@@ -146,7 +186,9 @@ export function RoleEditor({ view, opened, onClose }: { view: OrgView; opened: b
               maxLength={80}
               value={title}
               onChange={(e) => setTitle(e.currentTarget.value)}
-              description={key ? `Key: ${key}` : "A lowercase key is derived from the title."}
+              description={
+                role ? `Key: ${key} (kept)` : key ? `Key: ${key}` : "A lowercase key is derived from the title."
+              }
             />
             <Select
               label="Rank"
@@ -181,8 +223,8 @@ export function RoleEditor({ view, opened, onClose }: { view: OrgView; opened: b
                       <Checkbox
                         label={titleCase(c.label)}
                         disabled={c.refusal !== null}
-                        checked={c.grant !== null && picked.includes(c.grant)}
-                        onChange={(e) => c.grant && toggle(c.grant, e.currentTarget.checked)}
+                        checked={holds(c.key)}
+                        onChange={(e) => c.grant && toggle(c.key, c.grant, e.currentTarget.checked)}
                         aria-describedby={c.refusal ? `why-${c.key}` : undefined}
                       />
                     );
@@ -219,13 +261,13 @@ export function RoleEditor({ view, opened, onClose }: { view: OrgView; opened: b
               </List>
             )}
           </Stack>
-          {create.error ? <FormError>{errorMessage(create.error)}</FormError> : null}
+          {save.error ? <FormError>{errorMessage(save.error)}</FormError> : null}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
-            <Button type="submit" loading={create.isPending} disabled={!key || !rank}>
-              Create role
+            <Button type="submit" loading={save.isPending} disabled={!key || !rank}>
+              {role ? "Save changes" : "Create role"}
             </Button>
           </Group>
         </Stack>

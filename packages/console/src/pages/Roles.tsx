@@ -4,12 +4,12 @@ import { IconCheck, IconPlus, IconX } from "@tabler/icons-react";
 import { useMediaQuery } from "@mantine/hooks";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
-import { can, decideDeleteRole, permissionMatrix, type MatrixCell } from "@roster/policy";
+import { can, decideDeleteRole, decideUpdateRole, permissionMatrix, type MatrixCell } from "@roster/policy";
 import { api, ok } from "../api/client";
 import { useOrgView, type OrgView } from "../session";
 import { errorMessage, PageHeader } from "../components/common";
 import { titleCase } from "../lib/format";
-import { RoleEditor } from "./RoleEditor";
+import { RoleEditor, type EditedRole } from "./RoleEditor";
 
 const SCOPE_LABEL: Record<Exclude<MatrixCell, "all" | "none">, string> = {
   own: "Own records only",
@@ -31,14 +31,13 @@ function Cell({ cell, role, label }: { cell: MatrixCell; role: string; label: st
   );
 }
 
-function useRoleCounts(orgId: string) {
+function useRoleList(orgId: string) {
   return useQuery({
     queryKey: ["roles", orgId],
-    queryFn: async () =>
-      ok(await api.GET("/v1/orgs/{orgId}/roles", { params: { path: { orgId } } })).data.reduce<Record<string, number>>(
-        (acc, r) => ({ ...acc, [r.key]: r.memberCount }),
-        {},
-      ),
+    queryFn: async () => {
+      const { data } = ok(await api.GET("/v1/orgs/{orgId}/roles", { params: { path: { orgId } } }));
+      return new Map(data.map((r) => [r.key, r]));
+    },
   });
 }
 
@@ -64,12 +63,39 @@ function DeleteRole({ view, role, title }: { view: OrgView; role: string; title:
   );
 }
 
+const memberCount = (n: number | undefined) => (n === undefined ? "" : `${n} member${n === 1 ? "" : "s"}`);
+
+/** Edit, for a custom role the viewer may change (ranked below them, with `role:manage`). */
+function EditRole({
+  view,
+  listed,
+  onEdit,
+}: {
+  view: OrgView;
+  listed: (EditedRole & { builtIn: boolean }) | undefined;
+  onEdit: (role: EditedRole) => void;
+}) {
+  if (!listed || listed.builtIn || !decideUpdateRole(view.policy, view.subject, listed.key, {}).allowed) return null;
+  const { key, title, description, rank, permissions } = listed;
+  return (
+    <Button
+      size="compact-xs"
+      variant="subtle"
+      aria-label={`Edit ${title}`}
+      onClick={() => onEdit({ key, title, description, rank, permissions })}
+    >
+      Edit
+    </Button>
+  );
+}
+
 /** The org's matrix as a ✓/✗ table, computed by the policy engine from the policy the server serves. */
 export function RolesPage() {
   const { view } = useOrgView();
   const phone = useMediaQuery("(max-width: 48em)", false, { getInitialValueInEffect: false });
-  const [editing, setEditing] = useState(false);
-  const counts = useRoleCounts(view?.orgId ?? "");
+  const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<EditedRole | null>(null);
+  const list = useRoleList(view?.orgId ?? "");
   if (!view) return null;
   const policy = view.policy;
   const matrix = permissionMatrix(policy);
@@ -82,13 +108,16 @@ export function RolesPage() {
         description={`${policy.title}: ${policy.description}`}
         action={
           mayManage ? (
-            <Button leftSection={<IconPlus size={16} />} onClick={() => setEditing(true)}>
+            <Button leftSection={<IconPlus size={16} />} onClick={() => setCreating(true)}>
               Create role
             </Button>
           ) : null
         }
       />
-      {mayManage ? <RoleEditor view={view} opened={editing} onClose={() => setEditing(false)} /> : null}
+      {mayManage ? <RoleEditor view={view} opened={creating} onClose={() => setCreating(false)} /> : null}
+      {editing ? (
+        <RoleEditor key={editing.key} view={view} opened role={editing} onClose={() => setEditing(null)} />
+      ) : null}
       <Stack gap="md">
         <Group gap="sm" align="stretch" wrap="wrap">
           {roles.map((r) => (
@@ -119,11 +148,14 @@ export function RolesPage() {
               </Text>
               <Group gap="xs" justify="space-between" mt={6}>
                 <Text size="xs" c="dimmed">
-                  {counts.data?.[r.name] === undefined
-                    ? ""
-                    : `${counts.data[r.name]} member${counts.data[r.name] === 1 ? "" : "s"}`}
+                  {memberCount(list.data?.get(r.name)?.memberCount)}
                 </Text>
-                {r.custom ? <DeleteRole view={view} role={r.name} title={r.title} /> : null}
+                {r.custom ? (
+                  <Group gap={2}>
+                    <EditRole view={view} listed={list.data?.get(r.name)} onEdit={setEditing} />
+                    <DeleteRole view={view} role={r.name} title={r.title} />
+                  </Group>
+                ) : null}
               </Group>
             </Card>
           ))}
