@@ -64,7 +64,7 @@ describe.skipIf(engine !== "postgres")("two instances on one PostgreSQL", () => 
   };
   const hits = () => {
     const h = B.db.cache.stats.hits;
-    return h.session + h.org_member + h.api_key + h.member_read;
+    return h.session + h.org_member + h.api_key + h.member_read + h.my_memberships;
   };
   /** Asks B twice; the second answer must come from its caches. */
   async function warm(opts: InjectOptions) {
@@ -152,7 +152,7 @@ describe.skipIf(engine !== "postgres")("two instances on one PostgreSQL", () => 
     expect(allowed(await onB(read))).toBe(false);
   });
 
-  it("a member read on B follows a role change, a removal, a rename and a new sign-in made through A", async () => {
+  it("a member read and GET /v1/me on B follow a role change, a removal, a rename and a new sign-in made through A", async () => {
     const { owner, org } = await setup();
     const m = await addMember(A, org.id, "staff", { storeIds: ["s1"] });
     const read = { url: `/v1/orgs/${org.id}/members/${m.memberId}`, headers: bearer(owner) };
@@ -161,9 +161,13 @@ describe.skipIf(engine !== "postgres")("two instances on one PostgreSQL", () => 
       expect(res.statusCode, res.body).toBe(200);
       return json<{ role: string; name: string; status: string; lastLoginAt: string | null }>(res);
     };
+    const me = { url: "/v1/me", headers: bearer(m.session) };
     expect((await warm(read)).statusCode).toBe(200);
+    expect((await warm(me)).statusCode).toBe(200);
     expect((await patchMember(owner, org.id, m.memberId, { role: "admin" })).statusCode).toBe(200);
     expect((await shown()).role).toBe("admin");
+    const mine = json<{ memberships: Array<{ role: string }> }>(await onB(me)).memberships;
+    expect(mine.map((x) => x.role)).toEqual(["admin"]);
 
     await warm(read);
     await A.db.owner((db) => db.execute(sql`UPDATE users SET name = 'Someone Else' WHERE id = ${m.userId}`));

@@ -10,6 +10,7 @@ import { PASSWORD_MAX } from "./passwords.ts";
 import { members, organizations, sessions } from "../db/schema.ts";
 import { notFound } from "../http/errors.ts";
 import { Prebuilt } from "../db/prebuilt.ts";
+import { tag } from "../cache/hub.ts";
 import { listUserSessions, revokeSession, revokeUserSessions } from "./sessions.ts";
 
 const Membership = Type.Object({
@@ -69,9 +70,15 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
     },
     async (req) => {
       const p = requireSession(req);
-      const rows = await deps.db.read({ userId: p.user.id }, (tx) =>
-        myMemberships.run(tx, "all", { userId: p.user.id }),
-      );
+      const userId = p.user.id;
+      // Kept until a membership of this user or one of their orgs changes (cache/hub.ts).
+      const { rows } =
+        deps.db.cache.myMemberships.get(userId) ??
+        (await deps.db.cache.myMemberships.load(userId, async () => {
+          const found = await deps.db.read({ userId }, (tx) => myMemberships.run(tx, "all", { userId }));
+          const tags = [tag.user(userId), ...found.map((r) => tag.org(r.member.orgId))];
+          return { value: { rows: found }, tags };
+        }))!;
       return {
         user: p.user,
         memberships: rows

@@ -15,7 +15,7 @@ import type { Policy } from "@roster/policy";
 /** The notification channel the triggers of migration 0007 send on. */
 export const CACHE_CHANNEL = "roster_cache";
 
-export type CacheName = "session" | "org_member" | "api_key" | "policy" | "member_read";
+export type CacheName = "session" | "org_member" | "api_key" | "policy" | "member_read" | "my_memberships";
 
 export interface CacheStats {
   hits: Record<CacheName, number>;
@@ -157,6 +157,11 @@ export interface MemberReadEntry {
   user: Pick<UserRow, "email" | "name" | "lastLoginAt">;
 }
 
+/** A user's memberships (any status) with their orgs' names and presets, as `GET /v1/me` starts from. */
+export interface MyMembershipsEntry {
+  rows: ReadonlyArray<{ member: MemberRow; orgName: string; policy: string }>;
+}
+
 /** An org's effective policy: its preset plus its custom roles, compiled (roles/effective.ts). */
 export interface PolicyEntry {
   policy: Policy;
@@ -170,6 +175,7 @@ export interface CacheSizes {
   apiKeys: number;
   policies?: number;
   memberReads?: number;
+  myMemberships?: number;
 }
 
 export const DEFAULT_CACHE_SIZES: CacheSizes = {
@@ -178,6 +184,7 @@ export const DEFAULT_CACHE_SIZES: CacheSizes = {
   apiKeys: 10_000,
   policies: 10_000,
   memberReads: 20_000,
+  myMemberships: 50_000,
 };
 
 export class CacheHub {
@@ -191,14 +198,16 @@ export class CacheHub {
   readonly policies: TaggedCache<PolicyEntry>;
   /** Member with the user fields the member read shows, by (org, member id); reach is applied per reader. */
   readonly memberReads: TaggedCache<MemberReadEntry>;
+  /** A user's memberships by user id (`GET /v1/me`). */
+  readonly myMemberships: TaggedCache<MyMembershipsEntry>;
   private readonly caches: ReadonlyArray<Pick<TaggedCache<object>, "invalidate" | "clear">>;
   /** Bumped on every notification and every change of `trusted`: reads that span one are not stored. */
   generation = 0;
   /** True only while the listening connection is confirmed. */
   private listening = false;
   readonly stats: CacheStats = {
-    hits: { session: 0, org_member: 0, api_key: 0, policy: 0, member_read: 0 },
-    misses: { session: 0, org_member: 0, api_key: 0, policy: 0, member_read: 0 },
+    hits: { session: 0, org_member: 0, api_key: 0, policy: 0, member_read: 0, my_memberships: 0 },
+    misses: { session: 0, org_member: 0, api_key: 0, policy: 0, member_read: 0, my_memberships: 0 },
     invalidations: 0,
     reconnects: 0,
   };
@@ -213,7 +222,8 @@ export class CacheHub {
     this.apiKeys = new TaggedCache(this, "api_key", sizes.apiKeys);
     this.policies = new TaggedCache(this, "policy", sizes.policies ?? 10_000);
     this.memberReads = new TaggedCache(this, "member_read", sizes.memberReads ?? 20_000);
-    this.caches = [this.sessions, this.orgMembers, this.apiKeys, this.policies, this.memberReads];
+    this.myMemberships = new TaggedCache(this, "my_memberships", sizes.myMemberships ?? 50_000);
+    this.caches = [this.sessions, this.orgMembers, this.apiKeys, this.policies, this.memberReads, this.myMemberships];
   }
 
   get trusted(): boolean {

@@ -8,7 +8,7 @@ import type { CacheName } from "../cache/hub.ts";
 /** The request-path caches (cache/hub.ts), read from the database handle's counters at scrape time. */
 function cacheMetrics(registry: Registry, deps: AppDeps): void {
   const stats = () => deps.db.cache.stats;
-  const names: CacheName[] = ["session", "org_member", "api_key", "policy", "member_read"];
+  const names: CacheName[] = ["session", "org_member", "api_key", "policy", "member_read", "my_memberships"];
   new Counter({
     name: "roster_cache_hits_total",
     help: "Request-path cache hits by cache",
