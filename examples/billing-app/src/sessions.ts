@@ -58,8 +58,8 @@ export class RosterSessions {
     const id = randomBytes(32).toString("base64url");
     this.#sessions.set(id, {
       userId: claims.sub,
-      name: String(claims.name ?? claims.email ?? claims.sub),
-      email: String(claims.email ?? ""),
+      name: typeof claims.name === "string" ? claims.name : claims.sub,
+      email: typeof claims.email === "string" ? claims.email : "",
       orgName: orgs.find((o) => o.id === orgId)?.name ?? orgId,
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,
