@@ -12,7 +12,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["packages/*/test/**/*.test.ts", "packages/*/src/**/*.test.ts", "bench/test/**/*.test.ts"],
+          include: [
+            "packages/*/test/**/*.test.ts",
+            "packages/*/src/**/*.test.ts",
+            "bench/test/**/*.test.ts",
+            "examples/*/test/**/*.test.ts",
+          ],
           exclude: ["**/node_modules/**", "packages/console/e2e/**"],
         },
       },
@@ -21,7 +26,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "e2e",
-          include: ["packages/console/e2e/**/*.test.ts"],
+          include: ["packages/console/e2e/**/*.test.ts", "examples/*/e2e/**/*.test.ts"],
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,

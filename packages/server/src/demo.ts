@@ -9,6 +9,7 @@ import { newId } from "./lib/ids.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { createOrg } from "./orgs/service.ts";
 import { record } from "./audit/record.ts";
+import { createApplication } from "./oidc/applications.ts";
 
 const DEMO_DOMAIN = "roster.example";
 
@@ -71,6 +72,33 @@ const PLANS: DemoPlan[] = [
 export interface DemoCredentials {
   password: string;
   accounts: Array<{ email: string; org: string; role: string }>;
+  /** The client of examples/billing-app, which reads it from this file to run beside the demo. */
+  application?: { name: string; clientId: string; clientSecret: string; url: string };
+}
+
+/** Where examples/billing-app listens by default. */
+const EXAMPLE_APP_URL = "http://127.0.0.1:4100";
+
+/** Registers the billing example as an application once (also on a demo database seeded before it existed). */
+async function withExampleApplication(deps: AppDeps, creds: DemoCredentials): Promise<DemoCredentials> {
+  if (creds.application) return creds;
+  const app = await createApplication(
+    deps,
+    {
+      name: "Billing example",
+      type: "web",
+      redirectUris: [`${EXAMPLE_APP_URL}/callback`],
+      postLogoutRedirectUris: [`${EXAMPLE_APP_URL}/`],
+      backchannelLogoutUri: `${EXAMPLE_APP_URL}/backchannel-logout`,
+    },
+    null,
+  );
+  const next = {
+    ...creds,
+    application: { name: app.name, clientId: app.clientId, clientSecret: app.clientSecret!, url: EXAMPLE_APP_URL },
+  };
+  writeFileSync(credentialsFile(deps), JSON.stringify(next, null, 2) + "\n", { mode: 0o600 });
+  return next;
 }
 
 const credentialsFile = (deps: AppDeps) => join(deps.config.dataDir, "demo-credentials.json");
@@ -80,7 +108,7 @@ export async function seedDemo(deps: AppDeps): Promise<DemoCredentials | null> {
   const [{ n } = { n: 0 }] = await deps.db.owner((db) => db.select({ n: sql<number>`count(*)::int` }).from(users));
   if (Number(n) > 0) {
     return existsSync(credentialsFile(deps))
-      ? (JSON.parse(readFileSync(credentialsFile(deps), "utf8")) as DemoCredentials)
+      ? withExampleApplication(deps, JSON.parse(readFileSync(credentialsFile(deps), "utf8")) as DemoCredentials)
       : null;
   }
   const password = `demo-${randomBytes(6).toString("base64url")}`;
@@ -155,7 +183,5 @@ export async function seedDemo(deps: AppDeps): Promise<DemoCredentials | null> {
   const platformEmail = `platform@${DEMO_DOMAIN}`;
   await makeUser(platformEmail, "Pat Platform", "developer_admin");
   accounts.push({ email: platformEmail, org: "(platform)", role: "developer_admin" });
-  const creds = { password, accounts };
-  writeFileSync(credentialsFile(deps), JSON.stringify(creds, null, 2) + "\n", { mode: 0o600 });
-  return creds;
+  return withExampleApplication(deps, { password, accounts });
 }
