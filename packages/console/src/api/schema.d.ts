@@ -1162,7 +1162,7 @@ export interface paths {
         };
         /**
          * List webhook endpoints
-         * @description The org's webhook endpoints, newest first, never with a secret. Needs `webhook:manage`.
+         * @description The org's webhook endpoints, newest first, each with its newest delivery, never with a secret. Needs `webhook:manage`.
          */
         get: operations["listWebhooks"];
         put?: never;
@@ -8625,6 +8625,21 @@ export interface operations {
                             events: string[];
                             failingSince: string | null;
                             id: string;
+                            lastDelivery: {
+                                attempts: number;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-22T10:15:00.000Z
+                                 */
+                                createdAt: string;
+                                eventType: string;
+                                id: string;
+                                lastAttemptAt: string | null;
+                                nextAttemptAt: string | null;
+                                responseStatus: number | null;
+                                /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
+                                status: "pending" | "delivered" | "failed";
+                            } | null;
                             /**
                              * Format: date-time
                              * @example 2026-11-22T10:15:00.000Z
@@ -9200,6 +9215,7 @@ export interface operations {
                             nextAttemptAt: string | null;
                             responseBody: string | null;
                             responseStatus: number | null;
+                            /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
                             status: "pending" | "delivered" | "failed";
                         }[];
                         nextCursor: string | null;
@@ -9313,6 +9329,7 @@ export interface operations {
                         nextAttemptAt: string | null;
                         responseBody: string | null;
                         responseStatus: number | null;
+                        /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
                         status: "pending" | "delivered" | "failed";
                     };
                 };
@@ -9565,6 +9582,7 @@ export interface operations {
                         nextAttemptAt: string | null;
                         responseBody: string | null;
                         responseStatus: number | null;
+                        /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
                         status: "pending" | "delivered" | "failed";
                     };
                 };
