@@ -87,7 +87,7 @@ describe("webhooks page", () => {
     expect(shown).toMatch(/^whsec_/);
     await page.getByRole("button", { name: "Copy secret" }).click();
     await page.getByRole("button", { name: "Copied" }).waitFor();
-    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    const copied = await page.evaluate<string>("navigator.clipboard.readText()");
     expect(copied).toBe(shown);
     receiver.secret = copied;
     const secretCheck = await checkPage(browser, server, page, "webhooks-secret", { inPlace: true });
