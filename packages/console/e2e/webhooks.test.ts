@@ -1,7 +1,7 @@
 /**
  * The Webhooks page (@see issue 16): create an endpoint, copy its secret (shown once), send a test event that a
  * real receiver on 127.0.0.1 verifies with the copied secret (`standardwebhooks`), a 500 shown as retrying, Retry
- * delivers it; axe in light and dark, screenshots at 1280 and 375.
+ * delivers it; the row menu (edit, rotate, disable, delete); axe in light and dark, screenshots at 1280 and 375.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
@@ -57,7 +57,7 @@ afterAll(async () => {
 const row = (page: Page, id: string) => page.locator(`[data-delivery-id="${id}"]`);
 
 describe("webhooks page", () => {
-  it("creates an endpoint, copies its secret once, delivers a test event, shows a failure and retries it", async () => {
+  it("creates an endpoint, copies its secret once, delivers a test event, retries a failure, then edits, rotates, disables and deletes it", async () => {
     const ctx = await newContext(browser, server);
     await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
     const page = await ctx.newPage();
@@ -163,6 +163,36 @@ describe("webhooks page", () => {
     });
     expect(listCheck.violations).toEqual([]);
     expect(listCheck.errors).toEqual([]);
+
+    // The row menu: edit, rotate (a new secret, once), disable, delete after a confirmation.
+    await page.goto(`/orgs/${orgId}/webhooks`);
+    const endpointRow = page.getByTestId("webhook-row").first();
+    const menu = async (item: string) => {
+      await endpointRow.getByRole("button", { name: `Actions for ${receiver.url}` }).click();
+      await page.getByRole("menuitem", { name: item }).click();
+    };
+    await menu("Edit");
+    const edit = page.getByRole("dialog", { name: "Edit endpoint" });
+    await edit.getByLabel("Description (optional)").fill("Seats and SIEM");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await endpointRow.getByText("Seats and SIEM").waitFor();
+    await menu("Rotate secret");
+    await page
+      .getByRole("dialog", { name: "Rotate the signing secret?" })
+      .getByRole("button", { name: "Rotate secret" })
+      .click();
+    const rotated = (await page.getByTestId("webhook-secret").textContent())?.trim() ?? "";
+    expect(rotated).toMatch(/^whsec_/);
+    expect(rotated).not.toBe(copied);
+    await page.getByRole("button", { name: "I have stored it" }).click();
+    await menu("Disable");
+    await endpointRow.getByText("Disabled").waitFor();
+    await menu("Delete");
+    await page
+      .getByRole("dialog", { name: "Delete this endpoint?" })
+      .getByRole("button", { name: "Delete endpoint" })
+      .click();
+    await page.getByText("No webhook endpoints yet").waitFor();
     expect(errors).toEqual([]);
     await ctx.close();
   });

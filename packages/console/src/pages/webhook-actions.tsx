@@ -76,7 +76,11 @@ export function EndpointFormModal({
     setValues(initial);
   }
   const options = useMemo(eventOptions, []);
-  const save = useMutation({ mutationFn: () => onSubmit(values) });
+  const save = useMutation({
+    mutationFn: () => onSubmit(values),
+    // The next time it opens (another endpoint to add), it starts empty again.
+    onSuccess: () => setValues(initial),
+  });
   const close = () => {
     save.reset();
     onClose();
