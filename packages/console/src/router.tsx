@@ -20,6 +20,7 @@ import { SecurityPage } from "./pages/Security";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { InteractionPage } from "./pages/Interaction";
 import { AccessReviewsPage } from "./pages/AccessReviews";
+import { WebhooksPage } from "./pages/Webhooks";
 
 export const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
@@ -50,6 +51,8 @@ export const router = createBrowserRouter([
           { path: "api-keys", element: <ApiKeysPage /> },
           { path: "access-reviews", element: <AccessReviewsPage /> },
           { path: "access-reviews/:reviewId", element: <AccessReviewsPage /> },
+          { path: "webhooks", element: <WebhooksPage /> },
+          { path: "webhooks/:endpointId", element: <WebhooksPage /> },
         ],
       },
       { path: "*", element: <NotFoundPage /> },

@@ -47,7 +47,7 @@ export async function testApp(overrides: Partial<Config> = {}): Promise<TestApp>
   const { db, close, url } = await freshDatabase();
   const clock = new FakeClock();
   const mailer = new MemoryMailer();
-  // On PostgreSQL the config names the scratch database, as DATABASE_URL would (the event signals listen there).
+  // On PostgreSQL the config names the scratch database, as DATABASE_URL would.
   const config = testConfig({ ...(url ? { databaseUrl: url } : {}), ...overrides });
   const deps: AppDeps = { db, config, clock, mailer, logger: false };
   const app = await createApp(deps);

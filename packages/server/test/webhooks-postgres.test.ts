@@ -26,6 +26,72 @@ describe.skipIf(engine !== "postgres")("webhooks on PostgreSQL", () => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   });
 
+  it("event wake-ups come through the one listening connection at the listen URL, and again after it drops", async () => {
+    const { url, drop } = await createScratchDatabase(process.env.DATABASE_URL!, "roster_wl");
+    cleanup.push(drop);
+    // As behind a transaction-mode pooler: requests through DATABASE_URL, LISTEN through ROSTER_DATABASE_LISTEN_URL.
+    const named = (name: string) => `${url}${url.includes("?") ? "&" : "?"}application_name=${name}`;
+    const db = await openDatabase({
+      databaseUrl: named("roster_pool"),
+      listenUrl: named("roster_listen"),
+      poolSize: 2,
+    });
+    cleanup.push(() => db.close());
+    const config = testConfig({ databaseUrl: named("roster_pool") });
+    const app = await createApp({ db, config, clock: systemClock, mailer: new MemoryMailer(), logger: false });
+    cleanup.push(() => app.close());
+    const signals = new EventSignals({ db });
+    const got: Array<{ orgId: string; seq: number } | null> = [];
+    signals.subscribe((s) => got.push(s));
+    const listeners = async () =>
+      db.owner(async (d) =>
+        rowsOf<{ pid: number; app: string }>(
+          await d.execute(sql`SELECT pid, application_name AS app FROM pg_stat_activity
+                               WHERE datname = current_database() AND query ILIKE 'LISTEN%'`),
+        ),
+      );
+    expect(await listeners()).toEqual([{ pid: db.listenerPid(), app: "roster_listen" }]);
+
+    const owner = (
+      await app.inject({
+        method: "POST",
+        url: "/v1/auth/sign-up",
+        payload: { email: uniqueEmail(), name: "Owner", password: GOOD_PASSWORD },
+      })
+    ).json<{ token: string }>();
+    const org = (
+      await app.inject({
+        method: "POST",
+        url: "/v1/orgs",
+        headers: bearer(owner.token),
+        payload: { name: "L", policy: "saas" },
+      })
+    ).json<{ id: string }>();
+    const until = async (check: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(check()).toBe(true);
+    };
+    await until(() => got.some((s) => s?.orgId === org.id));
+
+    // The listening connection is cut: it comes back on the listen URL, says "catch up", and wakes again.
+    const pid = db.listenerPid();
+    got.length = 0;
+    await db.owner((d) => d.execute(sql`SELECT pg_terminate_backend(${pid})`));
+    await until(() => db.listenerPid() !== null && db.listenerPid() !== pid);
+    await until(() => got.includes(null));
+    const renamed = await app.inject({
+      method: "PATCH",
+      url: `/v1/orgs/${org.id}`,
+      headers: bearer(owner.token),
+      payload: { name: "M" },
+    });
+    expect(renamed.statusCode).toBe(200);
+    await until(() => got.some((s) => s?.orgId === org.id));
+    expect(await listeners()).toEqual([{ pid: db.listenerPid(), app: "roster_listen" }]);
+    await signals.close();
+  }, 60_000);
+
   it("two instances deliver 1,000 events to one endpoint: each exactly once, in seq order", async () => {
     const { url, drop } = await createScratchDatabase(process.env.DATABASE_URL!, "roster_wh");
     cleanup.push(drop);

@@ -159,6 +159,16 @@ describe("webhooks", () => {
 
     await drain();
     expect(receiver.received).toHaveLength(1);
+    // The list shows each endpoint's newest delivery: here the first event, waiting after a 500.
+    const listed = json<{ data: Array<{ id: string; lastDelivery: Record<string, unknown> | null }> }>(
+      await api("GET", "/webhooks"),
+    ).data.find((e) => e.id === ep.id);
+    expect(listed?.lastDelivery).toMatchObject({
+      eventType: "team.reactivated",
+      status: "pending",
+      attempts: 0,
+      responseStatus: null,
+    });
     for (const wait of RETRY_SCHEDULE_MS.slice(0, 3)) {
       // Not before its time.
       t.clock.advance(wait - 1000);
@@ -444,5 +454,11 @@ describe("the event catalogue", () => {
     );
     expect(committed).toBe(renderEventCatalogue());
     for (const a of AUDIT_ACTIONS) expect(committed).toContain(`## \`${a}\``);
+  });
+
+  it("the console offers every audit action in its event picker and audit filter, in the server's order", async () => {
+    const { AUDIT_ACTIONS } = await import("../src/audit/record.ts");
+    const console = await import("../../console/src/lib/audit-actions.ts");
+    expect([...console.AUDIT_ACTIONS]).toEqual([...AUDIT_ACTIONS]);
   });
 });

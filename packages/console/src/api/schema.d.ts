@@ -1162,7 +1162,7 @@ export interface paths {
         };
         /**
          * List webhook endpoints
-         * @description The org's webhook endpoints, newest first, never with a secret. Needs `webhook:manage`.
+         * @description The org's webhook endpoints, newest first, each with its newest delivery, never with a secret. Needs `webhook:manage`.
          */
         get: operations["listWebhooks"];
         put?: never;
@@ -8629,6 +8629,21 @@ export interface operations {
                             events: string[];
                             failingSince: string | null;
                             id: string;
+                            lastDelivery: {
+                                attempts: number;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-22T10:15:00.000Z
+                                 */
+                                createdAt: string;
+                                eventType: string;
+                                id: string;
+                                lastAttemptAt: string | null;
+                                nextAttemptAt: string | null;
+                                responseStatus: number | null;
+                                /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
+                                status: "pending" | "delivered" | "failed";
+                            } | null;
                             /**
                              * Format: date-time
                              * @example 2026-11-22T10:15:00.000Z
@@ -9204,6 +9219,7 @@ export interface operations {
                             nextAttemptAt: string | null;
                             responseBody: string | null;
                             responseStatus: number | null;
+                            /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
                             status: "pending" | "delivered" | "failed";
                         }[];
                         nextCursor: string | null;
@@ -9317,6 +9333,7 @@ export interface operations {
                         nextAttemptAt: string | null;
                         responseBody: string | null;
                         responseStatus: number | null;
+                        /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
                         status: "pending" | "delivered" | "failed";
                     };
                 };
@@ -9569,6 +9586,7 @@ export interface operations {
                         nextAttemptAt: string | null;
                         responseBody: string | null;
                         responseStatus: number | null;
+                        /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
                         status: "pending" | "delivered" | "failed";
                     };
                 };

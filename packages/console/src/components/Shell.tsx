@@ -35,6 +35,7 @@ import {
   IconUserCircle,
   IconUsers,
   IconUserPlus,
+  IconWebhook,
 } from "@tabler/icons-react";
 import { can, filterFor } from "@roster/policy";
 import { api, ok } from "../api/client";
@@ -72,6 +73,12 @@ const ORG_NAV: NavItem[] = [
     label: "API keys",
     icon: <IconKey size={18} />,
     show: (v) => allowed(v, "read", "api_key"),
+  },
+  {
+    to: "webhooks",
+    label: "Webhooks",
+    icon: <IconWebhook size={18} />,
+    show: (v) => allowed(v, "manage", "webhook"),
   },
   {
     to: "audit",

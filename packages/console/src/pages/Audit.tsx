@@ -37,6 +37,7 @@ import { api, download, ok } from "../api/client";
 import type { Member, Ok } from "../api/types";
 import type { components, paths } from "../api/schema";
 import { roleTitle, useOrgView, type OrgView } from "../session";
+import { AUDIT_ACTIONS } from "../lib/audit-actions";
 import {
   EmptyState,
   ErrorState,
@@ -53,36 +54,6 @@ export type VerifyResult = Ok<"/v1/orgs/{orgId}/audit-events/verify">;
 type Page = Ok<"/v1/orgs/{orgId}/audit-events">;
 type EventsQuery = paths["/v1/orgs/{orgId}/audit-events"]["get"]["parameters"]["query"];
 
-/** The contract's event names, for the action filter. */
-export const AUDIT_ACTIONS = [
-  "team.invited",
-  "team.invite_resent",
-  "team.invite_accepted",
-  "team.invite_revoked",
-  "team.role_changed",
-  "team.deactivated",
-  "team.reactivated",
-  "team.removed",
-  "team.restored",
-  "team.store_access_changed",
-  "team.module_visibility_changed",
-  "team.department_changed",
-  "team.password_reset_requested",
-  "team.name_changed",
-  "team.sessions_revoked",
-  "team.purged",
-  "auth.sign_in_succeeded",
-  "auth.sign_in_failed",
-  "auth.signed_out",
-  "auth.mfa_enrolled",
-  "auth.mfa_removed",
-  "api_key.created",
-  "api_key.rotated",
-  "api_key.revoked",
-  "security.updated",
-  "organization.created",
-  "organization.updated",
-] as const;
 const ENTITY_TYPES = ["team", "auth", "api_key", "security", "organization"];
 
 /** A person's name by any id the log uses for them: user id (actors) or member id (targets). */

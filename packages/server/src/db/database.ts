@@ -9,6 +9,7 @@ import * as schema from "./schema.ts";
 import type { Database, Db, Scope, Tx } from "./types.ts";
 import { migrate } from "./migrate.ts";
 import { PgListener } from "./listener.ts";
+import { EVENTS_CHANNEL, EventFeed } from "./event-feed.ts";
 import { CACHE_CHANNEL, CacheHub } from "../cache/hub.ts";
 import { LastSeen } from "../cache/last-seen.ts";
 import { boundPgClient, boundPgliteClient, PGLITE_PARSERS } from "./bound-client.ts";
@@ -207,8 +208,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool.on("error", () => undefined);
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     const hub = new CacheHub();
+    const events = new EventFeed();
     const notify = (payload: string) => pool.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload]);
-    const listener = new PgListener(options.listenUrl || options.databaseUrl, hub, notify);
+    const listener = new PgListener(options.listenUrl || options.databaseUrl, hub, notify, events);
     const tx: Database["tx"] = (scope, fn) => scopedPgTransaction(pool, db, hub, scope, fn);
     const lastSeen = new LastSeen(lastSeenWriter(tx), options.lastSeenFlushMs ?? LAST_SEEN_FLUSH_MS);
     const database: Database = {
@@ -216,6 +218,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       tx,
       read: (scope, fn) => scopedPgRead(pool, db, scope, fn),
       cache: hub,
+      events,
       lastSeen,
       cacheSync: () => syncThrough(hub, notify),
       listenerPid: () => listener.backendPid,
@@ -257,6 +260,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const hub = new CacheHub();
+  const events = new EventFeed();
   const tx: Database["tx"] = async (scope, fn) => {
     const nonce = hub.trusted ? hub.nextNonce() : null;
     const back = nonce ? hub.waitForSync(nonce) : null;
@@ -285,6 +289,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // cannot interleave with anything else.
     read: (scope, fn) => fn(pgliteTx(db, boundPgliteClient(client, client, readBindStatement(scope), true).client)),
     cache: hub,
+    events,
     lastSeen,
     cacheSync: () => syncThrough(hub, (payload) => client.query("SELECT pg_notify($1, $2)", [CACHE_CHANNEL, payload])),
     listenerPid: () => null,
@@ -305,12 +310,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await lastSeen.close();
       hub.setListening(false);
       await unlisten().catch(() => undefined);
+      await unlistenEvents().catch(() => undefined);
       await client.close();
     },
   };
   await migrate(database, { upTo: options.migrateUpTo });
   // One process, one connection: the notification of a change arrives with its COMMIT.
   const unlisten = await client.listen(CACHE_CHANNEL, (payload) => hub.receive(payload));
+  const unlistenEvents = await client.listen(EVENTS_CHANNEL, (payload) => events.emit(payload));
   hub.setListening(true);
   return database;
 }

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { CACHE_CHANNEL, type CacheHub } from "../cache/hub.ts";
+import { EVENTS_CHANNEL, type EventFeed } from "./event-feed.ts";
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 5_000;
@@ -8,10 +9,11 @@ const HEARTBEAT_MS = 10_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
- * The one connection per instance that LISTENs for cache invalidations (PostgreSQL). It lives outside the
- * pool: LISTEN belongs to a session, so it needs a session of its own (with PgBouncer, a session-mode
- * connection). When it drops, the caches are emptied and bypassed at once and it reconnects with backoff;
- * they are trusted again only after LISTEN is confirmed on the new connection.
+ * The one connection per instance that LISTENs (PostgreSQL): for cache invalidations, and for committed events
+ * (the wake-ups of the webhook worker and the live streams). It lives outside the pool: LISTEN belongs to a
+ * session, so it needs a session of its own (with PgBouncer, a session-mode connection: `listenUrl`). When it
+ * drops, the caches are emptied and bypassed at once and it reconnects with backoff; they are trusted again
+ * only after LISTEN is confirmed on the new connection, and the event subscribers are then told to catch up.
  */
 export class PgListener {
   private client: pg.Client | null = null;
@@ -21,11 +23,12 @@ export class PgListener {
   private pid: number | null = null;
   private heartbeat: NodeJS.Timeout | undefined;
 
-  /** `send` delivers a payload on the channel through another connection (the pool): the heartbeat's path. */
+  /** `send` delivers a payload on the cache channel through another connection (the pool): the heartbeat's path. */
   constructor(
     private readonly connectionString: string,
     private readonly hub: CacheHub,
     private readonly send: (payload: string) => Promise<unknown>,
+    private readonly events: EventFeed,
   ) {}
 
   /** Connects once; on failure the instance runs without caches and keeps retrying in the background. */
@@ -85,15 +88,20 @@ export class PgListener {
     client.on("end", lost);
     client.on("notification", (msg) => {
       if (msg.channel === CACHE_CHANNEL) this.hub.receive(msg.payload ?? "");
+      else if (msg.channel === EVENTS_CHANNEL) this.events.emit(msg.payload ?? "");
     });
     try {
       await client.connect();
-      const res = await client.query<{ pid: number }>(`LISTEN ${CACHE_CHANNEL}; SELECT pg_backend_pid() AS pid`);
+      const res = await client.query<{ pid: number }>(
+        `LISTEN ${CACHE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; SELECT pg_backend_pid() AS pid`,
+      );
       if (down || this.closed) return;
-      const rows = (Array.isArray(res) ? (res as pg.QueryResult<{ pid: number }>[])[1]?.rows : res.rows) ?? [];
-      this.pid = rows[0]?.pid ?? null;
+      const results = Array.isArray(res) ? (res as pg.QueryResult<{ pid: number }>[]) : [res];
+      this.pid = results[results.length - 1]?.rows[0]?.pid ?? null;
       this.backoff = MIN_BACKOFF_MS;
       this.hub.setListening(true);
+      // Whatever committed while nobody listened is found by reading from where each subscriber stopped.
+      this.events.emit(null);
     } catch {
       lost();
     }

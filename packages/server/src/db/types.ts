@@ -3,6 +3,7 @@ import type { ExtractTablesWithRelations } from "drizzle-orm";
 import type * as schema from "./schema.ts";
 import type { CacheHub } from "../cache/hub.ts";
 import type { LastSeen } from "../cache/last-seen.ts";
+import type { EventFeed } from "./event-feed.ts";
 
 type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -38,6 +39,8 @@ export interface Database {
   ping(): Promise<void>;
   /** This instance's request-path caches, emptied by the database's change notifications (cache/hub.ts). */
   readonly cache: CacheHub;
+  /** Committed events' notifications, from the same listening connection as the caches' (db/event-feed.ts). */
+  readonly events: EventFeed;
   /** Session activity not yet written (auth/sessions.ts). */
   readonly lastSeen: LastSeen;
   /**

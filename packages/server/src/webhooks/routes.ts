@@ -52,6 +52,32 @@ const Endpoint = Type.Object({
   updatedAt: Timestamp,
 });
 
+const DeliveryStatus = Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("failed")], {
+  description:
+    "`pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand).",
+});
+
+const ListedEndpoint = Type.Composite([
+  Endpoint,
+  Type.Object({
+    lastDelivery: Nullable(
+      Type.Object(
+        {
+          id: Type.String(),
+          eventType: Type.String(),
+          status: DeliveryStatus,
+          attempts: Type.Integer(),
+          responseStatus: Nullable(Type.Integer()),
+          lastAttemptAt: Nullable(Timestamp),
+          nextAttemptAt: Nullable(Timestamp),
+          createdAt: Timestamp,
+        },
+        { description: "The endpoint's newest delivery; null before its first." },
+      ),
+    ),
+  }),
+]);
+
 const WithSecret = Type.Composite([
   Endpoint,
   Type.Object({
@@ -76,7 +102,7 @@ const Delivery = Type.Object({
   endpointId: Type.String(),
   eventType: Type.String({ description: "The audit action, or `webhook.test`." }),
   eventSeq: Nullable(Type.Integer({ description: "The event's place in the org's audit chain; null for tests." })),
-  status: Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("failed")]),
+  status: DeliveryStatus,
   attempts: Type.Integer(),
   nextAttemptAt: Nullable(Timestamp),
   lastAttemptAt: Nullable(Timestamp),
@@ -101,10 +127,10 @@ export async function webhookRoutes(app: FastifyInstance, deps: AppDeps): Promis
         tags: ["webhooks"],
         operationId: "listWebhooks",
         summary: "List webhook endpoints",
-        description: `The org's webhook endpoints, newest first, never with a secret. ${MANAGE}`,
+        description: `The org's webhook endpoints, newest first, each with its newest delivery, never with a secret. ${MANAGE}`,
         params: OrgParams,
         response: {
-          200: Type.Object({ data: Type.Array(Endpoint), nextCursor: Type.Null() }),
+          200: Type.Object({ data: Type.Array(ListedEndpoint), nextCursor: Type.Null() }),
           ...errors(400, 401, 403, 404),
         },
       },

@@ -7,6 +7,7 @@ import { AppError, invalid } from "../http/errors.ts";
 import type { OrgContext } from "../http/principal.ts";
 import { notYours } from "../http/scope.ts";
 import { decodeCursor, encodeCursor } from "../http/cursor.ts";
+import { rowsOf } from "../db/database.ts";
 import { newId } from "../lib/ids.ts";
 import { open, seal } from "../lib/crypto.ts";
 import { openingKeys } from "../config.ts";
@@ -164,16 +165,75 @@ export async function createEndpoint(
   return { ...endpointOut(row), secret };
 }
 
-export async function listEndpoints(deps: AppDeps, ctx: OrgContext): Promise<EndpointOut[]> {
+/** The newest delivery of an endpoint, for the list: how it is doing at a glance. */
+export interface LastDeliveryOut {
+  id: string;
+  eventType: string;
+  status: WebhookDeliveryRow["status"];
+  attempts: number;
+  responseStatus: number | null;
+  lastAttemptAt: Date | null;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+}
+
+type LastDeliveryRow = {
+  endpoint_id: string;
+  id: string;
+  event_type: string;
+  status: WebhookDeliveryRow["status"];
+  attempts: number;
+  response_status: number | null;
+  last_attempt_at: Date | string | null;
+  next_attempt_at: Date | string;
+  created_at: Date | string;
+};
+
+const when = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
+
+export async function listEndpoints(
+  deps: AppDeps,
+  ctx: OrgContext,
+): Promise<Array<EndpointOut & { lastDelivery: LastDeliveryOut | null }>> {
   allowManage(ctx);
-  const rows = await deps.db.tx(scopeOf(ctx), (tx) =>
-    tx
+  return deps.db.tx(scopeOf(ctx), async (tx) => {
+    const rows = await tx
       .select()
       .from(webhookEndpoints)
       .where(eq(webhookEndpoints.orgId, ctx.org.id))
-      .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id)),
-  );
-  return rows.map(endpointOut);
+      .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id));
+    // One index probe per endpoint (webhook_deliveries_log), however long the logs are.
+    const last = rowsOf<LastDeliveryRow>(
+      await tx.execute(sql`
+        SELECT e.id AS endpoint_id, d.id, d.event_type, d.status, d.attempts, d.response_status,
+               d.last_attempt_at, d.next_attempt_at, d.created_at
+          FROM webhook_endpoints e
+          CROSS JOIN LATERAL (
+            SELECT * FROM webhook_deliveries w
+             WHERE w.org_id = e.org_id AND w.endpoint_id = e.id
+             ORDER BY w.position DESC LIMIT 1) d
+         WHERE e.org_id = ${ctx.org.id}`),
+    );
+    const byEndpoint = new Map(last.map((d) => [d.endpoint_id, d]));
+    return rows.map((r) => {
+      const d = byEndpoint.get(r.id);
+      return {
+        ...endpointOut(r),
+        lastDelivery: d
+          ? {
+              id: d.id,
+              eventType: d.event_type,
+              status: d.status,
+              attempts: Number(d.attempts),
+              responseStatus: d.response_status,
+              lastAttemptAt: when(d.last_attempt_at),
+              nextAttemptAt: d.status === "pending" ? when(d.next_attempt_at) : null,
+              createdAt: new Date(d.created_at),
+            }
+          : null,
+      };
+    });
+  });
 }
 
 export async function getEndpoint(deps: AppDeps, ctx: OrgContext, id: string): Promise<EndpointOut> {
