@@ -279,8 +279,8 @@ export function ApplicationsPage() {
       >
         <Stack>
           <Text size="sm">
-            A new secret is issued and the current one stops working at once: the application cannot sign anyone in
-            or refresh tokens until it has the new one.
+            A new secret is issued and the current one stops working at once: the application cannot sign anyone in or
+            refresh tokens until it has the new one.
           </Text>
           <FormError>{rotate.error ? errorMessage(rotate.error) : null}</FormError>
           <Group justify="flex-end">
@@ -308,13 +308,7 @@ export function ApplicationsPage() {
 }
 
 /** The client id and, once, the secret, each with a copy button: nothing shows the secret again. */
-function SecretModal({
-  shown,
-  onClose,
-}: {
-  shown: { app: WithSecret; rotated: boolean } | null;
-  onClose: () => void;
-}) {
+function SecretModal({ shown, onClose }: { shown: { app: WithSecret; rotated: boolean } | null; onClose: () => void }) {
   const copyRow = (label: string, value: string, testId: string) => (
     <Stack gap={4}>
       <Text size="sm" fw={500}>
@@ -399,9 +393,7 @@ function ApplicationForm({
         firstParty: !thirdParty,
       };
       if (editing) {
-        return ok(
-          await api.PATCH("/v1/platform/applications/{id}", { params: { path: { id: editing.id } }, body }),
-        ) as Application;
+        return ok(await api.PATCH("/v1/platform/applications/{id}", { params: { path: { id: editing.id } }, body }));
       }
       return ok(await api.POST("/v1/platform/applications", { body: { ...body, type } }));
     },
@@ -438,7 +430,10 @@ function ApplicationForm({
             description={editing ? "The type cannot change; register a new application instead." : selected.description}
             data={TYPES.map((t) => ({ value: t.value, label: t.label }))}
             value={type}
-            onChange={(v) => v && setType(v as AppType)}
+            onChange={(v) => {
+              const picked = TYPES.find((t) => t.value === v);
+              if (picked) setType(picked.value);
+            }}
             allowDeselect={false}
             disabled={editing !== null}
           />

@@ -5,6 +5,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { api, ok } from "../api/client";
 import { errorMessage } from "../components/common";
 import { FormError, PublicFrame } from "../components/PublicFrame";
+import { titleCase } from "../lib/format";
 
 const SCOPE_TEXT: Record<string, string> = {
   openid: "Know who you are",
@@ -79,7 +80,7 @@ export function InteractionPage() {
             <Radio.Group label="Organization" value={orgId} onChange={setOrgId} required>
               <Stack gap="xs" mt="xs">
                 {d.organizations.map((o) => (
-                  <Radio key={o.id} value={o.id} label={`${o.name} (${o.role})`} />
+                  <Radio key={o.id} value={o.id} label={o.name} description={titleCase(o.role)} />
                 ))}
               </Stack>
             </Radio.Group>
@@ -87,9 +88,7 @@ export function InteractionPage() {
         ) : null}
         {d.application.firstParty ? null : (
           <Stack gap={4}>
-            <Text fw={500}>
-              {d.application.name} asks to:
-            </Text>
+            <Text fw={500}>{d.application.name} asks to:</Text>
             <ul aria-label={`What ${d.application.name} asks for`} style={{ margin: 0, paddingInlineStart: 20 }}>
               {d.scopes.map((s) => (
                 <li key={s}>{SCOPE_TEXT[s] ?? s}</li>
