@@ -5,6 +5,7 @@ import { HomePage } from "./pages/Home";
 import { TeamPage } from "./pages/Team";
 import { RolesPage } from "./pages/Roles";
 import { PlatformPage } from "./pages/Platform";
+import { ApplicationsPage } from "./pages/Applications";
 import { AccountPage } from "./pages/Account";
 import { NotFoundPage } from "./pages/NotFound";
 import { OrgFrame } from "./pages/OrgFrame";
@@ -35,6 +36,7 @@ export const router = createBrowserRouter([
       { index: true, element: <HomePage /> },
       { path: "account", element: <AccountPage /> },
       { path: "platform", element: <PlatformPage /> },
+      { path: "platform/applications", element: <ApplicationsPage /> },
       { path: "mailbox", element: <MailboxPage /> },
       {
         path: "orgs/:orgId",

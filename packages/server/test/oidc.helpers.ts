@@ -60,6 +60,8 @@ export interface FlowOptions {
   resource?: string;
   orgId?: string;
   pkce?: boolean;
+  /** Approves a third-party application's request, as its consent screen does. */
+  consent?: boolean;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function codeFlow(o: FlowOptions): Promise<FlowResult> {
       const done = await fetch(`${o.base}/v1/oidc/interactions/${interaction[1]}/complete`, {
         method: "POST",
         headers: { ...bearer(o.session), "content-type": "application/json" },
-        body: JSON.stringify(o.orgId ? { orgId: o.orgId } : {}),
+        body: JSON.stringify({ ...(o.orgId ? { orgId: o.orgId } : {}), ...(o.consent ? { consent: true } : {}) }),
       });
       if (done.status !== 200) return { error: { status: done.status, body: await done.text() } };
       url = ((await done.json()) as { redirectTo: string }).redirectTo;

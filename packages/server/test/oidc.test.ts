@@ -110,6 +110,34 @@ describe("OpenID Provider", () => {
     expect(bare.callback.searchParams.get("error_description")).toMatch(/PKCE/);
   });
 
+  it("a third-party application needs the person's consent; a first-party one does not", async () => {
+    const partner = await registerApplication(t, operator, {
+      name: "Partner reports",
+      type: "web",
+      redirectUris: [redirectUri],
+      firstParty: false,
+    });
+    const config = await oc.discovery(
+      new URL(`${base}/oidc`),
+      partner.clientId,
+      partner.clientSecret,
+      undefined,
+      insecure,
+    );
+    const member = await addMember(t, orgId, "sales");
+    const refused = await codeFlow({ base, config, redirectUri, session: member.session });
+    expect("error" in refused && refused.error.status).toBe(422);
+    if ("error" in refused) expect(JSON.parse(refused.error.body)).toMatchObject({ error: { param: "consent" } });
+    const approved = await codeFlow({ base, config, redirectUri, session: member.session, consent: true });
+    if ("error" in approved) throw new Error(JSON.stringify(approved.error));
+    const tokens = await oc.authorizationCodeGrant(config, approved.callback, {
+      pkceCodeVerifier: approved.verifier,
+      expectedState: approved.state,
+    });
+    expect(tokens.claims()!.sub).toBe(member.userId);
+    expect(tokens.claims()!.amr).toEqual(["pwd"]);
+  });
+
   it("an unknown redirect_uri is refused at Roster, never redirected to", async () => {
     const member = await addMember(t, orgId, "sales");
     const flow = await codeFlow({

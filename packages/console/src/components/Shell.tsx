@@ -20,6 +20,7 @@ import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import {
+  IconApps,
   IconBuildingSkyscraper,
   IconChevronDown,
   IconKey,
@@ -41,6 +42,7 @@ import { can, filterFor } from "@roster/policy";
 import { api, ok } from "../api/client";
 import { useCapabilities, useMe, useOrgView, usePolicy, type OrgView } from "../session";
 import { errorMessage, PersonAvatar, TableSkeleton } from "./common";
+import { isOperator } from "../lib/platform";
 
 interface NavItem {
   to: string;
@@ -234,9 +236,11 @@ function NavSection({ onNavigate }: { onNavigate: () => void }) {
   const { orgId, view } = useNavOrg();
   const location = useLocation();
   const items = view ? ORG_NAV.filter((i) => i.show(view)) : [];
-  const global: Array<{ to: string; label: string; icon: ReactNode }> = [];
+  const global: Array<{ to: string; label: string; icon: ReactNode; exact?: boolean }> = [];
   if (me.data?.user.platformRole)
-    global.push({ to: "/platform", label: "Platform", icon: <IconBuildingSkyscraper size={18} /> });
+    global.push({ to: "/platform", label: "Platform", icon: <IconBuildingSkyscraper size={18} />, exact: true });
+  if (isOperator(me.data?.user.platformRole))
+    global.push({ to: "/platform/applications", label: "Applications", icon: <IconApps size={18} /> });
   if (capabilities.data?.devMailbox)
     global.push({ to: "/mailbox", label: "Dev mailbox", icon: <IconMail size={18} /> });
   return (
@@ -275,7 +279,8 @@ function NavSection({ onNavigate }: { onNavigate: () => void }) {
               label={i.label}
               leftSection={i.icon}
               onClick={onNavigate}
-              active={location.pathname.startsWith(i.to)}
+              active={i.exact ? location.pathname === i.to : location.pathname.startsWith(i.to)}
+              end={i.exact}
             />
           ))}
         </Box>

@@ -1,10 +1,11 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Navigate, useParams } from "react-router";
 import { Alert, Button, Group, Loader, Radio, Stack, Text } from "@mantine/core";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { api, ok } from "../api/client";
 import { errorMessage } from "../components/common";
 import { FormError, PublicFrame } from "../components/PublicFrame";
+import { titleCase } from "../lib/format";
 
 const SCOPE_TEXT: Record<string, string> = {
   openid: "Know who you are",
@@ -57,6 +58,15 @@ export function InteractionPage() {
   const d = details.data;
   if (!d.user) return <Navigate to={`/sign-in?next=${encodeURIComponent(`/interaction/${uid}`)}`} replace />;
   const needsPick = d.organization.requested && !d.organization.orgId;
+  const automatic = d.application.firstParty && !needsPick;
+
+  if (automatic && !finish.error) {
+    return (
+      <PublicFrame title={`Continuing to ${d.application.name}`} subtitle={`Signed in as ${d.user.email}`}>
+        <AutoContinue onStart={() => finish.mutate(false)} />
+      </PublicFrame>
+    );
+  }
 
   return (
     <PublicFrame title={`Continue to ${d.application.name}`} subtitle={`Signed in as ${d.user.email}`}>
@@ -70,7 +80,7 @@ export function InteractionPage() {
             <Radio.Group label="Organization" value={orgId} onChange={setOrgId} required>
               <Stack gap="xs" mt="xs">
                 {d.organizations.map((o) => (
-                  <Radio key={o.id} value={o.id} label={`${o.name} (${o.role})`} />
+                  <Radio key={o.id} value={o.id} label={o.name} description={titleCase(o.role)} />
                 ))}
               </Stack>
             </Radio.Group>
@@ -79,7 +89,7 @@ export function InteractionPage() {
         {d.application.firstParty ? null : (
           <Stack gap={4}>
             <Text fw={500}>{d.application.name} asks to:</Text>
-            <ul>
+            <ul aria-label={`What ${d.application.name} asks for`} style={{ margin: 0, paddingInlineStart: 20 }}>
               {d.scopes.map((s) => (
                 <li key={s}>{SCOPE_TEXT[s] ?? s}</li>
               ))}
@@ -96,12 +106,28 @@ export function InteractionPage() {
           <Button
             onClick={() => finish.mutate(!d.application.firstParty)}
             loading={finish.isPending}
-            disabled={needsPick && !orgId}
+            disabled={(needsPick && !orgId) || automatic}
           >
             {d.application.firstParty ? "Continue" : "Allow"}
           </Button>
         </Group>
       </Stack>
     </PublicFrame>
+  );
+}
+
+/** First-party application, nothing to pick: no question to ask, straight back to the application (once). */
+function AutoContinue({ onStart }: { onStart: () => void }) {
+  const started = useRef(false);
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    onStart();
+  }, [onStart]);
+  return (
+    <Group gap="sm">
+      <Loader size="sm" aria-label="Returning to the application" />
+      <Text size="sm">Returning to the application…</Text>
+    </Group>
   );
 }

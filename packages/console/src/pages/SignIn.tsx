@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { Alert, Anchor, Button, Group, PasswordInput, PinInput, Stack, Text, TextInput } from "@mantine/core";
 import { IconShieldLock } from "@tabler/icons-react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ok } from "../api/client";
 import { meKey } from "../session";
 import { errorMessage } from "../components/common";
@@ -17,6 +17,7 @@ export function SignInPage() {
   const [email, setEmail] = useState(params.get("email") ?? "");
   const [password, setPassword] = useState("");
   const [challenge, setChallenge] = useState<string | null>(null);
+  const forApp = useSignInFor(next);
 
   const done = async () => {
     qc.clear();
@@ -40,7 +41,10 @@ export function SignInPage() {
   if (challenge) return <MfaChallenge challengeId={challenge} onDone={done} onCancel={() => setChallenge(null)} />;
 
   return (
-    <PublicFrame title="Sign in to Roster" subtitle="Manage your team, roles and access.">
+    <PublicFrame
+      title="Sign in to Roster"
+      subtitle={forApp ? `to continue to ${forApp}` : "Manage your team, roles and access."}
+    >
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -84,6 +88,18 @@ export function SignInPage() {
       </form>
     </PublicFrame>
   );
+}
+
+/** When an application sent the person here (OpenID Connect sign-in request), its name. */
+function useSignInFor(next: string): string | null {
+  const uid = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec(next)?.[1] ?? "";
+  const details = useQuery({
+    queryKey: ["interaction", uid],
+    enabled: uid !== "",
+    queryFn: async () => ok(await api.GET("/v1/oidc/interactions/{uid}", { params: { path: { uid } } })),
+    retry: false,
+  });
+  return details.data?.application.name ?? null;
 }
 
 function MfaChallenge({

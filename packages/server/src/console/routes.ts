@@ -25,6 +25,7 @@ export const CONSOLE_PATHS = [
   "/mfa/*",
   "/account",
   "/platform",
+  "/platform/*",
   "/mailbox",
   "/orgs/*",
   "/interaction/*",

@@ -16,6 +16,14 @@ async function findInteraction(provider: Provider, uid: string): Promise<Interac
   return interaction;
 }
 
+/**
+ * First-party applications skip the consent step. The provider keeps extra client metadata under its own
+ * (snake_case) name: `roster_first_party`, set from the application's row by the adapter.
+ */
+function isFirstParty(client: InstanceType<Provider["Client"]>): boolean {
+  return (client as unknown as { roster_first_party?: boolean }).roster_first_party !== false;
+}
+
 const scopeOf = (interaction: Interaction): string => {
   const s = interaction.params.scope;
   return typeof s === "string" ? s : "openid";
@@ -57,7 +65,7 @@ export async function describeInteraction(deps: AppDeps, provider: Provider, uid
     application: {
       clientId,
       name: client.clientName ?? clientId,
-      firstParty: (client as unknown as { rosterFirstParty?: boolean }).rosterFirstParty !== false,
+      firstParty: isFirstParty(client),
     },
     scopes: scopeOf(interaction).split(" ").filter(Boolean),
     organization: { requested: requested !== null, orgId: requested || null },
@@ -84,7 +92,7 @@ export async function completeInteraction(
   const clientId = String(interaction.params.client_id);
   const client = await provider.Client.find(clientId);
   if (!client) throw notFound("Sign-in request");
-  const firstParty = (client as unknown as { rosterFirstParty?: boolean }).rosterFirstParty !== false;
+  const firstParty = isFirstParty(client);
   if (!firstParty && body.consent !== true) {
     throw invalid("consent", "Approve the access this application asks for, or decline it.");
   }

@@ -150,7 +150,8 @@ export function buildProvider(deps: AppDeps, keys: KeySet): Provider {
     },
     findAccount: findAccount(deps),
     claims: {
-      openid: ["sub"],
+      // `amr`: how the person signed in (`otp` once a second factor was shown), in every ID token.
+      openid: ["sub", "amr"],
       email: ["email", "email_verified"],
       profile: ["name"],
       organizations: ["organizations"],

@@ -79,7 +79,7 @@ export async function oidcRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
           { orgId: Type.Optional(Id), consent: Type.Optional(Type.Boolean()) },
           { additionalProperties: false },
         ),
-        response: { 200: Redirect, ...errors(400, 401, 403, 404) },
+        response: { 200: Redirect, ...errors(400, 401, 403, 404, 422) },
       },
     },
     async (req) => completeInteraction(deps, await host.provider(), req.params.uid, requirePrincipal(req), req.body),

@@ -1,0 +1,523 @@
+// Sign in with Roster, driven in Chromium: an application (openid-client as the relying party) sends the browser
+// to Roster's hosted pages (sign-in, two-step verification, organization picker, consent) and exchanges the code;
+// platform staff register applications in the console. @see issue 15
+import { createServer, type Server as HttpServer } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import * as oc from "openid-client";
+import * as OTPAuth from "otpauth";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import { sql } from "drizzle-orm";
+import { presets } from "@roster/policy";
+import {
+  addMember,
+  apiCall,
+  checkPage,
+  createOrg,
+  launch,
+  newContext,
+  PHONE,
+  settle,
+  signIn,
+  signUp,
+  startServer,
+  type Account,
+  type Server,
+} from "./harness.ts";
+
+let server: Server;
+let browser: Browser;
+let operator: Account;
+let acme: string; // billing org, no MFA requirement
+let vault: string; // billing org that requires two-step verification
+let other: string;
+let callback: Callback;
+const insecure = { execute: [oc.allowInsecureRequests] };
+
+/** The application's redirect URI: a real HTTP server on 127.0.0.1 that records what the browser brought back. */
+interface Callback {
+  uri: string;
+  next(): Promise<URL>;
+  close(): Promise<void>;
+}
+
+async function startCallback(): Promise<Callback> {
+  const waiting: Array<(u: URL) => void> = [];
+  const arrived: URL[] = [];
+  const http: HttpServer = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
+    if (url.pathname !== "/callback") {
+      res.writeHead(404).end(); // the browser's favicon request
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end('<!doctype html><html lang="en"><title>Billing app</title><h1>Back in the billing app</h1></html>');
+    const w = waiting.shift();
+    if (w) w(url);
+    else arrived.push(url);
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const port = (http.address() as { port: number }).port;
+  return {
+    uri: `http://127.0.0.1:${port}/callback`,
+    next: () => {
+      const ready = arrived.shift();
+      if (ready) return Promise.resolve(ready);
+      return new Promise<URL>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the browser never came back to the application")), 60_000);
+        waiting.push((u) => {
+          clearTimeout(timer);
+          resolve(u);
+        });
+      });
+    },
+    close: () => new Promise((resolve) => http.close(() => resolve())),
+  };
+}
+
+async function enrolTotp(account: Account): Promise<OTPAuth.TOTP> {
+  const seed = await apiCall<{ secret: string }>(server, "POST", "/v1/me/mfa/totp", account.token);
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed.secret), digits: 6, period: 30 });
+  await apiCall(server, "POST", "/v1/me/mfa/totp/confirm", account.token, { code: totp.generate() });
+  return totp;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  browser = await launch();
+  callback = await startCallback();
+  operator = await signUp(server, "Oscar Operator", "operator");
+  await server.deps.db.owner((db) =>
+    db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${operator.userId}`),
+  );
+  acme = (await createOrg(server, operator, "billing", "Acme Billing")).id;
+  other = (await createOrg(server, operator, "billing", "Globex Billing")).id;
+  vault = (await createOrg(server, operator, "billing", "Vault Billing")).id;
+  // An org may require MFA only once its owner has it.
+  await enrolTotp(operator);
+  await apiCall(server, "PATCH", `/v1/orgs/${vault}/security`, operator.token, { requireMfa: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await callback?.close();
+  await server?.close();
+});
+
+async function register(body: Record<string, unknown>) {
+  return apiCall<{ id: string; clientId: string; clientSecret?: string }>(
+    server,
+    "POST",
+    "/v1/platform/applications",
+    operator.token,
+    { redirectUris: [callback.uri], ...body },
+  );
+}
+
+async function relyingParty(clientId: string, secret?: string): Promise<oc.Configuration> {
+  return oc.discovery(new URL(`${server.url}/oidc`), clientId, secret, secret ? undefined : oc.None(), insecure);
+}
+
+/** The application's first step: an authorization URL with a PKCE challenge (openid-client builds it). */
+async function authorizationRequest(config: oc.Configuration, resource: string) {
+  const verifier = oc.randomPKCECodeVerifier();
+  const state = oc.randomState();
+  const url = oc.buildAuthorizationUrl(config, {
+    redirect_uri: callback.uri,
+    scope: "openid email profile organizations offline_access",
+    // OpenID Connect Core 11: a refresh token (offline_access) is granted only with prompt=consent.
+    prompt: "consent",
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    resource,
+    state,
+  });
+  return { url, verifier, state };
+}
+
+async function fillSignIn(page: Page, account: Account): Promise<void> {
+  await page.waitForURL((u) => u.pathname === "/sign-in");
+  await page.getByLabel("Email").fill(account.email);
+  await page.locator("input[autocomplete=current-password]").fill(account.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The browser's own Roster session (the cookie the hosted pages set), to ask /v1/authorize as that sign-in. */
+async function browserSession(ctx: BrowserContext): Promise<string> {
+  const cookie = (await ctx.cookies(server.url)).find((c) => c.name === "roster_session");
+  if (!cookie) throw new Error("the browser holds no Roster session");
+  return cookie.value;
+}
+
+/**
+ * The organization access token says what POST /v1/authorize says, for every action of the billing preset and
+ * for every permission the token lists.
+ */
+async function expectClaimsMatchAuthorize(accessToken: string, session: string, orgId: string): Promise<string[]> {
+  const at = decodeJwt(accessToken);
+  const permissions = new Set(at.permissions as string[]);
+  const checks = new Set<string>();
+  for (const [resource, actions] of Object.entries(presets.billing.resources)) {
+    for (const action of actions) checks.add(`${resource}:${action}`);
+  }
+  for (const p of permissions) checks.add(p.split("@")[0]!);
+  const allowed: string[] = [];
+  for (const permission of checks) {
+    const [resource, action] = permission.split(":") as [string, string];
+    const answer = await apiCall<{ allowed: boolean }>(server, "POST", "/v1/authorize", session, {
+      orgId,
+      action,
+      resource: { type: resource },
+    });
+    expect(answer.allowed, permission).toBe(permissions.has(permission));
+    if (answer.allowed) allowed.push(permission);
+  }
+  return allowed;
+}
+
+describe("Sign in with Roster in the browser", () => {
+  it("a member without MFA: sign-in page, organization picker, code + PKCE, claims as /v1/authorize answers", async () => {
+    const app = await register({ name: "Billing app", type: "web" });
+    const config = await relyingParty(app.clientId, app.clientSecret);
+    const member = await signUp(server, "Cora Service", "cs");
+    await addMember(server, acme, member, "customer_service", { department: "support", storeIds: ["st_1", "st_2"] });
+    await addMember(server, other, member, "sales");
+
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const request = await authorizationRequest(config, "urn:roster:org");
+    await page.goto(request.url.href);
+    // Signed out: Roster's own sign-in page, with its forgot-password link.
+    await page.waitForURL(
+      (u) => u.pathname === "/sign-in" && (u.searchParams.get("next") ?? "").startsWith("/interaction/"),
+    );
+    const forgot = page.getByRole("link", { name: "Forgot your password?" });
+    expect(await forgot.getAttribute("href")).toBe("/forgot-password");
+    await page.getByText("to continue to Billing app").waitFor();
+    const signInCheck = await checkPage(browser, server, page, "oidc-sign-in", { inPlace: true });
+    expect(signInCheck.violations).toEqual([]);
+    await fillSignIn(page, member);
+
+    // The app asked for an organization without naming one: the picker lists the active memberships.
+    await page.waitForURL((u) => u.pathname.startsWith("/interaction/"));
+    const picker = page.getByRole("radiogroup", { name: "Organization" });
+    await picker.waitFor();
+    expect(await picker.getByRole("radio").count()).toBe(2);
+    expect(await page.getByRole("button", { name: "Continue" }).isDisabled()).toBe(true);
+    // First-party: no consent list.
+    expect(await page.getByText(/asks to/).count()).toBe(0);
+    const pickerCheck = await checkPage(browser, server, page, "oidc-org-picker", { inPlace: true });
+    expect(pickerCheck.violations).toEqual([]);
+    await picker.getByRole("radio", { name: /Acme Billing/ }).check();
+    await page.getByRole("button", { name: "Continue" }).click();
+
+    const back = await callback.next();
+    await page.getByRole("heading", { name: "Back in the billing app" }).waitFor();
+    const tokens = await oc.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+    });
+    const id = tokens.claims()!;
+    expect(id.sub).toBe(member.userId);
+    expect(id.email).toBe(member.email);
+    expect(id.name).toBe("Cora Service");
+    expect(id.amr).toEqual(["pwd"]);
+    expect(id.organizations).toEqual(
+      expect.arrayContaining([
+        { id: acme, name: "Acme Billing", role: "customer_service" },
+        { id: other, name: "Globex Billing", role: "sales" },
+      ]),
+    );
+    expect(decodeProtectedHeader(tokens.access_token).typ).toBe("at+jwt");
+    const at = decodeJwt(tokens.access_token);
+    expect(at).toMatchObject({
+      aud: `urn:roster:org:${acme}`,
+      sub: member.userId,
+      org_id: acme,
+      role: "customer_service",
+      store_ids: ["st_1", "st_2"],
+      department: "support",
+      hidden_modules: [],
+    });
+    expect(at.exp! - at.iat!).toBe(300);
+    const allowed = await expectClaimsMatchAuthorize(tokens.access_token, await browserSession(ctx), acme);
+    expect(allowed).toContain("invoice:void");
+    expect(allowed).not.toContain("plan:create");
+    expect(tokens.refresh_token).toBeTruthy();
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
+  it("a member with MFA: the two-step verification page, then the org that requires it; amr carries otp", async () => {
+    const app = await register({ name: "Billing app (MFA)", type: "web" });
+    const config = await relyingParty(app.clientId, app.clientSecret);
+    const member = await signUp(server, "Max Factor", "mfa");
+    await addMember(server, vault, member, "sales", { storeIds: ["st_9"] });
+    await addMember(server, acme, member, "admin");
+    const totp = await enrolTotp(member);
+
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    const request = await authorizationRequest(config, "urn:roster:org");
+    await page.goto(request.url.href);
+    await fillSignIn(page, member);
+    await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
+    const mfaCheck = await checkPage(browser, server, page, "oidc-mfa", { inPlace: true });
+    expect(mfaCheck.violations).toEqual([]);
+    await page.getByLabel("Authentication code").first().click();
+    // The current step's code was spent on enrolment; the next one is within the accepted window.
+    await page.keyboard.type(totp.generate({ timestamp: Date.now() + 30_000 }));
+
+    const picker = page.getByRole("radiogroup", { name: "Organization" });
+    await picker.waitFor();
+    await picker.getByRole("radio", { name: /Vault Billing/ }).check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    const back = await callback.next();
+    const tokens = await oc.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+    });
+    expect(tokens.claims()!.amr).toEqual(["pwd", "otp"]);
+    const at = decodeJwt(tokens.access_token);
+    expect(at).toMatchObject({ org_id: vault, role: "sales", store_ids: ["st_9"], department: null });
+    // The browser's session showed the factor, so /v1/authorize answers for the org that requires it.
+    const allowed = await expectClaimsMatchAuthorize(tokens.access_token, await browserSession(ctx), vault);
+    expect(allowed).toContain("plan:create");
+    expect(allowed).not.toContain("invoice:void");
+    await ctx.close();
+  });
+
+  it("a member without MFA, in an org that requires it, sets up the factor on the way and then continues", async () => {
+    const app = await register({ name: "Billing app (gate)", type: "web" });
+    const config = await relyingParty(app.clientId, app.clientSecret);
+    const member = await signUp(server, "Nell Newfactor", "nomfa");
+    await addMember(server, vault, member, "customer_service");
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    const request = await authorizationRequest(config, `urn:roster:org:${vault}`);
+    await page.goto(request.url.href);
+    await fillSignIn(page, member);
+    await page.waitForURL((u) => u.pathname === "/mfa/enroll");
+    const secret = (await page.getByTestId("mfa-secret").textContent())!.trim();
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    await page.getByLabel("6-digit code").first().click();
+    await page.keyboard.type(totp.generate());
+    await page.getByLabel("I saved these codes somewhere safe").check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    // Back to the sign-in request; first-party with the org named: straight on to the application.
+    const back = await callback.next();
+    const tokens = await oc.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+    });
+    expect(tokens.claims()!.amr).toEqual(["pwd", "otp"]);
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ org_id: vault, role: "customer_service" });
+    await ctx.close();
+  });
+
+  it("a third-party application shows the consent screen; a first-party one goes straight back", async () => {
+    const thirdParty = await register({ name: "Partner Reports", type: "web", firstParty: false });
+    const firstParty = await register({ name: "Billing app (named org)", type: "web" });
+    const member = await signUp(server, "Tia Third", "consent");
+    await addMember(server, acme, member, "customer_service");
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+
+    // First-party, org named in the request: after sign-in nothing to pick and nothing to approve.
+    const fp = await relyingParty(firstParty.clientId, firstParty.clientSecret);
+    const r1 = await authorizationRequest(fp, `urn:roster:org:${acme}`);
+    await page.goto(r1.url.href);
+    await fillSignIn(page, member);
+    const back1 = await callback.next();
+    await page.getByRole("heading", { name: "Back in the billing app" }).waitFor();
+    const t1 = await oc.authorizationCodeGrant(fp, back1, { pkceCodeVerifier: r1.verifier, expectedState: r1.state });
+    expect(decodeJwt(t1.access_token).org_id).toBe(acme);
+
+    // Third-party: the person sees what the application asks for and approves it.
+    const tp = await relyingParty(thirdParty.clientId, thirdParty.clientSecret);
+    const declined = await authorizationRequest(tp, `urn:roster:org:${acme}`);
+    await page.goto(declined.url.href);
+    await page.getByText("Partner Reports asks to:").waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    const refused = await callback.next();
+    expect(refused.searchParams.get("error")).toBe("access_denied");
+
+    const r2 = await authorizationRequest(tp, `urn:roster:org:${acme}`);
+    await page.goto(r2.url.href);
+    await page.getByRole("heading", { name: "Continue to Partner Reports" }).waitFor();
+    const list = page.getByRole("list", { name: "What Partner Reports asks for" });
+    expect(await list.getByRole("listitem").allTextContents()).toEqual(
+      expect.arrayContaining(["See your email address", "See the organizations you belong to and your role in them"]),
+    );
+    const consentCheck = await checkPage(browser, server, page, "oidc-consent", { inPlace: true });
+    expect(consentCheck.violations).toEqual([]);
+    expect(consentCheck.errors).toEqual([]);
+    await page.getByRole("button", { name: "Allow" }).click();
+    const back2 = await callback.next();
+    const t2 = await oc.authorizationCodeGrant(tp, back2, { pkceCodeVerifier: r2.verifier, expectedState: r2.state });
+    expect(t2.claims()!.sub).toBe(member.userId);
+    expect(decodeJwt(t2.access_token).role).toBe("customer_service");
+    await ctx.close();
+  });
+
+  it("the hosted pages fit a phone: no sideways scrolling at 375 px", async () => {
+    const app = await register({ name: "Billing app on a phone", type: "spa" });
+    const config = await relyingParty(app.clientId);
+    const member = await signUp(server, "Pia Phone", "phone");
+    await addMember(server, acme, member, "sales");
+    await addMember(server, other, member, "sales");
+    const ctx = await newContext(browser, server, { viewport: PHONE });
+    const page = await ctx.newPage();
+    const request = await authorizationRequest(config, "urn:roster:org");
+    await page.goto(request.url.href);
+    await page.getByLabel("Email").waitFor();
+    const wide = () => page.evaluate<number>("document.documentElement.scrollWidth");
+    expect(await wide()).toBeLessThanOrEqual(PHONE.width);
+    await fillSignIn(page, member);
+    await page.getByRole("radiogroup", { name: "Organization" }).waitFor();
+    await settle(page);
+    expect(await wide()).toBeLessThanOrEqual(PHONE.width);
+    await page.getByRole("radio", { name: /Globex Billing/ }).check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    const back = await callback.next();
+    const tokens = await oc.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+    });
+    expect(decodeJwt(tokens.access_token).org_id).toBe(other);
+    await ctx.close();
+  });
+});
+
+describe("Applications in the console", () => {
+  it("platform staff register, copy, rotate, edit and delete applications; the copied secrets work", async () => {
+    const staffer = await signUp(server, "Paula Platform", "platform");
+    await server.deps.db.owner((db) =>
+      db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${staffer.userId}`),
+    );
+    await addMember(server, acme, staffer, "admin");
+    await register({ name: "Support desk", type: "spa", firstParty: false });
+    const ctx = await newContext(browser, server);
+    await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const clipboard = () => page.evaluate<string>("navigator.clipboard.readText()");
+    await signIn(page, staffer, "/platform");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Applications" }).click();
+    await page.waitForURL((u) => u.pathname === "/platform/applications");
+    const list = await checkPage(browser, server, page, "applications", {
+      ready: async (p) => {
+        await p.getByRole("heading", { name: "Applications" }).waitFor();
+        await p.getByText("Support desk", { exact: true }).first().waitFor();
+      },
+    });
+    expect(list.violations).toEqual([]);
+    expect(list.errors).toEqual([]);
+
+    // A web app: a redirect URI the API refuses is explained in the form; fixed, it registers.
+    await page.getByRole("button", { name: "Register application" }).click();
+    const form = page.getByRole("dialog", { name: "Register an application" });
+    await form.getByLabel("Name").fill("Invoices portal");
+    await form.getByRole("textbox", { name: "Redirect URIs", exact: true }).fill("http://portal.example.com/callback");
+    await form.getByLabel("Back-channel logout URI (optional)").fill("http://127.0.0.1:9/backchannel");
+    const formCheck = await checkPage(browser, server, page, "applications-register", { inPlace: true });
+    expect(formCheck.violations).toEqual([]);
+    await form.getByRole("button", { name: "Register" }).click();
+    await form
+      .getByRole("alert")
+      .getByText(/must use https/)
+      .waitFor();
+    await form.getByRole("textbox", { name: "Redirect URIs", exact: true }).fill(callback.uri);
+    await form.getByRole("button", { name: "Register" }).click();
+    const shown = page.getByRole("dialog", { name: "Application registered" });
+    await shown.getByText("This is the only time the client secret is shown.").waitFor();
+    const secretCheck = await checkPage(browser, server, page, "applications-secret", { inPlace: true });
+    expect(secretCheck.violations).toEqual([]);
+    await shown.getByRole("button", { name: "Copy client id" }).click();
+    const webClientId = await clipboard();
+    expect(webClientId).toMatch(/^rc_/);
+    await shown.getByRole("button", { name: "Copy client secret" }).click();
+    const webSecret = await clipboard();
+    expect(webSecret).toMatch(/^rcs_/);
+    await shown.getByRole("button", { name: "I have stored it" }).click();
+    await shown.waitFor({ state: "detached" });
+
+    // The copied client works: this browser (already signed in) goes through the code flow with it.
+    const web = await relyingParty(webClientId, webSecret);
+    const r = await authorizationRequest(web, `urn:roster:org:${acme}`);
+    const flow = await ctx.newPage();
+    await flow.goto(r.url.href);
+    const back = await callback.next();
+    const tokens = await oc.authorizationCodeGrant(web, back, { pkceCodeVerifier: r.verifier, expectedState: r.state });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ org_id: acme, role: "admin" });
+    await flow.close();
+
+    // A machine app: client credentials with the copied secret; a rotated secret replaces it at once.
+    await page.getByRole("button", { name: "Register application" }).click();
+    await form.getByLabel("Name").fill("Reports worker");
+    await form.getByLabel("Type", { exact: true }).click();
+    await page.getByRole("option", { name: "Machine" }).click();
+    expect(await form.getByRole("textbox", { name: "Redirect URIs", exact: true }).count()).toBe(0);
+    await form.getByRole("button", { name: "Register" }).click();
+    await shown.getByRole("button", { name: "Copy client id" }).click();
+    const machineId = await clipboard();
+    await shown.getByRole("button", { name: "Copy client secret" }).click();
+    const firstSecret = await clipboard();
+    await shown.getByRole("button", { name: "I have stored it" }).click();
+    const machine = await relyingParty(machineId, firstSecret);
+    expect((await oc.clientCredentialsGrant(machine)).access_token).toBeTruthy();
+
+    const row = (name: string) => page.getByTestId("application-row").filter({ hasText: name });
+    await row("Reports worker").getByRole("button", { name: "Actions for Reports worker" }).click();
+    await page.getByRole("menuitem", { name: "Rotate secret" }).click();
+    await page
+      .getByRole("dialog", { name: /Rotate the secret/ })
+      .getByRole("button", { name: "Rotate secret" })
+      .click();
+    const rotated = page.getByRole("dialog", { name: "New client secret" });
+    await rotated.getByRole("button", { name: "Copy client secret" }).click();
+    const newSecret = await clipboard();
+    expect(newSecret).not.toBe(firstSecret);
+    await rotated.getByRole("button", { name: "I have stored it" }).click();
+    await expect(oc.clientCredentialsGrant(machine)).rejects.toMatchObject({ error: "invalid_client" });
+    const renewed = await relyingParty(machineId, newSecret);
+    expect((await oc.clientCredentialsGrant(renewed)).access_token).toBeTruthy();
+
+    // Edit: a new name.
+    await row("Reports worker").getByRole("button", { name: "Actions for Reports worker" }).click();
+    await page.getByRole("menuitem", { name: "Edit" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit “Reports worker”" });
+    await edit.getByLabel("Name").fill("Nightly reports");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await row("Nightly reports").waitFor();
+
+    // Delete, confirmed by typing the name: the client stops working.
+    await row("Nightly reports").getByRole("button", { name: "Actions for Nightly reports" }).click();
+    await page.getByRole("menuitem", { name: "Delete" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete “Nightly reports”?" });
+    expect(await confirm.getByRole("button", { name: "Delete application" }).isDisabled()).toBe(true);
+    await confirm.getByLabel("Type “Nightly reports” to confirm").fill("Nightly reports");
+    await confirm.getByRole("button", { name: "Delete application" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await row("Nightly reports").waitFor({ state: "detached" });
+    await expect(oc.clientCredentialsGrant(renewed)).rejects.toMatchObject({ error: "invalid_client" });
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
+  it("someone without an operator's platform role finds no Applications page", async () => {
+    const member = await signUp(server, "Ned Nobody", "nobody");
+    await addMember(server, acme, member, "admin");
+    const ctx = await newContext(browser, server);
+    const page = await ctx.newPage();
+    await signIn(page, member, "/platform/applications");
+    await page.getByText("For the installation's operators only").waitFor();
+    expect(
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Applications" }).count(),
+    ).toBe(0);
+    await ctx.close();
+  });
+});
