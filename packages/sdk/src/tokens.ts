@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import type { Policy, Subject } from "@roster/policy";
+import { withCustomRoles, type Policy, type Subject } from "@roster/policy";
 import { Enforcer } from "./enforcer.ts";
 import { TokenError } from "./errors.ts";
 
@@ -95,14 +95,42 @@ export function subjectFromClaims(claims: RosterAccessClaims): Subject {
   };
 }
 
+/** Policies extended with a custom role read from tokens, per base policy: role and grants → policy. */
+const withTokenRoles = new WeakMap<Policy, Map<string, Policy>>();
+const MAX_TOKEN_ROLES = 200;
+
+/**
+ * The policy to decide a token with: `policy` itself when it knows the token's role, else `policy` with the
+ * role defined from the token's own `permissions` (a custom role of the org, which a preset cannot know). The
+ * grants are the member's effective ones, signed by Roster; the role's rank is set below every other role,
+ * which only matters for member management, never for the host app's own records.
+ */
+function policyForToken(policy: Policy, claims: RosterAccessClaims): Policy {
+  if (policy.roles.some((r) => r.name === claims.role)) return policy;
+  let byRole = withTokenRoles.get(policy);
+  if (!byRole) withTokenRoles.set(policy, (byRole = new Map()));
+  const key = `${claims.role} ${[...claims.permissions].sort().join(" ")}`;
+  let extended = byRole.get(key);
+  if (!extended) {
+    const lowest = Math.min(...policy.roles.map((r) => r.rank));
+    extended = withCustomRoles(policy, [
+      { key: claims.role, title: claims.role, description: "", rank: lowest / 2, permissions: claims.permissions },
+    ]);
+    if (byRole.size >= MAX_TOKEN_ROLES) byRole.delete(byRole.keys().next().value!);
+    byRole.set(key, extended);
+  }
+  return extended;
+}
+
 /**
  * An enforcer for the token's member, deciding `@own`, `@store` and `@department` locally with the org's policy
- * (from `GET /v1/orgs/{orgId}/policy` or a preset).
+ * (from `GET /v1/orgs/{orgId}/policy` or a preset). A custom role the policy does not define is decided from
+ * the token's `permissions`.
  *
  * @example
  * const enforcer = enforcerFromToken(claims, presets.billing);
  * enforcer.can("void", { type: "invoice" }).allowed;
  */
 export function enforcerFromToken(claims: RosterAccessClaims, policy: Policy): Enforcer {
-  return new Enforcer(policy, subjectFromClaims(claims));
+  return new Enforcer(policyForToken(policy, claims), subjectFromClaims(claims));
 }

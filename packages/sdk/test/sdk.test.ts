@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AddressInfo } from "node:net";
 import { presets } from "@roster/policy";
-import { ForbiddenError, RosterClient, RosterError } from "../src/index.ts";
+import { enforcerFromToken, ForbiddenError, RosterClient, RosterError, type RosterAccessClaims } from "../src/index.ts";
 import { parseRetryAfter } from "../src/errors.ts";
 import {
   addMember,
@@ -168,5 +168,39 @@ describe("@roster/sdk against a running Roster", () => {
 
   it("refuses to be built without credentials", () => {
     expect(() => new RosterClient({ baseUrl })).toThrow(TypeError);
+  });
+});
+
+describe("enforcerFromToken", () => {
+  const claims = (role: string, permissions: string[]): RosterAccessClaims => ({
+    iss: "https://roster.example.com/oidc",
+    sub: "usr_1",
+    aud: "urn:roster:org:org_1",
+    exp: 0,
+    iat: 0,
+    client_id: "app",
+    org_id: "org_1",
+    role,
+    permissions,
+    store_ids: [],
+    department: null,
+    hidden_modules: [],
+  });
+
+  it("decides an org's custom role, which the preset cannot know, from the token's own grants", () => {
+    const viewer = enforcerFromToken(claims("billing_viewer", ["invoice:read", "customer:read"]), presets.billing);
+    expect(viewer.can("read", { type: "invoice" }).allowed).toBe(true);
+    expect(viewer.can("read", { type: "customer" }).allowed).toBe(true);
+    expect(viewer.can("void", { type: "invoice" }).allowed).toBe(false);
+    expect(viewer.filter("read", "invoice")).toEqual({ kind: "all" });
+    // The same role with other grants (changed since) is decided by its own token.
+    const wider = enforcerFromToken(claims("billing_viewer", ["invoice:read", "invoice:void"]), presets.billing);
+    expect(wider.can("void", { type: "invoice" }).allowed).toBe(true);
+    expect(wider.can("read", { type: "customer" }).allowed).toBe(false);
+  });
+
+  it("a preset role is decided by the policy, whatever the token lists", () => {
+    const sales = enforcerFromToken(claims("sales", ["invoice:void"]), presets.billing);
+    expect(sales.can("void", { type: "invoice" }).allowed).toBe(false);
   });
 });
