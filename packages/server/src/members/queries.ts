@@ -93,9 +93,12 @@ export function memberFilters(
   return and(...conds)!;
 }
 
-/** Only status and role narrow the list: the kept counts (member_counts) give the exact total. */
+/**
+ * Only status, role and store narrow the list: the kept counts (member_counts) or the store's rows
+ * (member_stores) give the exact total.
+ */
 function countable(q: MemberQuery): boolean {
-  return !q.q && !q.department && !q.store && q.dormantDays === undefined;
+  return !q.q && !q.department && q.dormantDays === undefined;
 }
 
 /** Up to this many matches are counted exactly on any page; past it the total is the planner's estimate. */
@@ -255,18 +258,20 @@ async function countMembers(
   if (wholeOrg && countable(q)) {
     const status = q.status ?? "default";
     const statuses = status === "default" ? ["active", "inactive"] : status === "all" ? null : [status];
-    const res = await tx.execute(sql`
-      SELECT coalesce(sum(n), 0)::int AS total FROM member_counts
-       WHERE org_id = ${orgId}
-         ${
-           statuses
-             ? sql`AND status IN (${sql.join(
-                 statuses.map((s) => sql`${s}`),
-                 sql`, `,
-               )})`
-             : sql``
-         }
-         ${q.role ? sql`AND role = ${q.role}` : sql``}`);
+    const narrow = sql`${
+      statuses
+        ? sql`AND status IN (${sql.join(
+            statuses.map((s) => sql`${s}`),
+            sql`, `,
+          )})`
+        : sql``
+    } ${q.role ? sql`AND role = ${q.role}` : sql``}`;
+    // A store's members: its store rows carry status and role, so one index range counts them exactly.
+    const res = q.store
+      ? await tx.execute(sql`
+      SELECT count(*)::int AS total FROM member_stores WHERE org_id = ${orgId} AND store = ${q.store} ${narrow}`)
+      : await tx.execute(sql`
+      SELECT coalesce(sum(n), 0)::int AS total FROM member_counts WHERE org_id = ${orgId} ${narrow}`);
     return { total: Number(rowsOf<{ total: number }>(res)[0]?.total ?? 0), totalExact: true };
   }
   const plan = await tx.execute(sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${members} WHERE ${where}`);
