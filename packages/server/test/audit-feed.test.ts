@@ -148,7 +148,8 @@ describe(`audit feed (${engine})`, () => {
         } while (cursor);
         const want = expected.filter((e) => !extra || e.target === "ranged").map((e) => e.seq);
         expect(seen, `${range}${extra}`).toEqual(want);
-        if (to !== null && from !== null && to >= base - 2 * H && from <= base + 7 * H) expect(want.length).toBeGreaterThan(0);
+        if (to !== null && from !== null && to >= base - 2 * H && from <= base + 7 * H)
+          expect(want.length).toBeGreaterThan(0);
       }
     }
   });
