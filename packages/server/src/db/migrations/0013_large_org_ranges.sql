@@ -104,3 +104,17 @@ CREATE TRIGGER members_stores_update AFTER UPDATE ON members REFERENCING OLD TAB
   FOR EACH STATEMENT EXECUTE FUNCTION roster_member_stores_apply();
 CREATE TRIGGER members_stores_delete AFTER DELETE ON members REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION roster_member_stores_apply();
+
+-- The embedded engine now loads pg_trgm too: a database migrated past 0008 without it gets the search indexes here
+-- (where 0008 made them, nothing changes).
+DO $$ BEGIN
+  BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm is not available: member search runs without a trigram index';
+  END;
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+    EXECUTE 'CREATE INDEX IF NOT EXISTS users_search_name ON users USING gin (name gin_trgm_ops)';
+    EXECUTE 'CREATE INDEX IF NOT EXISTS users_search_email ON users USING gin (email gin_trgm_ops)';
+  END IF;
+END $$;
