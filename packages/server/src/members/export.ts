@@ -1,6 +1,6 @@
 import { PassThrough, Readable } from "node:stream";
 import { once } from "node:events";
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import ExcelJS from "exceljs";
 import type { AppDeps } from "../deps.ts";
 import { members, users } from "../db/schema.ts";
@@ -30,16 +30,17 @@ export function neutralize(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
+/** A member as the export reads it: the timestamps and the store list already as the text the file holds. */
 interface ExportSource {
   id: string;
   name: string;
   email: string;
   role: string;
   status: string;
-  lastLoginAt: Date | null;
-  createdAt: Date;
+  lastLoginAt: string | null;
+  createdAt: string;
   department: string | null;
-  storeIds: string[];
+  stores: string;
 }
 
 /** One member's cells in EXPORT_COLUMNS order, neutralised. */
@@ -49,12 +50,16 @@ function cells(m: ExportSource): string[] {
     neutralize(m.email),
     neutralize(m.role),
     m.status,
-    m.lastLoginAt?.toISOString() ?? "",
-    m.createdAt.toISOString(),
+    m.lastLoginAt ?? "",
+    m.createdAt,
     neutralize(m.department ?? ""),
-    neutralize(m.storeIds.join(";")),
+    neutralize(m.stores),
   ];
 }
+
+/** ISO 8601 in UTC with milliseconds, as Date#toISOString writes it, made by the database (no Date per cell). */
+const iso = (column: SQL | typeof members.createdAt) =>
+  sql<string>`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * Reads the org's members in id order, one short transaction per batch of 5,000 (keyset on id), so a 100,000-
@@ -77,10 +82,10 @@ async function* memberBatches(
           email: users.email,
           role: members.role,
           status: members.status,
-          lastLoginAt: users.lastLoginAt,
-          createdAt: members.createdAt,
+          lastLoginAt: sql<string | null>`${iso(sql`${users.lastLoginAt}`)}`,
+          createdAt: iso(members.createdAt),
           department: members.department,
-          storeIds: members.storeIds,
+          stores: sql<string>`array_to_string(${members.storeIds}, ';')`,
         })
         .from(members)
         .innerJoin(users, eq(users.id, members.userId))
@@ -117,7 +122,10 @@ function csvExport(deps: AppDeps, ctx: OrgContext, filters: MemberExportFilters,
     yield `${EXPORT_COLUMNS.join(",")}\n`;
     for await (const batch of memberBatches(deps, ctx, filters, scope)) {
       let out = "";
-      for (const m of batch) out += `${cells(m).map(csvCell).join(",")}\n`;
+      for (const m of batch) {
+        const c = cells(m);
+        out += `${csvCell(c[0]!)},${csvCell(c[1]!)},${csvCell(c[2]!)},${c[3]},${c[4]},${c[5]},${csvCell(c[6]!)},${csvCell(c[7]!)}\n`;
+      }
       yield out;
     }
   }
