@@ -376,6 +376,86 @@ describe("sort keys and kept counts (migration 0008)", () => {
     );
   });
 
+  it("member_stores mirrors every member's stores and sort keys after store, key and membership changes", async () => {
+    const mirror = async (q: ReturnType<typeof sql>) =>
+      rowsOf<Record<string, unknown>>(await t.db.owner((db) => db.execute(q)))
+        .map((r) => JSON.stringify(Object.values(r).map((v) => (v instanceof Date ? v.toISOString() : v))))
+        .sort();
+    const cols = sql.raw("store, member_id, name_key, email_key, role, status, last_login_at, created_at");
+    const kept = () => mirror(sql`SELECT ${cols} FROM member_stores WHERE org_id = ${orgId}`);
+    const fresh = () =>
+      mirror(sql`SELECT DISTINCT ${cols} FROM (SELECT unnest(store_ids) AS store, id AS member_id, name_key, email_key,
+        role, status, last_login_at, created_at FROM members WHERE org_id = ${orgId}) m`);
+    expect((await kept()).length).toBeGreaterThan(0);
+    expect(await kept()).toEqual(await fresh());
+    const rows = await allRows();
+    const [a, b, c] = [rows[3]!, rows[4]!, rows[5]!];
+    await t.db.owner(async (db) => {
+      await db
+        .update(members)
+        .set({ storeIds: ["wholesale", "outlet", "outlet"] })
+        .where(and(eq(members.orgId, orgId), eq(members.id, a.id)));
+      await db
+        .update(members)
+        .set({ storeIds: [] })
+        .where(and(eq(members.orgId, orgId), eq(members.id, b.id)));
+      await db
+        .update(members)
+        .set({ status: "inactive", role: "admin" })
+        .where(and(eq(members.orgId, orgId), eq(members.id, c.id)));
+      await db.update(users).set({ name: "Zed Renamed", lastLoginAt: t.clock.now() }).where(eq(users.email, a.email));
+    });
+    expect(await kept()).toEqual(await fresh());
+    await t.db.owner((db) => db.delete(members).where(and(eq(members.orgId, orgId), eq(members.id, a.id))));
+    expect(await kept()).toEqual(await fresh());
+  });
+
+  it("a store walk while grants change: survivors once and in order, additions after the cursor included", async () => {
+    for (const spec of ["name", "-lastLoginAt", "createdAt"]) {
+      const f: Filters = { store: "retail" };
+      let firstPage: string[] = [];
+      let changed = false;
+      const { seen } = await walk(f, spec, 4, async (sofar) => {
+        if (changed) return;
+        changed = true;
+        firstPage = [...sofar];
+        const now = t.clock.now().getTime();
+        const rows = await allRows();
+        const unseenIn = rows.filter((r) => matches(r, f, now) && !sofar.includes(r.id));
+        const outside = rows.filter((r) => !matches(r, f, now) && r.status !== "removed" && r.id !== ownerMemberId);
+        // One member not yet seen loses the store, one outside gains it, one already seen loses it.
+        await t.db.owner(async (db) => {
+          await db
+            .update(members)
+            .set({ storeIds: ["wholesale"] })
+            .where(and(eq(members.orgId, orgId), eq(members.id, unseenIn[0]!.id)));
+          await db
+            .update(members)
+            .set({ storeIds: ["retail"] })
+            .where(and(eq(members.orgId, orgId), eq(members.id, outside[0]!.id)));
+          await db
+            .update(members)
+            .set({ storeIds: [] })
+            .where(and(eq(members.orgId, orgId), eq(members.id, sofar[0]!)));
+        });
+      });
+      expect(changed).toBe(true);
+      const rows = await allRows();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const cmp = comparator(spec);
+      const lastOfFirst = byId.get(firstPage[firstPage.length - 1]!)!;
+      const now = t.clock.now().getTime();
+      const expected = [
+        ...firstPage,
+        ...rows
+          .filter((r) => matches(r, f, now) && cmp(r, lastOfFirst) > 0)
+          .sort(cmp)
+          .map((r) => r.id),
+      ];
+      expect(seen, spec).toEqual(expected);
+    }
+  });
+
   it("a cursor that names no value where the sort always has one is refused", async () => {
     const bad = Buffer.from(JSON.stringify([null, "mem_x"])).toString("base64url");
     const badTime = Buffer.from(JSON.stringify(["not a time", "mem_x"])).toString("base64url");

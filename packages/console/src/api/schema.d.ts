@@ -6800,7 +6800,7 @@ export interface operations {
                         nextCursor: string | null;
                         /** @description How many members match the filters (all pages). Exact when `totalExact` is true; otherwise the database's estimate. */
                         total: number;
-                        /** @description true: `total` is exact (the first page holds every match; or kept counts when only status and role filter; or few enough matches to count). false: the other filters (text, department, store, dormantDays) match many members and `total` is the database's estimate; show it as approximate. */
+                        /** @description true: `total` is exact (the first page holds every match; or kept counts when only status, role and store filter; or few enough matches to count). false: the other filters (text, department, dormantDays) match many members and `total` is the database's estimate; show it as approximate. */
                         totalExact: boolean;
                     };
                 };

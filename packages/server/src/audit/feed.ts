@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from "node:stream";
-import { and, asc, desc, eq, gt, gte, lt, lte, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import { stringify } from "csv-stringify";
 import type { AppDeps } from "../deps.ts";
 import { auditEvents, type AuditEventRow } from "../db/schema.ts";
@@ -80,7 +80,26 @@ function auditWhere(orgId: string, f: AuditFilters, scope: SQL): SQL {
     throw new AppError("validation_failed", "`from` must not be after `to`.", { param: "from" });
   if (from) conds.push(gte(auditEvents.createdAt, from));
   if (to) conds.push(lte(auditEvents.createdAt, to));
+  if (from || to) conds.push(seqBounds(orgId, from, to));
   return and(...conds)!;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * A time range as the seq range that holds all its events (migration 0013's hourly marks: the lowest and highest
+ * seq written in each hour), so a filtered page walks seq inside the range instead of from the newest event
+ * down. The created_at conditions stay: the bounds only narrow, they never decide what matches. No mark in the
+ * range means no event in it (both bounds are then null and nothing matches).
+ */
+function seqBounds(orgId: string, from: Date | null, to: Date | null): SQL {
+  const hours = and(
+    sql`m.org_id = ${orgId}`,
+    from ? sql`m.hour >= ${Math.floor(from.getTime() / HOUR)}` : undefined,
+    to ? sql`m.hour <= ${Math.floor(to.getTime() / HOUR)}` : undefined,
+  );
+  return sql`${auditEvents.seq} BETWEEN (SELECT min(m.min_seq) FROM audit_time_marks m WHERE ${hours})
+    AND (SELECT max(m.max_seq) FROM audit_time_marks m WHERE ${hours})`;
 }
 
 /** Newest first, keyset on seq: a page is stable while new events are appended. */

@@ -43,9 +43,12 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * Not copied: the migration list, and tables that triggers rebuild from the restored rows (member_counts is
- * counted again as each member row is inserted; copying it too would count every member twice).
+ * counted again as each member row is inserted; copying it too would count every member twice; member_stores
+ * and audit_time_marks are filled again from the restored members and audit events).
  */
-const DERIVED_TABLES = ["schema_migrations", "member_counts"].map((t) => `'${t}'`).join(", ");
+const DERIVED_TABLES = ["schema_migrations", "member_counts", "member_stores", "audit_time_marks"]
+  .map((t) => `'${t}'`)
+  .join(", ");
 
 /** Tables in an order where every referenced table comes before the tables that reference it. */
 async function tablesInOrder(run: ScriptRunner): Promise<TableInfo[]> {

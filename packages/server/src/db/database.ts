@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzlePglite, PgliteSession, PgliteTransaction } from "drizzle-orm/pglite";
 import { drizzle as drizzlePg, NodePgSession, NodePgTransaction } from "drizzle-orm/node-postgres";
@@ -257,7 +258,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const dataDir = options.dataDir ?? "./data";
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
+  // pg_trgm: member search reads trigram indexes here too (migrations 0008 and 0013).
+  const client = new PGlite(dataDir, { parsers: PGLITE_PARSERS, extensions: { pg_trgm } });
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const hub = new CacheHub();
   const events = new EventFeed();

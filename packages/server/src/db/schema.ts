@@ -66,6 +66,26 @@ export const members = pgTable(
 );
 export type MemberStatus = "active" | "inactive" | "removed";
 
+/**
+ * One row per member and store granted, with the member's sort keys (migration 0013): filled by triggers on
+ * members, never written by application code, read by the member list's store filter.
+ */
+export const memberStores = pgTable(
+  "member_stores",
+  {
+    orgId: text("org_id").notNull(),
+    store: text("store").notNull(),
+    memberId: text("member_id").notNull(),
+    nameKey: text("name_key").notNull(),
+    emailKey: text("email_key").notNull(),
+    role: text("role").notNull(),
+    status: text("status").notNull(),
+    lastLoginAt: ts("last_login_at"),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.store, t.memberId] })],
+);
+
 export const sessions = pgTable("sessions", {
   id: text("id").primaryKey(),
   userId: text("user_id").notNull(),

@@ -1,7 +1,7 @@
 import { dormantWhere } from "./dormant.ts";
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Tx } from "../db/database.ts";
-import { members, users, type MemberRow, type UserRow } from "../db/schema.ts";
+import { members, memberStores, users, type MemberRow, type UserRow } from "../db/schema.ts";
 import { AppError } from "../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../http/cursor.ts";
 
@@ -32,17 +32,24 @@ const lastLoginKey = sql`"members"."last_login_at"`;
 
 interface SortKey {
   column: SQL;
+  /** The same key on the store rows (migration 0013), read when the list is filtered by store. */
+  storeColumn: SQL;
   /** Timestamps travel in the cursor as ISO text with microseconds (PostgreSQL's precision). */
   time: boolean;
   nullable: boolean;
 }
 const sortKeys: Record<MemberSort, SortKey> = {
-  name: { column: nameKey, time: false, nullable: false },
-  email: { column: emailKey, time: false, nullable: false },
-  role: { column: sql`${members.role}`, time: false, nullable: false },
-  status: { column: sql`${members.status}`, time: false, nullable: false },
-  lastLoginAt: { column: lastLoginKey, time: true, nullable: true },
-  createdAt: { column: sql`${members.createdAt}`, time: true, nullable: false },
+  name: { column: nameKey, storeColumn: sql`${memberStores.nameKey}`, time: false, nullable: false },
+  email: { column: emailKey, storeColumn: sql`${memberStores.emailKey}`, time: false, nullable: false },
+  role: { column: sql`${members.role}`, storeColumn: sql`${memberStores.role}`, time: false, nullable: false },
+  status: { column: sql`${members.status}`, storeColumn: sql`${memberStores.status}`, time: false, nullable: false },
+  lastLoginAt: { column: lastLoginKey, storeColumn: sql`${memberStores.lastLoginAt}`, time: true, nullable: true },
+  createdAt: {
+    column: sql`${members.createdAt}`,
+    storeColumn: sql`${memberStores.createdAt}`,
+    time: true,
+    nullable: false,
+  },
 };
 
 /** What counts as dormant at `now`: the one definition in dormant.ts, over the membership's own columns. */
@@ -54,14 +61,26 @@ export function dormantCondition(days: number, now: Date): SQL {
  * The org's members under the list filters and the caller's row scope (http/scope.ts). Every condition is on
  * the membership row, so counting and exporting never join the people table.
  */
-export function memberFilters(orgId: string, q: Omit<MemberQuery, "limit">, scope: SQL, now: Date): SQL {
+export function memberFilters(
+  orgId: string,
+  q: Omit<MemberQuery, "limit">,
+  scope: SQL,
+  now: Date,
+  opts: { storeJoined?: boolean } = {},
+): SQL {
   const conds: Array<SQL | undefined> = [eq(members.orgId, orgId), scope];
   const status = q.status ?? "default";
   if (status === "default") conds.push(inArray(members.status, ["active", "inactive"]));
   else if (status !== "all") conds.push(eq(members.status, status));
   if (q.role) conds.push(eq(members.role, q.role));
   if (q.department) conds.push(eq(members.department, q.department));
-  if (q.store) conds.push(sql`${members.storeIds} @> ARRAY[${q.store}]::text[]`);
+  // The store's members from its store rows (migration 0013): `store_ids @> …` could not use an index under row
+  // security. A page sorted within a store reads those rows directly (memberPagePlan) and skips this.
+  if (q.store && !opts.storeJoined) {
+    conds.push(
+      sql`${members.id} IN (SELECT ${memberStores.memberId} FROM ${memberStores} WHERE ${memberStores.orgId} = ${orgId} AND ${memberStores.store} = ${q.store})`,
+    );
+  }
   if (q.q) {
     // The people whose name or email contains the text, from the trigram indexes on users (migration 0008: an
     // index on members could not serve ILIKE under row security); the org's own rows are then kept by org_id.
@@ -74,9 +93,12 @@ export function memberFilters(orgId: string, q: Omit<MemberQuery, "limit">, scop
   return and(...conds)!;
 }
 
-/** Only status and role narrow the list: the kept counts (member_counts) give the exact total. */
+/**
+ * Only status, role and store narrow the list: the kept counts (member_counts) or the store's rows
+ * (member_stores) give the exact total.
+ */
 function countable(q: MemberQuery): boolean {
-  return !q.q && !q.department && !q.store && q.dormantDays === undefined;
+  return !q.q && !q.department && q.dormantDays === undefined;
 }
 
 /** Up to this many matches are counted exactly on any page; past it the total is the planner's estimate. */
@@ -107,10 +129,12 @@ interface PagePlan {
   cursor: { v: string | null; id: string } | null;
   where: SQL;
   /** Part one: members with a value, after the cursor's (value, id); null when the cursor is past them. */
-  first: ReturnType<typeof pageSelect> | null;
+  first: PageStatement | null;
   /** Part two (last sign-in only): members who never signed in, by id, once part one has run out. */
-  second: ((limit: number) => ReturnType<typeof pageSelect>) | null;
+  second: ((limit: number) => PageStatement) | null;
 }
+
+type PageStatement = ReturnType<typeof pageSelect> | ReturnType<typeof storePageSelect>;
 
 function pageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[], limit: number) {
   return tx
@@ -122,11 +146,35 @@ function pageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[
     .limit(limit);
 }
 
+/** A page within one store: the store rows' `(org_id, store, key, member_id)` index gives the order. */
+function storePageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[], limit: number) {
+  return tx
+    .select({ member: members, user: users, sortKey: keyText })
+    .from(memberStores)
+    .innerJoin(members, and(eq(members.orgId, memberStores.orgId), eq(members.id, memberStores.memberId)))
+    .innerJoin(users, eq(users.id, members.userId))
+    .where(where)
+    .orderBy(...order)
+    .limit(limit);
+}
+
 /** The statements one page runs, unrun (the benchmark and a test EXPLAIN them). */
 export function memberPagePlan(tx: Tx, orgId: string, q: MemberQuery, scope: SQL, now: Date): PagePlan {
   const { key, descending } = parseSort(q.sort ?? "name");
-  const sk = sortKeys[key];
+  const byStore = q.store !== undefined && q.store !== "";
+  const column = byStore ? sortKeys[key].storeColumn : sortKeys[key].column;
+  const sk = { ...sortKeys[key], column };
+  const idColumn = byStore ? memberStores.memberId : members.id;
   const where = memberFilters(orgId, q, scope, now);
+  // Within a store the page reads the store rows in key order; the count (plan.where) keeps the plain filter.
+  const pageWhere = byStore
+    ? and(
+        eq(memberStores.orgId, orgId),
+        eq(memberStores.store, q.store!),
+        memberFilters(orgId, q, scope, now, { storeJoined: true }),
+      )!
+    : where;
+  const select = byStore ? storePageSelect : pageSelect;
   const keyText = sk.time
     ? sql<string | null>`to_char(${sk.column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
     : sql<string | null>`${sk.column}`;
@@ -146,18 +194,18 @@ export function memberPagePlan(tx: Tx, orgId: string, q: MemberQuery, scope: SQL
   if (!cursor || cursor.v !== null) {
     const after = cursor
       ? sk.time
-        ? sql`(${sk.column}, ${members.id}) ${cmp} (${cursor.v}::timestamptz, ${cursor.id})`
-        : sql`(${sk.column}, ${members.id}) ${cmp} (${cursor.v}, ${cursor.id})`
+        ? sql`(${sk.column}, ${idColumn}) ${cmp} (${cursor.v}::timestamptz, ${cursor.id})`
+        : sql`(${sk.column}, ${idColumn}) ${cmp} (${cursor.v}, ${cursor.id})`
       : undefined;
     const present = sk.nullable ? sql`${sk.column} IS NOT NULL` : undefined;
-    const order = [sql`${sk.column} ${descending ? sql`DESC` : sql`ASC`}`, dir(members.id)];
-    first = pageSelect(tx, keyText, and(where, present, after)!, order, want);
+    const order = [sql`${sk.column} ${descending ? sql`DESC` : sql`ASC`}`, dir(idColumn)];
+    first = select(tx, keyText, and(pageWhere, present, after)!, order, want);
   }
   let second: PagePlan["second"] = null;
   if (sk.nullable) {
-    const after = cursor?.v === null ? sql`${members.id} ${cmp} ${cursor.id}` : undefined;
-    const cond = and(where, sql`${sk.column} IS NULL`, after)!;
-    second = (limit) => pageSelect(tx, keyText, cond, [dir(members.id)], limit);
+    const after = cursor?.v === null ? sql`${idColumn} ${cmp} ${cursor.id}` : undefined;
+    const cond = and(pageWhere, sql`${sk.column} IS NULL`, after)!;
+    second = (limit) => select(tx, keyText, cond, [dir(idColumn)], limit);
   }
   return { want, cursor, where, first, second };
 }
@@ -210,18 +258,20 @@ async function countMembers(
   if (wholeOrg && countable(q)) {
     const status = q.status ?? "default";
     const statuses = status === "default" ? ["active", "inactive"] : status === "all" ? null : [status];
-    const res = await tx.execute(sql`
-      SELECT coalesce(sum(n), 0)::int AS total FROM member_counts
-       WHERE org_id = ${orgId}
-         ${
-           statuses
-             ? sql`AND status IN (${sql.join(
-                 statuses.map((s) => sql`${s}`),
-                 sql`, `,
-               )})`
-             : sql``
-         }
-         ${q.role ? sql`AND role = ${q.role}` : sql``}`);
+    const narrow = sql`${
+      statuses
+        ? sql`AND status IN (${sql.join(
+            statuses.map((s) => sql`${s}`),
+            sql`, `,
+          )})`
+        : sql``
+    } ${q.role ? sql`AND role = ${q.role}` : sql``}`;
+    // A store's members: its store rows carry status and role, so one index range counts them exactly.
+    const res = q.store
+      ? await tx.execute(sql`
+      SELECT count(*)::int AS total FROM member_stores WHERE org_id = ${orgId} AND store = ${q.store} ${narrow}`)
+      : await tx.execute(sql`
+      SELECT coalesce(sum(n), 0)::int AS total FROM member_counts WHERE org_id = ${orgId} ${narrow}`);
     return { total: Number(rowsOf<{ total: number }>(res)[0]?.total ?? 0), totalExact: true };
   }
   const plan = await tx.execute(sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${members} WHERE ${where}`);

@@ -59,7 +59,7 @@ const MemberPage = Type.Object({
   }),
   totalExact: Type.Boolean({
     description:
-      "true: `total` is exact (the first page holds every match; or kept counts when only status and role filter; or few enough matches to count). false: the other filters (text, department, store, dormantDays) match many members and `total` is the database's estimate; show it as approximate.",
+      "true: `total` is exact (the first page holds every match; or kept counts when only status, role and store filter; or few enough matches to count). false: the other filters (text, department, dormantDays) match many members and `total` is the database's estimate; show it as approximate.",
   }),
 });
 

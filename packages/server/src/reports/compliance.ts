@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { auditEvents, members, organizations, users, type AuditEventRow } from "../db/schema.ts";
@@ -132,6 +132,12 @@ export function monthBounds(month: string): { start: Date; end: Date } {
 }
 
 export const monthOf = (d: Date) => d.toISOString().slice(0, 7);
+
+/**
+ * `column = ANY(ids)` with the ids as one array parameter. A report names everyone in the org (100,000 people
+ * and more): one parameter per id went past the 65,535 parameters a statement may carry and failed the report.
+ */
+const anyOf = (column: SQLWrapper, ids: string[]): SQL => sql`${column} = ANY(${sql.param(ids)}::text[])`;
 
 /** The events that shape a member's role, status or department, oldest first. */
 const MEMBER_ACTIONS = [
@@ -342,7 +348,7 @@ export async function buildComplianceReport(
         : await tx
             .select({ id: users.id, name: users.name, email: users.email })
             .from(users)
-            .where(inArray(users.id, [...userIds]));
+            .where(anyOf(users.id, [...userIds]));
     const person = new Map(people.map((p) => [p.id, p]));
     const inviteIds = monthEvents
       .filter((e) => e.action === "team.invite_revoked" && e.targetId)
@@ -353,7 +359,7 @@ export async function buildComplianceReport(
         : await tx
             .select({ id: invitations.id, email: invitations.email, department: invitations.department })
             .from(invitations)
-            .where(and(eq(invitations.orgId, orgId), inArray(invitations.id, inviteIds)));
+            .where(and(eq(invitations.orgId, orgId), anyOf(invitations.id, inviteIds)));
     const invite = new Map(invites.map((i) => [i.id, i]));
 
     const reportMembers: ReportMember[] = [];
