@@ -108,7 +108,7 @@ const MAX_TOKEN_ROLES = 200;
 function policyForToken(policy: Policy, claims: RosterAccessClaims): Policy {
   if (policy.roles.some((r) => r.name === claims.role)) return policy;
   let byRole = withTokenRoles.get(policy);
-  if (!byRole) withTokenRoles.set(policy, (byRole = new Map()));
+  if (!byRole) withTokenRoles.set(policy, (byRole = new Map<string, Policy>()));
   const key = `${claims.role} ${[...claims.permissions].sort().join(" ")}`;
   let extended = byRole.get(key);
   if (!extended) {
