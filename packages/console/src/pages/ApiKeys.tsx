@@ -1,12 +1,10 @@
 import { useMemo, useState } from "react";
 import {
   ActionIcon,
-  Alert,
   Badge,
   Button,
   Card,
   Code,
-  CopyButton,
   Group,
   Menu,
   Modal,
@@ -21,21 +19,13 @@ import {
 import { useMediaQuery } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import {
-  IconAlertTriangle,
-  IconCheck,
-  IconCopy,
-  IconDots,
-  IconKey,
-  IconPlus,
-  IconRefresh,
-  IconTrash,
-} from "@tabler/icons-react";
+import { IconDots, IconKey, IconPlus, IconRefresh, IconTrash } from "@tabler/icons-react";
 import { can } from "@roster/policy";
 import { api, ok } from "../api/client";
 import type { Ok } from "../api/types";
 import { useOrgView, type OrgView } from "../session";
 import { EmptyState, ErrorState, errorMessage, PageHeader, RelativeTime, TableSkeleton } from "../components/common";
+import { CopyValue, ShownOnceModal, ValueLabel } from "../components/ShownOnce";
 
 type ApiKey = Ok<"/v1/orgs/{orgId}/api-keys">["data"][number];
 type MintedKey = Ok<"/v1/orgs/{orgId}/api-keys", "post">;
@@ -57,56 +47,23 @@ function SecretModal({
   onClose: () => void;
 }) {
   return (
-    <Modal
+    <ShownOnceModal
       opened={minted !== null}
       onClose={onClose}
       title={rotated ? "New secret for this key" : "Your new API key"}
-      centered
-      size="lg"
-      closeOnClickOutside={false}
+      warning={
+        <>
+          This is the only time the secret is shown. Store it in your secret manager; Roster keeps only a hash.
+          {rotated ? " The old secret has stopped working." : ""}
+        </>
+      }
     >
-      {minted ? (
-        <Stack>
-          <Alert color="yellow" icon={<IconAlertTriangle size={18} />} title="Copy it now">
-            This is the only time the secret is shown. Store it in your secret manager; Roster keeps only a hash.
-            {rotated ? " The old secret has stopped working." : ""}
-          </Alert>
-          <Text size="sm" fw={500}>
-            {minted.name}
-          </Text>
-          <Group gap="xs" wrap="nowrap" align="center">
-            <Code
-              block
-              style={{ flex: 1, wordBreak: "break-all", whiteSpace: "pre-wrap" }}
-              data-testid="api-key-secret"
-            >
-              {minted.secret}
-            </Code>
-            <CopyButton value={minted.secret} timeout={2000}>
-              {({ copied, copy }) => (
-                <Tooltip label={copied ? "Copied" : "Copy secret"} withArrow>
-                  <ActionIcon
-                    variant={copied ? "filled" : "default"}
-                    color={copied ? "green" : undefined}
-                    size="lg"
-                    onClick={copy}
-                    aria-label={copied ? "Copied" : "Copy secret"}
-                  >
-                    {copied ? <IconCheck size={18} /> : <IconCopy size={18} />}
-                  </ActionIcon>
-                </Tooltip>
-              )}
-            </CopyButton>
-          </Group>
-          <Text size="xs" c="dimmed">
-            Send it as <Code>Authorization: Bearer {"<key>"}</Code>.
-          </Text>
-          <Group justify="flex-end">
-            <Button onClick={onClose}>I have stored it</Button>
-          </Group>
-        </Stack>
-      ) : null}
-    </Modal>
+      <ValueLabel>{minted?.name}</ValueLabel>
+      <CopyValue value={minted?.secret ?? ""} what="secret" testId="api-key-secret" />
+      <Text size="xs" c="dimmed">
+        Send it as <Code>Authorization: Bearer {"<key>"}</Code>.
+      </Text>
+    </ShownOnceModal>
   );
 }
 

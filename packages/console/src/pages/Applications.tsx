@@ -1,12 +1,9 @@
 import { useState } from "react";
 import {
   ActionIcon,
-  Alert,
   Badge,
   Button,
   Card,
-  Code,
-  CopyButton,
   Group,
   Menu,
   Modal,
@@ -17,29 +14,19 @@ import {
   Text,
   Textarea,
   TextInput,
-  Tooltip,
   VisuallyHidden,
 } from "@mantine/core";
 import { useMediaQuery } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import {
-  IconAlertTriangle,
-  IconApps,
-  IconCheck,
-  IconCopy,
-  IconDots,
-  IconPencil,
-  IconPlus,
-  IconRefresh,
-  IconTrash,
-} from "@tabler/icons-react";
+import { IconApps, IconDots, IconPencil, IconPlus, IconRefresh, IconTrash } from "@tabler/icons-react";
 import { api, ok } from "../api/client";
 import type { Ok } from "../api/types";
 import { useMe } from "../session";
 import { isOperator } from "../lib/platform";
 import { EmptyState, ErrorState, errorMessage, PageHeader, RelativeTime, TableSkeleton } from "../components/common";
 import { FormError } from "../components/PublicFrame";
+import { CopyValue, ShownOnceModal, ValueLabel } from "../components/ShownOnce";
 
 type Application = Ok<"/v1/platform/applications">["data"][number];
 type WithSecret = Ok<"/v1/platform/applications", "post">;
@@ -309,59 +296,31 @@ export function ApplicationsPage() {
 
 /** The client id and, once, the secret, each with a copy button: nothing shows the secret again. */
 function SecretModal({ shown, onClose }: { shown: { app: WithSecret; rotated: boolean } | null; onClose: () => void }) {
-  const copyRow = (label: string, value: string, testId: string) => (
-    <Stack gap={4}>
-      <Text size="sm" fw={500}>
-        {label}
-      </Text>
-      <Group gap="xs" wrap="nowrap" align="center">
-        <Code block style={{ flex: 1, wordBreak: "break-all", whiteSpace: "pre-wrap" }} data-testid={testId}>
-          {value}
-        </Code>
-        <CopyButton value={value} timeout={2000}>
-          {({ copied, copy }) => (
-            <Tooltip label={copied ? "Copied" : `Copy ${label.toLowerCase()}`} withArrow>
-              <ActionIcon
-                variant={copied ? "filled" : "default"}
-                color={copied ? "green" : undefined}
-                size="lg"
-                onClick={copy}
-                aria-label={copied ? "Copied" : `Copy ${label.toLowerCase()}`}
-              >
-                {copied ? <IconCheck size={18} /> : <IconCopy size={18} />}
-              </ActionIcon>
-            </Tooltip>
-          )}
-        </CopyButton>
-      </Group>
-    </Stack>
-  );
   return (
-    <Modal
+    <ShownOnceModal
       opened={shown !== null}
       onClose={onClose}
       title={shown?.rotated ? "New client secret" : "Application registered"}
-      centered
-      size="lg"
-      closeOnClickOutside={false}
+      warningTitle="Copy the secret now"
+      warning={
+        <>
+          This is the only time the client secret is shown. Store it with the application&apos;s configuration.
+          {shown?.rotated ? " The old secret has stopped working." : ""}
+        </>
+      }
     >
-      {shown ? (
-        <Stack>
-          <Alert color="yellow" icon={<IconAlertTriangle size={18} />} title="Copy the secret now">
-            This is the only time the client secret is shown. Store it with the application&apos;s configuration.
-            {shown.rotated ? " The old secret has stopped working." : ""}
-          </Alert>
-          <Text size="sm" fw={500}>
-            {shown.app.name}
-          </Text>
-          {copyRow("Client ID", shown.app.clientId, "application-client-id")}
-          {shown.app.clientSecret ? copyRow("Client secret", shown.app.clientSecret, "application-secret") : null}
-          <Group justify="flex-end">
-            <Button onClick={onClose}>I have stored it</Button>
-          </Group>
+      <ValueLabel>{shown?.app.name}</ValueLabel>
+      <Stack gap={4}>
+        <ValueLabel>Client ID</ValueLabel>
+        <CopyValue value={shown?.app.clientId ?? ""} what="client id" testId="application-client-id" />
+      </Stack>
+      {shown?.app.clientSecret ? (
+        <Stack gap={4}>
+          <ValueLabel>Client secret</ValueLabel>
+          <CopyValue value={shown.app.clientSecret} what="client secret" testId="application-secret" />
         </Stack>
       ) : null}
-    </Modal>
+    </ShownOnceModal>
   );
 }
 

@@ -1,26 +1,10 @@
 /** The dialogs and actions on one endpoint, shared by the list's row menu and the endpoint's page. */
 import { useMemo, useState, type ReactNode } from "react";
-import {
-  ActionIcon,
-  Alert,
-  Button,
-  Code,
-  CopyButton,
-  Group,
-  Menu,
-  Modal,
-  MultiSelect,
-  Stack,
-  Text,
-  TextInput,
-  Tooltip,
-} from "@mantine/core";
+import { CopyValue, ShownOnceModal, ValueLabel } from "../components/ShownOnce";
+import { ActionIcon, Button, Code, Group, Menu, Modal, MultiSelect, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import {
-  IconAlertTriangle,
-  IconCheck,
-  IconCopy,
   IconDots,
   IconPencil,
   IconPlayerPause,
@@ -155,59 +139,26 @@ function SecretModal({
   onClose: () => void;
 }) {
   return (
-    <Modal
+    <ShownOnceModal
       opened={shown !== null}
       onClose={onClose}
       title={shown?.rotated ? "New signing secret" : "Endpoint created: its signing secret"}
-      centered
-      size="lg"
-      closeOnClickOutside={false}
+      warning={
+        <>
+          This is the only time the secret is shown. Your receiver needs it to verify the <Code>webhook-signature</Code>{" "}
+          header of every delivery.
+          {shown?.rotated
+            ? " For the next 24 hours each delivery is signed with the old and the new secret, so you can switch without losing events."
+            : ""}
+        </>
+      }
     >
-      {shown ? (
-        <Stack>
-          <Alert color="yellow" icon={<IconAlertTriangle size={18} />} title="Copy it now">
-            This is the only time the secret is shown. Your receiver needs it to verify the{" "}
-            <Code>webhook-signature</Code> header of every delivery.
-            {shown.rotated
-              ? " For the next 24 hours each delivery is signed with the old and the new secret, so you can switch without losing events."
-              : ""}
-          </Alert>
-          <Text size="sm" fw={500} style={{ wordBreak: "break-all" }}>
-            {shown.secret.url}
-          </Text>
-          <Group gap="xs" wrap="nowrap" align="center">
-            <Code
-              block
-              style={{ flex: 1, wordBreak: "break-all", whiteSpace: "pre-wrap" }}
-              data-testid="webhook-secret"
-            >
-              {shown.secret.secret}
-            </Code>
-            <CopyButton value={shown.secret.secret} timeout={2000}>
-              {({ copied, copy }) => (
-                <Tooltip label={copied ? "Copied" : "Copy secret"} withArrow>
-                  <ActionIcon
-                    variant={copied ? "filled" : "default"}
-                    color={copied ? "green" : undefined}
-                    size="lg"
-                    onClick={copy}
-                    aria-label={copied ? "Copied" : "Copy secret"}
-                  >
-                    {copied ? <IconCheck size={18} /> : <IconCopy size={18} />}
-                  </ActionIcon>
-                </Tooltip>
-              )}
-            </CopyButton>
-          </Group>
-          <Text size="xs" c="dimmed">
-            Verify with the <Code>standardwebhooks</Code> library, or by hand as the Webhooks guide shows.
-          </Text>
-          <Group justify="flex-end">
-            <Button onClick={onClose}>I have stored it</Button>
-          </Group>
-        </Stack>
-      ) : null}
-    </Modal>
+      <ValueLabel>{shown?.secret.url}</ValueLabel>
+      <CopyValue value={shown?.secret.secret ?? ""} what="secret" testId="webhook-secret" />
+      <Text size="xs" c="dimmed">
+        Verify with the <Code>standardwebhooks</Code> library, or by hand as the Webhooks guide shows.
+      </Text>
+    </ShownOnceModal>
   );
 }
 
