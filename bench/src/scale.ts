@@ -97,8 +97,9 @@ export async function seedChain(db: Database, orgId: string, count: number, memb
         actor_id: e.actorId,
         target_id: e.targetId,
         entity_type: entityType,
-        before: e.before === null ? null : (JSON.parse(canonicalJson(e.before)) as unknown),
-        after: e.after === null ? null : (JSON.parse(canonicalJson(e.after)) as unknown),
+        // As record() writes them: RFC 8785 text, which the database's canonical form takes verbatim.
+        before: e.before === null ? null : canonicalJson(e.before),
+        after: e.after === null ? null : canonicalJson(e.after),
         ip: e.ip,
         user_agent: e.userAgent,
         created_at: e.createdAt,
@@ -112,7 +113,7 @@ export async function seedChain(db: Database, orgId: string, count: number, memb
         INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash)
         SELECT ${orgId}, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at, prev_hash, hash
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS t(seq bigint, id text, action text, actor_id text,
-          target_id text, entity_type text, before jsonb, after jsonb, ip text, user_agent text, created_at timestamptz,
+          target_id text, entity_type text, before text, after text, ip text, user_agent text, created_at timestamptz,
           prev_hash text, hash text)`),
     );
   }
