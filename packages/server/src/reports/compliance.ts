@@ -161,7 +161,13 @@ const str = (o: Obj, k: string): string | null | undefined => {
 };
 
 /** Which member an event is about, and what it says a field was before and became after. */
-function memberEffect(e: AuditEventRow): {
+/** The order `localeCompare` gives, from one collator: building one per comparison dominated a 100,000-name sort. */
+const byName = new Intl.Collator();
+
+/** What {@link memberEffect} reads of an event. */
+type MembershipEvent = Pick<AuditEventRow, "seq" | "action" | "actorId" | "targetId" | "before" | "after">;
+
+function memberEffect(e: MembershipEvent): {
   memberId: string;
   userId: string | null;
   before: Partial<Record<Field, string | null>>;
@@ -263,7 +269,14 @@ export async function buildComplianceReport(
 
     // Membership events of the whole chain: those up to lastSeq say the state, the first one after says what it was.
     const history = await tx
-      .select()
+      .select({
+        seq: auditEvents.seq,
+        action: auditEvents.action,
+        actorId: auditEvents.actorId,
+        targetId: auditEvents.targetId,
+        before: auditEvents.before,
+        after: auditEvents.after,
+      })
       .from(auditEvents)
       .where(and(eq(auditEvents.orgId, orgId), inArray(auditEvents.action, [...MEMBER_ACTIONS])))
       .orderBy(asc(auditEvents.seq));
@@ -378,7 +391,7 @@ export async function buildComplianceReport(
         department: value(s, "department"),
       });
     }
-    reportMembers.sort((a, b) => (a.name ?? "").localeCompare(b.name ?? "") || a.memberId.localeCompare(b.memberId));
+    reportMembers.sort((a, b) => byName.compare(a.name ?? "", b.name ?? "") || byName.compare(a.memberId, b.memberId));
     const memberInfo = (memberId: string | null) => {
       const s = memberId ? states.get(memberId) : undefined;
       const p = s?.userId ? person.get(s.userId) : undefined;
