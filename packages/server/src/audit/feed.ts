@@ -92,7 +92,7 @@ const HOUR = 3_600_000;
  * down. The created_at conditions stay: the bounds only narrow, they never decide what matches. No mark in the
  * range means no event in it (both bounds are then null and nothing matches).
  */
-function seqBounds(orgId: string, from: Date | null, to: Date | null): SQL {
+export function seqBounds(orgId: string, from: Date | null, to: Date | null): SQL {
   const hours = and(
     sql`m.org_id = ${orgId}`,
     from ? sql`m.hour >= ${Math.floor(from.getTime() / HOUR)}` : undefined,

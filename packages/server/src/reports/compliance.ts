@@ -1,12 +1,14 @@
-import { and, asc, eq, gte, inArray, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { and, eq, gte, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
-import { auditEvents, members, organizations, users, type AuditEventRow } from "../db/schema.ts";
+import { auditEvents, organizations, users } from "../db/schema.ts";
 import { invitations } from "../invitations/tables.ts";
 import { GENESIS_HASH } from "../audit/chain.ts";
 import { verifyOrg } from "../audit/checkpoints.ts";
+import { seqBounds } from "../audit/feed.ts";
 import type { VerifyResult } from "../audit/verify.ts";
 import { complianceReports } from "./tables.ts";
+import { monthEndMembers, type MonthEndMember } from "./membership.ts";
 
 /** The actions that end or narrow someone's access and so appear in the report's revocations. */
 export const REVOCATION_ACTIONS = ["team.deactivated", "team.removed", "team.invite_revoked"] as const;
@@ -139,112 +141,45 @@ export const monthOf = (d: Date) => d.toISOString().slice(0, 7);
  */
 const anyOf = (column: SQLWrapper, ids: string[]): SQL => sql`${column} = ANY(${sql.param(ids)}::text[])`;
 
-/** The events that shape a member's role, status or department, oldest first. */
-const MEMBER_ACTIONS = [
-  "organization.created",
-  "team.invite_accepted",
-  "team.role_changed",
-  "team.deactivated",
-  "team.reactivated",
-  "team.removed",
-  "team.restored",
-  "team.purged",
-  "team.department_changed",
-] as const;
+/** A membership as the report reads it: {@link monthEndMembers}' answer, by member id. */
+type Known = Map<string, MonthEndMember>;
 
-type Field = "role" | "status" | "department";
-type Obj = Record<string, unknown> | null;
-const str = (o: Obj, k: string): string | null | undefined => {
-  if (!o || !(k in o)) return undefined;
-  const v = o[k];
-  return typeof v === "string" ? v : v === null ? null : undefined;
-};
+const STATUSES = new Set(["active", "inactive", "removed"]);
 
-/** Which member an event is about, and what it says a field was before and became after. */
-/** The order `localeCompare` gives, from one collator: building one per comparison dominated a 100,000-name sort. */
-const byName = new Intl.Collator();
-
-/** What {@link memberEffect} reads of an event. */
-type MembershipEvent = Pick<AuditEventRow, "seq" | "action" | "actorId" | "targetId" | "before" | "after">;
-
-function memberEffect(e: MembershipEvent): {
-  memberId: string;
-  userId: string | null;
-  before: Partial<Record<Field, string | null>>;
-  after: Partial<Record<Field, string | null>>;
-  creates: boolean;
-  purges: boolean;
-} | null {
-  const b = e.before ?? null;
-  const a = e.after ?? null;
-  const pick = (o: Obj, fields: Field[]) => {
-    const out: Partial<Record<Field, string | null>> = {};
-    for (const f of fields) {
-      const v = str(o, f);
-      if (v !== undefined) out[f] = v;
-    }
-    return out;
-  };
-  switch (e.action) {
-    case "organization.created": {
-      const memberId = str(a, "ownerMemberId");
-      if (!memberId) return null;
-      return {
-        memberId,
-        userId: e.actorId,
-        before: {},
-        after: { role: str(a, "ownerRole") ?? null, status: "active" },
-        creates: true,
-        purges: false,
-      };
-    }
-    case "team.invite_accepted":
-      if (!e.targetId) return null;
-      return {
-        memberId: e.targetId,
-        userId: e.actorId,
-        before: {},
-        after: { ...pick(a, ["role", "department"]), status: "active" },
-        creates: true,
-        purges: false,
-      };
-    case "team.purged":
-      if (!e.targetId) return null;
-      return {
-        memberId: e.targetId,
-        userId: str(b, "userId") ?? null,
-        before: pick(b, ["role", "status"]),
-        after: {},
-        creates: false,
-        purges: true,
-      };
-    default:
-      if (!e.targetId) return null;
-      return {
-        memberId: e.targetId,
-        userId: null,
-        before: pick(b, ["role", "status", "department"]),
-        after: pick(a, ["role", "status", "department"]),
-        creates: false,
-        purges: false,
-      };
-  }
+/** An event of the month the report lists one by one, with the few fields of before/after it shows. */
+interface ListedEvent {
+  seq: string | number;
+  action: string;
+  actor_id: string | null;
+  target_id: string | null;
+  at: string;
+  before_role: string | null;
+  after_role: string | null;
+  before_status: string | null;
+  before_email: string | null;
+  /** before/after in full, only for the rare events shown whole (role definitions, access reviews). */
+  before: string | null;
+  after: string | null;
 }
 
-interface MemberState {
-  memberId: string;
-  userId: string | null;
-  exists: boolean;
-  purged: boolean;
-  known: Partial<Record<Field, string | null>>;
-  /** What the first change after the month said the field was: the value at month end when nothing inside says otherwise. */
-  laterBefore: Partial<Record<Field, string | null>>;
-}
+/** ISO 8601 in UTC with milliseconds, as Date#toISOString writes it, made by the database. */
+const iso = (column: string) => sql.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+const textOf = (obj: string, key: string) =>
+  sql.raw(`CASE WHEN jsonb_typeof(${obj}::jsonb->'${key}') = 'string' THEN ${obj}::jsonb->>'${key}' END`);
+const list = (xs: readonly string[]) =>
+  sql.join(
+    xs.map((x) => sql`${x}`),
+    sql`, `,
+  );
+const parse = (v: string | null): Record<string, unknown> | null =>
+  v === null ? null : (JSON.parse(v) as Record<string, unknown>);
 
 /**
- * Builds the report from the chain: membership as of the month's last event (replayed from the chain, with the
- * member rows only filling in what the chain never recorded, such as members created before it existed), the
- * month's role changes, revocations and failed sign-ins, and the chain's verification and month-end head.
+ * Builds the report from the chain: membership as of the month's last event (replayed from the chain in the
+ * database, with the member rows only filling in what the chain never recorded, such as members created before it
+ * existed), the month's role changes, revocations and failed sign-ins, and the chain's verification and month-end
+ * head. Each part is one statement whose answer is already the report's rows: no event is read into the process
+ * only to be counted or dropped.
  */
 export async function buildComplianceReport(
   deps: Pick<AppDeps, "db" | "config" | "clock">,
@@ -255,117 +190,76 @@ export async function buildComplianceReport(
 ): Promise<ComplianceReport> {
   const { start, end } = monthBounds(month);
   const now = deps.clock.now();
-  const verification = verified ?? (await verifyOrg(deps, orgId));
-  return deps.db.tx({ orgId }, async (tx) => {
+  // The chain is verified on other connections while this one reads the report's rows: two scans of the log
+  // side by side rather than one after the other.
+  const verifying = verified ? Promise.resolve(verified) : verifyOrg(deps, orgId);
+  const reading = deps.db.tx({ orgId }, async (tx) => {
     const [org] = await tx.select().from(organizations).where(eq(organizations.id, orgId));
     if (!org) throw new Error(`org ${orgId} not found`);
+    // The hourly marks bound the walk back from the newest event to the hours before the month's end.
     const headRow = rowsOf<{ seq: string | number; hash: string }>(
       await tx.execute(
-        sql`SELECT seq, hash FROM audit_events WHERE org_id = ${orgId} AND created_at < ${end.toISOString()}::timestamptz ORDER BY seq DESC LIMIT 1`,
+        sql`SELECT seq, hash FROM audit_events
+             WHERE org_id = ${orgId} AND created_at < ${end.toISOString()}::timestamptz
+               AND seq <= (SELECT max(max_seq) FROM audit_time_marks
+                            WHERE org_id = ${orgId} AND hour < ${Math.floor(end.getTime() / 3_600_000)})
+             ORDER BY seq DESC LIMIT 1`,
       ),
     )[0];
     const lastSeq = headRow ? Number(headRow.seq) : 0;
     const lastHash = headRow?.hash ?? GENESIS_HASH;
 
-    // Membership events of the whole chain: those up to lastSeq say the state, the first one after says what it was.
-    const history = await tx
-      .select({
-        seq: auditEvents.seq,
-        action: auditEvents.action,
-        actorId: auditEvents.actorId,
-        targetId: auditEvents.targetId,
-        before: auditEvents.before,
-        after: auditEvents.after,
-      })
-      .from(auditEvents)
-      .where(and(eq(auditEvents.orgId, orgId), inArray(auditEvents.action, [...MEMBER_ACTIONS])))
-      .orderBy(asc(auditEvents.seq));
-    const states = new Map<string, MemberState>();
-    const stateOf = (memberId: string) => {
-      let s = states.get(memberId);
-      if (!s) {
-        s = { memberId, userId: null, exists: false, purged: false, known: {}, laterBefore: {} };
-        states.set(memberId, s);
-      }
-      return s;
-    };
-    for (const e of history) {
-      const eff = memberEffect(e);
-      if (!eff) continue;
-      const s = stateOf(eff.memberId);
-      if (eff.userId) s.userId = eff.userId;
-      if (e.seq <= lastSeq) {
-        if (eff.creates) {
-          s.exists = true;
-          s.purged = false;
-        }
-        if (eff.purges) s.purged = true;
-        Object.assign(s.known, eff.after);
-      } else {
-        for (const f of ["role", "status", "department"] as const) {
-          if (f in eff.before && !(f in s.laterBefore)) s.laterBefore[f] = eff.before[f] ?? null;
-        }
-      }
-    }
-
-    // Member rows: the userId of every member, and the values of those the chain says nothing about.
-    const rows = await tx.select().from(members).where(eq(members.orgId, orgId));
-    const rowById = new Map(rows.map((r) => [r.id, r]));
-    for (const r of rows) {
-      const s = stateOf(r.id);
-      s.userId ??= r.userId;
-      if (r.createdAt < end) s.exists = true;
-    }
-    // Only the members the chain does not otherwise explain get their current row as their month-end state.
-    const value = (s: MemberState, f: Field): string | null => {
-      if (f in s.known) return s.known[f] ?? null;
-      if (f in s.laterBefore) return s.laterBefore[f] ?? null;
-      const r = rowById.get(s.memberId);
-      return r ? r[f] : null;
-    };
-
-    const monthEvents = await tx
-      .select()
-      .from(auditEvents)
-      .where(
-        and(
-          eq(auditEvents.orgId, orgId),
-          gte(auditEvents.createdAt, start),
-          lt(auditEvents.createdAt, end),
-          inArray(auditEvents.action, [
-            "team.role_changed",
-            ...REVOCATION_ACTIONS,
-            "auth.sign_in_failed",
-            ...ROLE_DEFINITION_ACTIONS,
-            "access_review.started",
-            "access_review.completed",
-          ]),
-        ),
-      )
-      .orderBy(asc(auditEvents.seq));
+    const everyone = await monthEndMembers(tx, orgId, lastSeq, end);
+    const known: Known = new Map(everyone.map((m) => [m.memberId, m]));
+    const inMonth = and(
+      eq(auditEvents.orgId, orgId),
+      gte(auditEvents.createdAt, start),
+      lt(auditEvents.createdAt, end),
+      seqBounds(orgId, start, end),
+    );
+    const listed = rowsOf<ListedEvent>(
+      await tx.execute(sql`
+        SELECT seq, action, actor_id, target_id, ${iso("created_at")} AS at,
+               ${textOf("before", "role")} AS before_role, ${textOf("after", "role")} AS after_role,
+               ${textOf("before", "status")} AS before_status, ${textOf("before", "email")} AS before_email,
+               CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN before END AS before,
+               CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN after END AS after
+          FROM audit_events
+         WHERE ${inMonth} AND action IN (${list(["team.role_changed", ...REVOCATION_ACTIONS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
+         ORDER BY seq`),
+    );
+    // Failed sign-ins are summed in the database: per person and reason, with the person's name.
+    const failed = rowsOf<{
+      user_id: string;
+      reason: string;
+      n: number;
+      last_at: string;
+      name: string | null;
+      email: string | null;
+    }>(
+      await tx.execute(sql`
+        SELECT f.user_id, f.reason, f.n, ${iso("f.last_at")} AS last_at, u.name, u.email
+          FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id,
+                       coalesce(${textOf("after", "reason")}, 'unknown') AS reason,
+                       count(*)::int AS n, max(created_at) AS last_at
+                  FROM audit_events WHERE ${inMonth} AND action = 'auth.sign_in_failed'
+                 GROUP BY 1, 2) f
+          LEFT JOIN users u ON u.id = f.user_id`),
+    );
     const [{ n: eventsInMonth } = { n: 0 }] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(auditEvents)
-      .where(and(eq(auditEvents.orgId, orgId), gte(auditEvents.createdAt, start), lt(auditEvents.createdAt, end)));
+      .where(inMonth);
 
-    // Names and emails of everyone mentioned.
-    const userIds = new Set<string>();
-    for (const s of states.values()) if (s.userId) userIds.add(s.userId);
-    for (const e of monthEvents) {
-      if (e.actorId) userIds.add(e.actorId);
-      if (e.action === "auth.sign_in_failed" && e.targetId) userIds.add(e.targetId);
-    }
-    const people =
-      userIds.size === 0
+    // Names of the month's actors (members or not), and the invitations revoked.
+    const actorIds = [...new Set(listed.map((e) => e.actor_id).filter((id): id is string => id !== null))];
+    const actors =
+      actorIds.length === 0
         ? []
-        : await tx
-            .select({ id: users.id, name: users.name, email: users.email })
-            .from(users)
-            .where(anyOf(users.id, [...userIds]));
-    const person = new Map(people.map((p) => [p.id, p]));
-    const inviteIds = monthEvents
-      .filter((e) => e.action === "team.invite_revoked" && e.targetId)
-      .map((e) => e.targetId!);
+        : await tx.select({ id: users.id, name: users.name }).from(users).where(anyOf(users.id, actorIds));
+    const actorNames = new Map(actors.map((p) => [p.id, p.name]));
+    const actorName = (id: string | null) => (id ? (actorNames.get(id) ?? null) : null);
+    const inviteIds = listed.filter((e) => e.action === "team.invite_revoked" && e.target_id).map((e) => e.target_id!);
     const invites =
       inviteIds.length === 0
         ? []
@@ -376,139 +270,134 @@ export async function buildComplianceReport(
     const invite = new Map(invites.map((i) => [i.id, i]));
 
     const reportMembers: ReportMember[] = [];
-    for (const s of states.values()) {
-      if (!s.exists || s.purged) continue;
-      const status = value(s, "status");
-      if (status !== "active" && status !== "inactive" && status !== "removed") continue;
-      const p = s.userId ? person.get(s.userId) : undefined;
+    // A person's department for the failed sign-ins: their membership present at month end, else any other.
+    const userDepartment = new Map<string, string | null>();
+    for (const m of everyone) {
+      if (m.userId && (m.present || !userDepartment.has(m.userId))) userDepartment.set(m.userId, m.department);
+      if (!m.present || m.status === null || !STATUSES.has(m.status)) continue;
       reportMembers.push({
-        memberId: s.memberId,
-        userId: s.userId,
-        name: p?.name ?? null,
-        email: p?.email ?? null,
-        role: value(s, "role"),
-        status,
-        department: value(s, "department"),
+        memberId: m.memberId,
+        userId: m.userId,
+        name: m.name,
+        email: m.email,
+        role: m.role,
+        status: m.status as ReportMember["status"],
+        department: m.department,
       });
     }
-    reportMembers.sort((a, b) => byName.compare(a.name ?? "", b.name ?? "") || byName.compare(a.memberId, b.memberId));
     const memberInfo = (memberId: string | null) => {
-      const s = memberId ? states.get(memberId) : undefined;
-      const p = s?.userId ? person.get(s.userId) : undefined;
-      return { name: p?.name ?? null, email: p?.email ?? null, department: s ? value(s, "department") : null };
+      const m = memberId ? known.get(memberId) : undefined;
+      return { name: m?.name ?? null, email: m?.email ?? null, department: m?.department ?? null };
     };
-    const actorName = (id: string | null) => (id ? (person.get(id)?.name ?? null) : null);
 
     const roleChanges: ReportRoleChange[] = [];
     const accessRevocations: ReportRevocation[] = [];
     const roleDefinitionChanges: ReportRoleDefinitionChange[] = [];
-    const failures: ReportSignInFailures = { total: 0, byReason: {}, byUser: [] };
     const accessReviews: ReportAccessReview[] = [];
-    const byUser = new Map<string, ReportSignInFailures["byUser"][number]>();
-    const userDepartment = new Map<string, string | null>();
-    for (const s of states.values()) if (s.userId) userDepartment.set(s.userId, value(s, "department"));
-
-    for (const e of monthEvents) {
-      const at = e.createdAt.toISOString();
+    for (const e of listed) {
+      const seq = Number(e.seq);
+      const at = e.at;
       if ((ROLE_DEFINITION_ACTIONS as readonly string[]).includes(e.action)) {
-        roleDefinitionChanges.push(roleDefinitionChange(e, at, actorName(e.actorId)));
-        continue;
-      }
-      if (e.action === "team.role_changed") {
-        const m = memberInfo(e.targetId);
+        roleDefinitionChanges.push(
+          roleDefinitionChange(
+            {
+              seq,
+              action: e.action,
+              actorId: e.actor_id,
+              targetId: e.target_id,
+              before: parse(e.before),
+              after: parse(e.after),
+            },
+            at,
+            actorName(e.actor_id),
+          ),
+        );
+      } else if (e.action === "team.role_changed") {
+        const m = memberInfo(e.target_id);
         roleChanges.push({
-          seq: e.seq,
+          seq,
           at,
-          actorId: e.actorId,
-          actorName: actorName(e.actorId),
-          memberId: e.targetId,
+          actorId: e.actor_id,
+          actorName: actorName(e.actor_id),
+          memberId: e.target_id,
           memberName: m.name,
           memberEmail: m.email,
-          fromRole: str(e.before ?? null, "role") ?? null,
-          toRole: str(e.after ?? null, "role") ?? null,
+          fromRole: e.before_role,
+          toRole: e.after_role,
           department: m.department,
         });
       } else if (e.action === "access_review.started" || e.action === "access_review.completed") {
-        accessReviews.push(accessReviewRow(e, at, actorName(e.actorId)));
-      } else if (e.action === "auth.sign_in_failed") {
-        const reason = str(e.after ?? null, "reason") ?? "unknown";
-        failures.total++;
-        failures.byReason[reason] = (failures.byReason[reason] ?? 0) + 1;
-        const uid = e.targetId ?? e.actorId ?? "unknown";
-        let u = byUser.get(uid);
-        if (!u) {
-          const p = person.get(uid);
-          u = {
-            userId: uid,
-            name: p?.name ?? null,
-            email: p?.email ?? null,
-            count: 0,
-            lastAt: at,
-            reasons: {},
-            department: userDepartment.get(uid) ?? null,
-          };
-          byUser.set(uid, u);
-        }
-        u.count++;
-        u.lastAt = at;
-        u.reasons[reason] = (u.reasons[reason] ?? 0) + 1;
+        accessReviews.push(
+          accessReviewRow(
+            { seq, action: e.action, targetId: e.target_id, actorId: e.actor_id, after: parse(e.after) },
+            at,
+            actorName(e.actor_id),
+          ),
+        );
+      } else if (e.action === "team.invite_revoked") {
+        const inv = e.target_id ? invite.get(e.target_id) : undefined;
+        accessRevocations.push({
+          seq,
+          at,
+          action: e.action,
+          actorId: e.actor_id,
+          actorName: actorName(e.actor_id),
+          targetId: e.target_id,
+          subjectName: null,
+          subjectEmail: e.before_email ?? inv?.email ?? null,
+          detail: `invitation (${e.before_role ?? "?"}) revoked while ${e.before_status ?? "pending"}`,
+          department: inv?.department ?? null,
+        });
       } else {
         const action = e.action as ReportRevocation["action"];
-        const b = e.before ?? null;
-        if (action === "team.invite_revoked") {
-          const inv = e.targetId ? invite.get(e.targetId) : undefined;
-          accessRevocations.push({
-            seq: e.seq,
-            at,
-            action,
-            actorId: e.actorId,
-            actorName: actorName(e.actorId),
-            targetId: e.targetId,
-            subjectName: null,
-            subjectEmail: str(b, "email") ?? inv?.email ?? null,
-            detail: `invitation (${str(b, "role") ?? "?"}) revoked while ${str(b, "status") ?? "pending"}`,
-            department: inv?.department ?? null,
-          });
-        } else {
-          const m = memberInfo(e.targetId);
-          const from = str(b, "status") ?? "active";
-          const detail =
+        const m = memberInfo(e.target_id);
+        const from = e.before_status ?? "active";
+        accessRevocations.push({
+          seq,
+          at,
+          action,
+          actorId: e.actor_id,
+          actorName: actorName(e.actor_id),
+          targetId: e.target_id,
+          subjectName: m.name,
+          subjectEmail: m.email,
+          detail:
             action === "team.removed"
-              ? `removed (role ${str(b, "role") ?? "?"}, was ${from})`
-              : `deactivated (was ${from})`;
-          accessRevocations.push({
-            seq: e.seq,
-            at,
-            action,
-            actorId: e.actorId,
-            actorName: actorName(e.actorId),
-            targetId: e.targetId,
-            subjectName: m.name,
-            subjectEmail: m.email,
-            detail,
-            department: m.department,
-          });
-        }
+              ? `removed (role ${e.before_role ?? "?"}, was ${from})`
+              : `deactivated (was ${from})`,
+          department: m.department,
+        });
       }
     }
-    failures.byUser = [...byUser.values()].sort((a, b) => b.count - a.count || a.userId.localeCompare(b.userId));
+
+    const failures: ReportSignInFailures = { total: 0, byReason: {}, byUser: [] };
+    const byUser = new Map<string, ReportSignInFailures["byUser"][number]>();
+    for (const f of failed) {
+      failures.total += f.n;
+      failures.byReason[f.reason] = (failures.byReason[f.reason] ?? 0) + f.n;
+      let u = byUser.get(f.user_id);
+      if (!u) {
+        u = {
+          userId: f.user_id,
+          name: f.name,
+          email: f.email,
+          count: 0,
+          lastAt: f.last_at,
+          reasons: {},
+          department: userDepartment.get(f.user_id) ?? null,
+        };
+        byUser.set(f.user_id, u);
+      }
+      u.count += f.n;
+      if (f.last_at > u.lastAt) u.lastAt = f.last_at;
+      u.reasons[f.reason] = f.n;
+    }
+    failures.byUser = [...byUser.values()].sort(
+      (a, b) => b.count - a.count || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0),
+    );
 
     return {
-      cover: {
-        orgId,
-        orgName: org.name,
-        policy: org.policy,
-        month,
-        periodStart: start.toISOString(),
-        periodEnd: end.toISOString(),
-        final: end <= now,
-        generatedAt: now.toISOString(),
-        lastSeq,
-        lastHash,
-        eventsInMonth,
-        verification,
-        scope: "organization",
-      },
+      head: { org, lastSeq, lastHash, eventsInMonth },
       members: reportMembers,
       roleChanges,
       accessRevocations,
@@ -517,9 +406,38 @@ export async function buildComplianceReport(
       accessReviews,
     };
   });
+  const [verification, { head, ...sections }] = await Promise.all([verifying, reading]);
+  return {
+    cover: {
+      orgId,
+      orgName: head.org.name,
+      policy: head.org.policy,
+      month,
+      periodStart: start.toISOString(),
+      periodEnd: end.toISOString(),
+      final: end <= now,
+      generatedAt: now.toISOString(),
+      lastSeq: head.lastSeq,
+      lastHash: head.lastHash,
+      eventsInMonth: head.eventsInMonth,
+      verification,
+      scope: "organization",
+    },
+    ...sections,
+  };
 }
 
-function roleDefinitionChange(e: AuditEventRow, at: string, actorName: string | null): ReportRoleDefinitionChange {
+/** The fields of an event the rows below read. */
+interface EventFields {
+  seq: number;
+  action: string;
+  actorId: string | null;
+  targetId: string | null;
+  before?: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+function roleDefinitionChange(e: EventFields, at: string, actorName: string | null): ReportRoleDefinitionChange {
   const before = e.before ?? {};
   const after = e.after ?? {};
   const num = (v: unknown) => (typeof v === "number" ? v : null);
@@ -541,17 +459,7 @@ function roleDefinitionChange(e: AuditEventRow, at: string, actorName: string | 
 }
 
 /** One access review event as a report row: what was started over whom, or what completion applied. */
-function accessReviewRow(
-  e: {
-    seq: number;
-    action: string;
-    targetId: string | null;
-    actorId: string | null;
-    after: Record<string, unknown> | null;
-  },
-  at: string,
-  actorName: string | null,
-): ReportAccessReview {
+function accessReviewRow(e: EventFields, at: string, actorName: string | null): ReportAccessReview {
   const a = e.after ?? {};
   const n = (k: string) => (typeof a[k] === "number" ? a[k] : 0);
   const detail =

@@ -45,7 +45,13 @@ export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
 export function complianceXlsx(r: ComplianceReport): Readable {
   const out = new PassThrough();
   void (async () => {
-    const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });
+    // Deflate level 1, as the member export: the sheets' XML is repetitive, so the file grows little.
+    const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+      stream: out,
+      useStyles: false,
+      useSharedStrings: false,
+      zip: { zlib: { level: 1 } },
+    });
     wb.creator = "Roster";
     const sheet = (name: string, header: string[], rows: Cell[][]) => {
       const ws = wb.addWorksheet(name);
