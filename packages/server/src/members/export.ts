@@ -1,8 +1,9 @@
 import { PassThrough, Readable } from "node:stream";
 import { once } from "node:events";
-import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
+import { and, gt, sql, type SQL } from "drizzle-orm";
 import ExcelJS from "exceljs";
 import type { AppDeps } from "../deps.ts";
+import { rowsOf } from "../db/database.ts";
 import { members, users } from "../db/schema.ts";
 import type { OrgContext } from "../http/principal.ts";
 import { memberScope } from "../http/scope.ts";
@@ -74,24 +75,22 @@ async function* memberBatches(
   let after: string | null = null;
   const where = memberFilters(ctx.org.id, filters, scope, deps.clock.now());
   for (;;) {
-    const batch: ExportSource[] = await deps.db.tx({ orgId: ctx.org.id, userId: ctx.member.userId }, (tx) =>
-      tx
-        .select({
-          id: members.id,
-          name: users.name,
-          email: users.email,
-          role: members.role,
-          status: members.status,
-          lastLoginAt: sql<string | null>`${iso(sql`${users.lastLoginAt}`)}`,
-          createdAt: iso(members.createdAt),
-          department: members.department,
-          stores: sql<string>`array_to_string(${members.storeIds}, ';')`,
-        })
-        .from(members)
-        .innerJoin(users, eq(users.id, members.userId))
-        .where(after ? and(where, gt(members.id, after)) : where)
-        .orderBy(asc(members.id))
-        .limit(BATCH),
+    const cond: SQL | undefined = after ? and(where, gt(members.id, after)) : where;
+    // A plain statement, not the query builder: the rows arrive as the driver makes them, with no per-cell mapping
+    // (at 100,000 members that mapping cost more than the formatting).
+    const batch: ExportSource[] = await deps.db.tx(
+      { orgId: ctx.org.id, userId: ctx.member.userId },
+      async (tx): Promise<ExportSource[]> =>
+        rowsOf<ExportSource>(
+          await tx.execute(sql`
+          SELECT ${members.id} AS id, ${users.name} AS name, ${users.email} AS email, ${members.role} AS role,
+                 ${members.status} AS status, ${iso(sql`${users.lastLoginAt}`)} AS "lastLoginAt",
+                 ${iso(members.createdAt)} AS "createdAt", ${members.department} AS department,
+                 array_to_string(${members.storeIds}, ';') AS stores
+            FROM ${members} INNER JOIN ${users} ON ${users.id} = ${members.userId}
+           WHERE ${cond}
+           ORDER BY ${members.id} LIMIT ${BATCH}`),
+        ),
     );
     if (batch.length > 0) yield batch;
     if (batch.length < BATCH) return;
