@@ -1460,7 +1460,7 @@ export interface components {
             } | null;
             /** Format: date-time */
             createdAt: string;
-            /** @description team, auth, api_key, security, organization, member. */
+            /** @description The action's family: team, auth, api_key, security, organization, role, webhook, access_review. */
             entityType: string;
             /** @description hex SHA-256(prevHash ‖ canonical(event)); docs/audit.md gives the canonical form. */
             hash: string;
