@@ -290,7 +290,7 @@ export interface paths {
         };
         /**
          * The signed-in user and their memberships
-         * @description The user, any platform role, and each membership with its org, role and status (removed memberships are left out).
+         * @description The user, any platform role, and each membership with its org, role (key and title) and status (removed memberships are left out).
          */
         get: operations["getMe"];
         put?: never;
@@ -2916,6 +2916,7 @@ export interface operations {
                             orgName: string;
                             policy: string;
                             role: string;
+                            roleTitle: string | null;
                             status: string;
                             storeIds: string[];
                         }[];

@@ -11,10 +11,11 @@ const versionsOf = new WeakMap<Policy, ReadonlyMap<string, number>>();
 /**
  * The org's effective policy: its preset plus its custom roles, compiled once per change. It is kept in the
  * instance's cache until the database reports a change to the org's roles or to the org (migration 0009), so a
- * request served from the caches reads nothing here. Only `loadOrgContext` (http/context.ts) calls this: every
- * route, `/v1/authorize`, the policy endpoint and the SDK see the same roles.
+ * request served from the caches reads nothing here. `loadOrgContext` (http/context.ts) calls this: every
+ * route, `/v1/authorize`, the policy endpoint and the SDK see the same roles; `GET /v1/me` takes its role
+ * titles from it too.
  */
-export async function effectivePolicy(deps: AppDeps, org: OrgRow): Promise<Policy> {
+export async function effectivePolicy(deps: AppDeps, org: Pick<OrgRow, "id" | "policy">): Promise<Policy> {
   const cache = deps.db.cache.policies;
   const entry =
     cache.get(org.id) ??
