@@ -3787,6 +3787,7 @@ export interface operations {
                             id: string;
                             name: string;
                             role: string;
+                            roleTitle: string | null;
                         }[];
                         scopes: string[];
                         uid: string;

@@ -12,8 +12,7 @@ import { notFound } from "../http/errors.ts";
 import { Prebuilt } from "../db/prebuilt.ts";
 import { tag } from "../cache/hub.ts";
 import { listUserSessions, revokeSession, revokeUserSessions } from "./sessions.ts";
-import { effectivePolicy } from "../roles/effective.ts";
-import { getPreset } from "@roster/policy";
+import { roleTitle } from "../roles/effective.ts";
 
 const Membership = Type.Object({
   memberId: Type.String(),
@@ -90,18 +89,14 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
       const memberships = [];
       for (const r of rows) {
         if (r.member.status === "removed") continue;
-        // Titles from the org's effective policy (the instance's cache), so a renamed custom role shows at once.
-        // An org bound to a preset this installation lacks still lists, without titles.
-        const policy = getPreset(r.policy)
-          ? await effectivePolicy(deps, { id: r.member.orgId, policy: r.policy })
-          : null;
         memberships.push({
           memberId: r.member.id,
           orgId: r.member.orgId,
           orgName: r.orgName,
           policy: r.policy,
           role: r.member.role,
-          roleTitle: policy?.roles.find((role) => role.name === r.member.role)?.title ?? null,
+          // From the org's effective policy (the instance's cache), so a renamed custom role shows at once.
+          roleTitle: await roleTitle(deps, { id: r.member.orgId, policy: r.policy }, r.member.role),
           status: r.member.status,
           department: r.member.department,
           storeIds: r.member.storeIds,
