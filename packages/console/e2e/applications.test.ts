@@ -1,134 +1,27 @@
-// Sign in with Roster, driven in Chromium: an application (openid-client as the relying party) sends the browser
-// to Roster's hosted pages (sign-in, two-step verification, organization picker, consent) and exchanges the code;
-// platform staff register applications in the console. @see issue 15
-import { createServer, type Server as HttpServer } from "node:http";
+// The console's Applications page, driven in Chromium: platform staff register applications for Sign in with Roster,
+// and the id and secret they copy work with openid-client as the relying party. In its own file, with its own
+// browser (it hung when it ran after the sign-in tests of oidc.test.ts in one browser). @see issue 15
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import * as oc from "openid-client";
-import * as OTPAuth from "otpauth";
 import { decodeJwt } from "jose";
 import { sql } from "drizzle-orm";
-import {
-  addMember,
-  apiCall,
-  checkPage,
-  createOrg,
-  launch,
-  newContext,
-  signIn,
-  signUp,
-  startServer,
-  type Account,
-  type Server,
-} from "./harness.ts";
+import { addMember, checkPage, newContext, signIn, signUp, type Server } from "./harness.ts";
+import { startOidc, type Oidc } from "./oidc.harness.ts";
 
+let oidc: Oidc;
 let server: Server;
 let browser: Browser;
-let operator: Account;
 let acme: string; // billing org, no MFA requirement
-let vault: string; // billing org that requires two-step verification
-let callback: Callback;
-const insecure = { execute: [oc.allowInsecureRequests] };
-
-/** The application's redirect URI: a real HTTP server on 127.0.0.1 that records what the browser brought back. */
-interface Callback {
-  uri: string;
-  next(): Promise<URL>;
-  close(): Promise<void>;
-}
-
-async function startCallback(): Promise<Callback> {
-  const waiting: Array<(u: URL) => void> = [];
-  const arrived: URL[] = [];
-  const http: HttpServer = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
-    if (url.pathname !== "/callback") {
-      res.writeHead(404).end(); // the browser's favicon request
-      return;
-    }
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end('<!doctype html><html lang="en"><title>Billing app</title><h1>Back in the billing app</h1></html>');
-    const w = waiting.shift();
-    if (w) w(url);
-    else arrived.push(url);
-  });
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  const port = (http.address() as { port: number }).port;
-  return {
-    uri: `http://127.0.0.1:${port}/callback`,
-    next: () => {
-      const ready = arrived.shift();
-      if (ready) return Promise.resolve(ready);
-      return new Promise<URL>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("the browser never came back to the application")), 60_000);
-        waiting.push((u) => {
-          clearTimeout(timer);
-          resolve(u);
-        });
-      });
-    },
-    close: () => new Promise((resolve) => http.close(() => resolve())),
-  };
-}
-
-async function enrolTotp(account: Account): Promise<OTPAuth.TOTP> {
-  const seed = await apiCall<{ secret: string }>(server, "POST", "/v1/me/mfa/totp", account.token);
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed.secret), digits: 6, period: 30 });
-  await apiCall(server, "POST", "/v1/me/mfa/totp/confirm", account.token, { code: totp.generate() });
-  return totp;
-}
 
 beforeAll(async () => {
-  server = await startServer();
-  browser = await launch();
-  callback = await startCallback();
-  operator = await signUp(server, "Oscar Operator", "operator");
-  await server.deps.db.owner((db) =>
-    db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${operator.userId}`),
-  );
-  acme = (await createOrg(server, operator, "billing", "Acme Billing")).id;
-  vault = (await createOrg(server, operator, "billing", "Vault Billing")).id;
-  // An org may require MFA only once its owner has it.
-  await enrolTotp(operator);
-  await apiCall(server, "PATCH", `/v1/orgs/${vault}/security`, operator.token, { requireMfa: true });
+  oidc = await startOidc();
+  ({ server, browser, acme } = oidc);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await callback?.close();
-  await server?.close();
+  await oidc?.close();
 });
-
-async function register(body: Record<string, unknown>) {
-  return apiCall<{ id: string; clientId: string; clientSecret?: string }>(
-    server,
-    "POST",
-    "/v1/platform/applications",
-    operator.token,
-    { redirectUris: [callback.uri], ...body },
-  );
-}
-
-async function relyingParty(clientId: string, secret?: string): Promise<oc.Configuration> {
-  return oc.discovery(new URL(`${server.url}/oidc`), clientId, secret, secret ? undefined : oc.None(), insecure);
-}
-
-/** The application's first step: an authorization URL with a PKCE challenge (openid-client builds it). */
-async function authorizationRequest(config: oc.Configuration, resource: string) {
-  const verifier = oc.randomPKCECodeVerifier();
-  const state = oc.randomState();
-  const url = oc.buildAuthorizationUrl(config, {
-    redirect_uri: callback.uri,
-    scope: "openid email profile organizations offline_access",
-    // OpenID Connect Core 11: a refresh token (offline_access) is granted only with prompt=consent.
-    prompt: "consent",
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    resource,
-    state,
-  });
-  return { url, verifier, state };
-}
 
 describe("Applications in the console", () => {
   it("platform staff register, copy, rotate, edit and delete applications; the copied secrets work", async () => {
@@ -137,7 +30,7 @@ describe("Applications in the console", () => {
       db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${staffer.userId}`),
     );
     await addMember(server, acme, staffer, "admin");
-    await register({ name: "Support desk", type: "spa", firstParty: false });
+    await oidc.register({ name: "Support desk", type: "spa", firstParty: false });
     const ctx = await newContext(browser, server);
     await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
     const page = await ctx.newPage();
@@ -169,7 +62,7 @@ describe("Applications in the console", () => {
       .getByRole("alert")
       .getByText(/must use https/)
       .waitFor();
-    await form.getByRole("textbox", { name: "Redirect URIs", exact: true }).fill(callback.uri);
+    await form.getByRole("textbox", { name: "Redirect URIs", exact: true }).fill(oidc.callback.uri);
     await form.getByRole("button", { name: "Register" }).click();
     const shown = page.getByRole("dialog", { name: "Application registered" });
     await shown.getByText("This is the only time the client secret is shown.").waitFor();
@@ -185,11 +78,11 @@ describe("Applications in the console", () => {
     await shown.waitFor({ state: "detached" });
 
     // The copied client works: this browser (already signed in) goes through the code flow with it.
-    const web = await relyingParty(webClientId, webSecret);
-    const r = await authorizationRequest(web, `urn:roster:org:${acme}`);
+    const web = await oidc.relyingParty(webClientId, webSecret);
+    const r = await oidc.authorizationRequest(web, `urn:roster:org:${acme}`);
     const flow = await ctx.newPage();
     await flow.goto(r.url.href);
-    const back = await callback.next();
+    const back = await oidc.callback.next();
     const tokens = await oc.authorizationCodeGrant(web, back, { pkceCodeVerifier: r.verifier, expectedState: r.state });
     expect(decodeJwt(tokens.access_token)).toMatchObject({ org_id: acme, role: "admin" });
     await flow.close();
@@ -206,7 +99,7 @@ describe("Applications in the console", () => {
     await shown.getByRole("button", { name: "Copy client secret" }).click();
     const firstSecret = await clipboard();
     await shown.getByRole("button", { name: "I have stored it" }).click();
-    const machine = await relyingParty(machineId, firstSecret);
+    const machine = await oidc.relyingParty(machineId, firstSecret);
     expect((await oc.clientCredentialsGrant(machine)).access_token).toBeTruthy();
 
     const row = (name: string) => page.getByTestId("application-row").filter({ hasText: name });
@@ -222,7 +115,7 @@ describe("Applications in the console", () => {
     expect(newSecret).not.toBe(firstSecret);
     await rotated.getByRole("button", { name: "I have stored it" }).click();
     await expect(oc.clientCredentialsGrant(machine)).rejects.toMatchObject({ error: "invalid_client" });
-    const renewed = await relyingParty(machineId, newSecret);
+    const renewed = await oidc.relyingParty(machineId, newSecret);
     expect((await oc.clientCredentialsGrant(renewed)).access_token).toBeTruthy();
 
     // Edit: a new name.

@@ -1,138 +1,45 @@
 // Sign in with Roster, driven in Chromium: an application (openid-client as the relying party) sends the browser
-// to Roster's hosted pages (sign-in, two-step verification, organization picker, consent) and exchanges the code;
-// platform staff register applications in the console. @see issue 15
-import { createServer, type Server as HttpServer } from "node:http";
+// to Roster's hosted pages (sign-in, two-step verification, organization picker, consent) and exchanges the code.
+// Platform staff registering applications in the console: applications.test.ts. @see issue 15
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import * as oc from "openid-client";
 import * as OTPAuth from "otpauth";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { sql } from "drizzle-orm";
 import { presets } from "@roster/policy";
 import {
   addMember,
   apiCall,
   checkPage,
   createOrg,
-  launch,
   newContext,
   PHONE,
   settle,
   signUp,
-  startServer,
   type Account,
   type Server,
 } from "./harness.ts";
+import { enrolTotp, startOidc, type Oidc } from "./oidc.harness.ts";
 
+let oidc: Oidc;
 let server: Server;
 let browser: Browser;
-let operator: Account;
 let acme: string; // billing org, no MFA requirement
 let vault: string; // billing org that requires two-step verification
 let other: string;
-let callback: Callback;
-const insecure = { execute: [oc.allowInsecureRequests] };
-
-/** The application's redirect URI: a real HTTP server on 127.0.0.1 that records what the browser brought back. */
-interface Callback {
-  uri: string;
-  next(): Promise<URL>;
-  close(): Promise<void>;
-}
-
-async function startCallback(): Promise<Callback> {
-  const waiting: Array<(u: URL) => void> = [];
-  const arrived: URL[] = [];
-  const http: HttpServer = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
-    if (url.pathname !== "/callback") {
-      res.writeHead(404).end(); // the browser's favicon request
-      return;
-    }
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end('<!doctype html><html lang="en"><title>Billing app</title><h1>Back in the billing app</h1></html>');
-    const w = waiting.shift();
-    if (w) w(url);
-    else arrived.push(url);
-  });
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  const port = (http.address() as { port: number }).port;
-  return {
-    uri: `http://127.0.0.1:${port}/callback`,
-    next: () => {
-      const ready = arrived.shift();
-      if (ready) return Promise.resolve(ready);
-      return new Promise<URL>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("the browser never came back to the application")), 60_000);
-        waiting.push((u) => {
-          clearTimeout(timer);
-          resolve(u);
-        });
-      });
-    },
-    close: () => new Promise((resolve) => http.close(() => resolve())),
-  };
-}
-
-async function enrolTotp(account: Account): Promise<OTPAuth.TOTP> {
-  const seed = await apiCall<{ secret: string }>(server, "POST", "/v1/me/mfa/totp", account.token);
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed.secret), digits: 6, period: 30 });
-  await apiCall(server, "POST", "/v1/me/mfa/totp/confirm", account.token, { code: totp.generate() });
-  return totp;
-}
 
 beforeAll(async () => {
-  server = await startServer();
-  browser = await launch();
-  callback = await startCallback();
-  operator = await signUp(server, "Oscar Operator", "operator");
-  await server.deps.db.owner((db) =>
-    db.execute(sql`UPDATE users SET platform_role = 'developer_admin' WHERE id = ${operator.userId}`),
-  );
-  acme = (await createOrg(server, operator, "billing", "Acme Billing")).id;
-  other = (await createOrg(server, operator, "billing", "Globex Billing")).id;
-  vault = (await createOrg(server, operator, "billing", "Vault Billing")).id;
-  // An org may require MFA only once its owner has it.
-  await enrolTotp(operator);
-  await apiCall(server, "PATCH", `/v1/orgs/${vault}/security`, operator.token, { requireMfa: true });
+  oidc = await startOidc({
+    seed: async (srv, operator) => {
+      other = (await createOrg(srv, operator, "billing", "Globex Billing")).id;
+    },
+  });
+  ({ server, browser, acme, vault } = oidc);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await callback?.close();
-  await server?.close();
+  await oidc?.close();
 });
-
-async function register(body: Record<string, unknown>) {
-  return apiCall<{ id: string; clientId: string; clientSecret?: string }>(
-    server,
-    "POST",
-    "/v1/platform/applications",
-    operator.token,
-    { redirectUris: [callback.uri], ...body },
-  );
-}
-
-async function relyingParty(clientId: string, secret?: string): Promise<oc.Configuration> {
-  return oc.discovery(new URL(`${server.url}/oidc`), clientId, secret, secret ? undefined : oc.None(), insecure);
-}
-
-/** The application's first step: an authorization URL with a PKCE challenge (openid-client builds it). */
-async function authorizationRequest(config: oc.Configuration, resource: string) {
-  const verifier = oc.randomPKCECodeVerifier();
-  const state = oc.randomState();
-  const url = oc.buildAuthorizationUrl(config, {
-    redirect_uri: callback.uri,
-    scope: "openid email profile organizations offline_access",
-    // OpenID Connect Core 11: a refresh token (offline_access) is granted only with prompt=consent.
-    prompt: "consent",
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: "S256",
-    resource,
-    state,
-  });
-  return { url, verifier, state };
-}
 
 async function fillSignIn(page: Page, account: Account): Promise<void> {
   await page.waitForURL((u) => u.pathname === "/sign-in");
@@ -176,8 +83,8 @@ async function expectClaimsMatchAuthorize(accessToken: string, session: string, 
 
 describe("Sign in with Roster in the browser", () => {
   it("a member without MFA: sign-in page, organization picker, code + PKCE, claims as /v1/authorize answers", async () => {
-    const app = await register({ name: "Billing app", type: "web" });
-    const config = await relyingParty(app.clientId, app.clientSecret);
+    const app = await oidc.register({ name: "Billing app", type: "web" });
+    const config = await oidc.relyingParty(app.clientId, app.clientSecret);
     const member = await signUp(server, "Cora Service", "cs");
     await addMember(server, acme, member, "customer_service", { department: "support", storeIds: ["st_1", "st_2"] });
     await addMember(server, other, member, "sales");
@@ -186,7 +93,7 @@ describe("Sign in with Roster in the browser", () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    const request = await authorizationRequest(config, "urn:roster:org");
+    const request = await oidc.authorizationRequest(config, "urn:roster:org");
     await page.goto(request.url.href);
     // Signed out: Roster's own sign-in page, with its forgot-password link.
     await page.waitForURL(
@@ -212,7 +119,7 @@ describe("Sign in with Roster in the browser", () => {
     await picker.getByRole("radio", { name: /Acme Billing/ }).check();
     await page.getByRole("button", { name: "Continue" }).click();
 
-    const back = await callback.next();
+    const back = await oidc.callback.next();
     await page.getByRole("heading", { name: "Back in the billing app" }).waitFor();
     const tokens = await oc.authorizationCodeGrant(config, back, {
       pkceCodeVerifier: request.verifier,
@@ -250,16 +157,16 @@ describe("Sign in with Roster in the browser", () => {
   });
 
   it("a member with MFA: the two-step verification page, then the org that requires it; amr carries otp", async () => {
-    const app = await register({ name: "Billing app (MFA)", type: "web" });
-    const config = await relyingParty(app.clientId, app.clientSecret);
+    const app = await oidc.register({ name: "Billing app (MFA)", type: "web" });
+    const config = await oidc.relyingParty(app.clientId, app.clientSecret);
     const member = await signUp(server, "Max Factor", "mfa");
     await addMember(server, vault, member, "sales", { storeIds: ["st_9"] });
     await addMember(server, acme, member, "admin");
-    const totp = await enrolTotp(member);
+    const totp = await enrolTotp(server, member);
 
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
-    const request = await authorizationRequest(config, "urn:roster:org");
+    const request = await oidc.authorizationRequest(config, "urn:roster:org");
     await page.goto(request.url.href);
     await fillSignIn(page, member);
     await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
@@ -273,7 +180,7 @@ describe("Sign in with Roster in the browser", () => {
     await picker.waitFor();
     await picker.getByRole("radio", { name: /Vault Billing/ }).check();
     await page.getByRole("button", { name: "Continue" }).click();
-    const back = await callback.next();
+    const back = await oidc.callback.next();
     const tokens = await oc.authorizationCodeGrant(config, back, {
       pkceCodeVerifier: request.verifier,
       expectedState: request.state,
@@ -289,13 +196,13 @@ describe("Sign in with Roster in the browser", () => {
   });
 
   it("a member without MFA, in an org that requires it, sets up the factor on the way and then continues", async () => {
-    const app = await register({ name: "Billing app (gate)", type: "web" });
-    const config = await relyingParty(app.clientId, app.clientSecret);
+    const app = await oidc.register({ name: "Billing app (gate)", type: "web" });
+    const config = await oidc.relyingParty(app.clientId, app.clientSecret);
     const member = await signUp(server, "Nell Newfactor", "nomfa");
     await addMember(server, vault, member, "customer_service");
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
-    const request = await authorizationRequest(config, `urn:roster:org:${vault}`);
+    const request = await oidc.authorizationRequest(config, `urn:roster:org:${vault}`);
     await page.goto(request.url.href);
     await fillSignIn(page, member);
     await page.waitForURL((u) => u.pathname === "/mfa/enroll");
@@ -306,7 +213,7 @@ describe("Sign in with Roster in the browser", () => {
     await page.getByLabel("I saved these codes somewhere safe").check();
     await page.getByRole("button", { name: "Continue" }).click();
     // Back to the sign-in request; first-party with the org named: straight on to the application.
-    const back = await callback.next();
+    const back = await oidc.callback.next();
     const tokens = await oc.authorizationCodeGrant(config, back, {
       pkceCodeVerifier: request.verifier,
       expectedState: request.state,
@@ -317,35 +224,35 @@ describe("Sign in with Roster in the browser", () => {
   });
 
   it("a third-party application shows the consent screen; a first-party one goes straight back", async () => {
-    const thirdParty = await register({ name: "Partner Reports", type: "web", firstParty: false });
-    const firstParty = await register({ name: "Billing app (named org)", type: "web" });
+    const thirdParty = await oidc.register({ name: "Partner Reports", type: "web", firstParty: false });
+    const firstParty = await oidc.register({ name: "Billing app (named org)", type: "web" });
     const member = await signUp(server, "Tia Third", "consent");
     await addMember(server, acme, member, "customer_service");
     const ctx = await newContext(browser, server);
     const page = await ctx.newPage();
 
     // First-party, org named in the request: after sign-in nothing to pick and nothing to approve.
-    const fp = await relyingParty(firstParty.clientId, firstParty.clientSecret);
-    const r1 = await authorizationRequest(fp, `urn:roster:org:${acme}`);
+    const fp = await oidc.relyingParty(firstParty.clientId, firstParty.clientSecret);
+    const r1 = await oidc.authorizationRequest(fp, `urn:roster:org:${acme}`);
     await page.goto(r1.url.href);
     await fillSignIn(page, member);
-    const back1 = await callback.next();
+    const back1 = await oidc.callback.next();
     await page.getByRole("heading", { name: "Back in the billing app" }).waitFor();
     const t1 = await oc.authorizationCodeGrant(fp, back1, { pkceCodeVerifier: r1.verifier, expectedState: r1.state });
     expect(decodeJwt(t1.access_token).org_id).toBe(acme);
 
     // Third-party: the person sees what the application asks for and approves it.
-    const tp = await relyingParty(thirdParty.clientId, thirdParty.clientSecret);
-    const declined = await authorizationRequest(tp, `urn:roster:org:${acme}`);
+    const tp = await oidc.relyingParty(thirdParty.clientId, thirdParty.clientSecret);
+    const declined = await oidc.authorizationRequest(tp, `urn:roster:org:${acme}`);
     await page.goto(declined.url.href);
     await page.getByText("Partner Reports asks to:").waitFor();
     await page.getByRole("button", { name: "Cancel" }).click();
-    const refused = await callback.next();
+    const refused = await oidc.callback.next();
     expect(refused.searchParams.get("error")).toBe("access_denied");
     // The callback request arrives before the browser has finished loading it: the next navigation waits.
     await page.waitForURL((u) => u.pathname === "/callback");
 
-    const r2 = await authorizationRequest(tp, `urn:roster:org:${acme}`);
+    const r2 = await oidc.authorizationRequest(tp, `urn:roster:org:${acme}`);
     await page.goto(r2.url.href);
     await page.getByRole("heading", { name: "Continue to Partner Reports" }).waitFor();
     const list = page.getByRole("list", { name: "What Partner Reports asks for" });
@@ -356,7 +263,7 @@ describe("Sign in with Roster in the browser", () => {
     expect(consentCheck.violations).toEqual([]);
     expect(consentCheck.errors).toEqual([]);
     await page.getByRole("button", { name: "Allow" }).click();
-    const back2 = await callback.next();
+    const back2 = await oidc.callback.next();
     const t2 = await oc.authorizationCodeGrant(tp, back2, { pkceCodeVerifier: r2.verifier, expectedState: r2.state });
     expect(t2.claims()!.sub).toBe(member.userId);
     expect(decodeJwt(t2.access_token).role).toBe("customer_service");
@@ -364,14 +271,14 @@ describe("Sign in with Roster in the browser", () => {
   });
 
   it("the hosted pages fit a phone: no sideways scrolling at 375 px", async () => {
-    const app = await register({ name: "Billing app on a phone", type: "spa" });
-    const config = await relyingParty(app.clientId);
+    const app = await oidc.register({ name: "Billing app on a phone", type: "spa" });
+    const config = await oidc.relyingParty(app.clientId);
     const member = await signUp(server, "Pia Phone", "phone");
     await addMember(server, acme, member, "sales");
     await addMember(server, other, member, "sales");
     const ctx = await newContext(browser, server, { viewport: PHONE });
     const page = await ctx.newPage();
-    const request = await authorizationRequest(config, "urn:roster:org");
+    const request = await oidc.authorizationRequest(config, "urn:roster:org");
     await page.goto(request.url.href);
     await page.getByLabel("Email").waitFor();
     const wide = () => page.evaluate<number>("document.documentElement.scrollWidth");
@@ -382,7 +289,7 @@ describe("Sign in with Roster in the browser", () => {
     expect(await wide()).toBeLessThanOrEqual(PHONE.width);
     await page.getByRole("radio", { name: /Globex Billing/ }).check();
     await page.getByRole("button", { name: "Continue" }).click();
-    const back = await callback.next();
+    const back = await oidc.callback.next();
     const tokens = await oc.authorizationCodeGrant(config, back, {
       pkceCodeVerifier: request.verifier,
       expectedState: request.state,

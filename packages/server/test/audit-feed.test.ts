@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import { sql } from "drizzle-orm";
@@ -330,5 +332,19 @@ describe(`sign-in attempts (${engine})`, () => {
       payload: { email: "nobody.at.all@example.com", password: "wrong password here" },
     });
     expect(unknown.statusCode).toBe(401);
+  });
+});
+
+describe("entity types", () => {
+  it("the console's entity filter offers exactly the entity types the server records events with", async () => {
+    // Every record() call in the server names its entity type as a literal (`entityType: "team"`).
+    const src = join(import.meta.dirname, "..", "src");
+    const written = new Set<string>();
+    for (const file of readdirSync(src, { recursive: true, encoding: "utf8" })) {
+      if (!file.endsWith(".ts") || file.endsWith(".test.ts")) continue;
+      for (const m of readFileSync(join(src, file), "utf8").matchAll(/\bentityType: "([a-z_]+)"/g)) written.add(m[1]!);
+    }
+    const { EVENT_PREFIXES } = await import("../../console/src/lib/audit-actions.ts");
+    expect([...written].sort()).toEqual([...EVENT_PREFIXES].sort());
   });
 });

@@ -5,7 +5,7 @@ import * as oc from "openid-client";
 import { presets } from "@roster/policy";
 import { addMember, bearer, createOrg, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
 import { createServer, type Server } from "node:http";
-import { codeFlow, freePort, registerApplication } from "./oidc.helpers.ts";
+import { codeFlow, CookieJar, freePort, registerApplication } from "./oidc.helpers.ts";
 import { sendLogoutNotices } from "../src/oidc/jobs.ts";
 import { Command } from "commander";
 import { registerOidcCommands } from "../src/oidc/cli.ts";
@@ -92,6 +92,51 @@ describe("OpenID Provider", () => {
     }
     expect(permissions.has("invoice:void")).toBe(true);
     expect(tokens.refresh_token).toBeTruthy();
+  });
+
+  it("the organization picker lists each active membership with its role's title, a custom role's too", async () => {
+    const zeta = (await createOrg(t.app, operator, "billing", "Zeta Billing")).id;
+    const role = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${zeta}/roles`,
+      headers: bearer(operator),
+      payload: {
+        key: "ar_clerk",
+        title: "Receivables clerk",
+        description: "",
+        rank: 0.5,
+        permissions: ["invoice:read"],
+      },
+    });
+    expect(role.statusCode, role.body).toBe(201);
+    const member = await addMember(t, orgId, "customer_service");
+    // addMember signs up its own person: move that membership to this member.
+    const clerk = await addMember(t, zeta, "ar_clerk");
+    await t.db.owner((db) =>
+      db.execute(sql`UPDATE members SET user_id = ${member.userId} WHERE id = ${clerk.memberId}`),
+    );
+    // The application asks for an organization without naming one: the sign-in page shows the picker.
+    const jar = new CookieJar({ roster_session: member.session.token });
+    let url = oc.buildAuthorizationUrl(webConfig, {
+      redirect_uri: redirectUri,
+      scope: "openid organizations",
+      resource: "urn:roster:org",
+      code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+      code_challenge_method: "S256",
+    }).href;
+    let uid: string | undefined;
+    for (let hop = 0; hop < 10 && !uid; hop++) {
+      const res = await fetch(url, { redirect: "manual", headers: { cookie: jar.header() } });
+      jar.store(res);
+      url = new URL(res.headers.get("location")!, url).href;
+      uid = /\/interaction\/([A-Za-z0-9_-]+)$/.exec(new URL(url).pathname)?.[1];
+    }
+    const shown = await t.app.inject({ url: `/v1/oidc/interactions/${uid}`, headers: bearer(member.session) });
+    expect(shown.statusCode, shown.body).toBe(200);
+    expect(json<{ organizations: unknown[] }>(shown).organizations).toEqual([
+      { id: orgId, name: "Acme Billing", role: "customer_service", roleTitle: "Customer service" },
+      { id: zeta, name: "Zeta Billing", role: "ar_clerk", roleTitle: "Receivables clerk" },
+    ]);
   });
 
   it("a public client (spa) signs in with PKCE and no secret; without PKCE it is refused", async () => {

@@ -14,20 +14,64 @@ const authorize = (s: Session, orgId: string, action: string, resource: Record<s
   t.app.inject({ method: "POST", url: "/v1/authorize", headers: bearer(s), payload: { orgId, action, resource } });
 
 describe("organizations", () => {
+  type Me = {
+    memberships: Array<{ orgId: string; role: string; roleTitle: string | null; status: string; policy: string }>;
+  };
+  const me = async (s: Session) => json<Me>(await t.app.inject({ url: "/v1/me", headers: bearer(s) })).memberships;
+
   it.each([
-    ["saas", "owner"],
-    ["billing", "owner"],
-    ["crm", "admin"],
-    ["departments", "super_admin"],
-    ["operations", "owner"],
-  ])("the creator of a %s org gets its top role (%s), listed by GET /v1/me", async (policy, role) => {
+    ["saas", "owner", "Owner"],
+    ["billing", "owner", "Owner"],
+    ["crm", "admin", "Admin"],
+    ["departments", "super_admin", "Super admin"],
+    ["operations", "owner", "Owner"],
+  ])("the creator of a %s org gets its top role (%s), listed by GET /v1/me", async (policy, role, roleTitle) => {
     const s = await signUp(t.app);
     const org = await createOrg(t.app, s, policy);
     expect(org.role).toBe(role);
-    const me = json<{ memberships: Array<{ orgId: string; role: string; status: string; policy: string }> }>(
-      await t.app.inject({ url: "/v1/me", headers: bearer(s) }),
-    );
-    expect(me.memberships).toEqual([expect.objectContaining({ orgId: org.id, role, status: "active", policy })]);
+    expect(await me(s)).toEqual([
+      expect.objectContaining({ orgId: org.id, role, roleTitle, status: "active", policy }),
+    ]);
+  });
+
+  it("GET /v1/me gives each membership its role's title: the preset's, or the org's own for a custom role", async () => {
+    const ops = await createOrg(t.app, owner, "operations");
+    const reader = await addMember(t, ops.id, "read_only");
+    // The preset's title, not one made from the key ("Read only").
+    expect(await me(reader.session)).toEqual([expect.objectContaining({ role: "read_only", roleTitle: "Read-only" })]);
+
+    const billing = await createOrg(t.app, owner, "billing");
+    const roles = `/v1/orgs/${billing.id}/roles`;
+    const created = await t.app.inject({
+      method: "POST",
+      url: roles,
+      headers: bearer(owner),
+      payload: {
+        key: "ar_clerk",
+        title: "Receivables clerk",
+        description: "",
+        rank: 0.5,
+        permissions: ["invoice:read"],
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const clerk = await addMember(t, billing.id, "ar_clerk");
+    expect(await me(clerk.session)).toEqual([
+      expect.objectContaining({ orgId: billing.id, role: "ar_clerk", roleTitle: "Receivables clerk" }),
+    ]);
+    // A new title shows on the next request.
+    const renamed = await t.app.inject({
+      method: "PATCH",
+      url: `${roles}/ar_clerk`,
+      headers: bearer(owner),
+      payload: { title: "Accounts receivable clerk" },
+    });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expect((await me(clerk.session))[0]!.roleTitle).toBe("Accounts receivable clerk");
+    // A role the org no longer defines (written straight into the database) has no title.
+    await t.db.owner((db) => db.execute(sql`UPDATE members SET role = 'gone_role' WHERE id = ${clerk.memberId}`));
+    await t.db.cacheSync();
+    expect((await me(clerk.session))[0]).toMatchObject({ role: "gone_role", roleTitle: null });
   });
 
   it("reads, renames (audited) and hides the org from strangers", async () => {

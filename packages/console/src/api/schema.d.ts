@@ -290,7 +290,7 @@ export interface paths {
         };
         /**
          * The signed-in user and their memberships
-         * @description The user, any platform role, and each membership with its org, role and status (removed memberships are left out).
+         * @description The user, any platform role, and each membership with its org, role (key and title) and status (removed memberships are left out).
          */
         get: operations["getMe"];
         put?: never;
@@ -1460,7 +1460,7 @@ export interface components {
             } | null;
             /** Format: date-time */
             createdAt: string;
-            /** @description team, auth, api_key, security, organization, member. */
+            /** @description The action's family: team, auth, api_key, security, organization, role, webhook, access_review. */
             entityType: string;
             /** @description hex SHA-256(prevHash ‖ canonical(event)); docs/audit.md gives the canonical form. */
             hash: string;
@@ -2916,6 +2916,7 @@ export interface operations {
                             orgName: string;
                             policy: string;
                             role: string;
+                            roleTitle: string | null;
                             status: string;
                             storeIds: string[];
                         }[];
@@ -3786,6 +3787,7 @@ export interface operations {
                             id: string;
                             name: string;
                             role: string;
+                            roleTitle: string | null;
                         }[];
                         scopes: string[];
                         uid: string;

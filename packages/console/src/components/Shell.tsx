@@ -43,6 +43,7 @@ import { api, ok } from "../api/client";
 import { useCapabilities, useMe, useOrgView, usePolicy, type OrgView } from "../session";
 import { errorMessage, PersonAvatar, TableSkeleton } from "./common";
 import { isOperator } from "../lib/platform";
+import { titleCase } from "../lib/format";
 
 interface NavItem {
   to: string;
@@ -151,7 +152,7 @@ function OrgSwitcher() {
             disabled={m.status !== "active"}
             rightSection={
               <Text size="xs" c="dimmed">
-                {m.status === "active" ? m.role : "suspended"}
+                {m.status === "active" ? (m.roleTitle ?? titleCase(m.role)) : "suspended"}
               </Text>
             }
           >

@@ -44,5 +44,9 @@ export const AUDIT_ACTIONS = [
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** The families of events (`team`, `auth`, …): what a `team.*` subscription or an entity filter names. */
+/**
+ * The families of events (`team`, `auth`, …): what a `team.*` subscription or the audit log's entity filter
+ * names. The entity types the server records events with are these families (a server test fails when the two
+ * differ).
+ */
 export const EVENT_PREFIXES: readonly string[] = [...new Set(AUDIT_ACTIONS.map((a) => a.split(".")[0]!))];

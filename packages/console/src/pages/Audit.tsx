@@ -37,7 +37,7 @@ import { api, download, ok } from "../api/client";
 import type { Member, Ok } from "../api/types";
 import type { components, paths } from "../api/schema";
 import { roleTitle, useOrgView, type OrgView } from "../session";
-import { AUDIT_ACTIONS } from "../lib/audit-actions";
+import { AUDIT_ACTIONS, EVENT_PREFIXES } from "../lib/audit-actions";
 import {
   EmptyState,
   ErrorState,
@@ -53,8 +53,6 @@ export type AuditEvent = components["schemas"]["AuditEvent"];
 export type VerifyResult = Ok<"/v1/orgs/{orgId}/audit-events/verify">;
 type Page = Ok<"/v1/orgs/{orgId}/audit-events">;
 type EventsQuery = paths["/v1/orgs/{orgId}/audit-events"]["get"]["parameters"]["query"];
-
-const ENTITY_TYPES = ["team", "auth", "api_key", "security", "organization"];
 
 /** A person's name by any id the log uses for them: user id (actors) or member id (targets). */
 export type Names = Map<string, string>;
@@ -607,7 +605,7 @@ function Audit({ view }: { view: OrgView }) {
             <Select
               label="Entity type"
               placeholder="Any type"
-              data={ENTITY_TYPES}
+              data={EVENT_PREFIXES}
               value={filters.entityType}
               onChange={(v) => update({ entityType: v })}
               clearable

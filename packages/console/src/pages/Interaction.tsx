@@ -80,7 +80,7 @@ export function InteractionPage() {
             <Radio.Group label="Organization" value={orgId} onChange={setOrgId} required>
               <Stack gap="xs" mt="xs">
                 {d.organizations.map((o) => (
-                  <Radio key={o.id} value={o.id} label={o.name} description={titleCase(o.role)} />
+                  <Radio key={o.id} value={o.id} label={o.name} description={o.roleTitle ?? titleCase(o.role)} />
                 ))}
               </Stack>
             </Radio.Group>

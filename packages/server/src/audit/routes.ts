@@ -6,8 +6,12 @@ import type { AppDeps } from "../deps.ts";
 import { errors, Id, Nullable, OrgParams, page } from "../http/schemas.ts";
 import { orgContext } from "../http/context.ts";
 import { auditExport, listAuditEvents, verifyAuditLog } from "./feed.ts";
+import { AUDIT_ACTIONS } from "./record.ts";
 
 const Json = Type.Record(Type.String(), Type.Unknown());
+
+/** The families of the actions (`team`, `auth`, …): the entity types events are recorded with. */
+const ENTITY_TYPES = [...new Set(AUDIT_ACTIONS.map((a) => a.split(".")[0]!))];
 
 export const AuditEvent = Type.Object(
   {
@@ -21,7 +25,7 @@ export const AuditEvent = Type.Object(
     targetId: Nullable(
       Type.String({ description: "What was acted on: a member, user, invitation, API key or org id." }),
     ),
-    entityType: Type.String({ description: "team, auth, api_key, security, organization, member." }),
+    entityType: Type.String({ description: `The action's family: ${ENTITY_TYPES.join(", ")}.` }),
     before: Nullable(Json),
     after: Nullable(Json),
     ip: Nullable(Type.String()),

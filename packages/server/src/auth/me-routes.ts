@@ -12,6 +12,7 @@ import { notFound } from "../http/errors.ts";
 import { Prebuilt } from "../db/prebuilt.ts";
 import { tag } from "../cache/hub.ts";
 import { listUserSessions, revokeSession, revokeUserSessions } from "./sessions.ts";
+import { roleTitle } from "../roles/effective.ts";
 
 const Membership = Type.Object({
   memberId: Type.String(),
@@ -19,6 +20,12 @@ const Membership = Type.Object({
   orgName: Type.String(),
   policy: Type.String(),
   role: Type.String(),
+  roleTitle: Nullable(
+    Type.String({
+      description:
+        "The role's title in the org: the preset's, or the org's own for a custom role; null for a role the org no longer defines.",
+    }),
+  ),
   status: Type.String(),
   department: Nullable(Type.String()),
   storeIds: Type.Array(Type.String()),
@@ -53,7 +60,7 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
         operationId: "getMe",
         summary: "The signed-in user and their memberships",
         description:
-          "The user, any platform role, and each membership with its org, role and status (removed memberships are left out).",
+          "The user, any platform role, and each membership with its org, role (key and title) and status (removed memberships are left out).",
         response: {
           200: Type.Object({
             user: Type.Object({
@@ -79,21 +86,23 @@ export async function meRoutes(app: FastifyInstance, deps: AppDeps): Promise<voi
           const tags = [tag.user(userId), ...found.map((r) => tag.org(r.member.orgId))];
           return { value: { rows: found }, tags };
         }))!;
-      return {
-        user: p.user,
-        memberships: rows
-          .filter((r) => r.member.status !== "removed")
-          .map((r) => ({
-            memberId: r.member.id,
-            orgId: r.member.orgId,
-            orgName: r.orgName,
-            policy: r.policy,
-            role: r.member.role,
-            status: r.member.status,
-            department: r.member.department,
-            storeIds: r.member.storeIds,
-          })),
-      };
+      const memberships = [];
+      for (const r of rows) {
+        if (r.member.status === "removed") continue;
+        memberships.push({
+          memberId: r.member.id,
+          orgId: r.member.orgId,
+          orgName: r.orgName,
+          policy: r.policy,
+          role: r.member.role,
+          // From the org's effective policy (the instance's cache), so a renamed custom role shows at once.
+          roleTitle: await roleTitle(deps, { id: r.member.orgId, policy: r.policy }, r.member.role),
+          status: r.member.status,
+          department: r.member.department,
+          storeIds: r.member.storeIds,
+        });
+      }
+      return { user: p.user, memberships };
     },
   );
 

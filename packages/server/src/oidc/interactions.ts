@@ -7,6 +7,7 @@ import type { Principal } from "../http/principal.ts";
 import { orgTokenClaims } from "./org-claims.ts";
 import { ORG_RESOURCE, orgOfResource, TTL } from "./provider.ts";
 import { oidcGrantLinks } from "./tables.ts";
+import { roleTitle } from "../roles/effective.ts";
 
 type Interaction = InstanceType<Provider["Interaction"]>;
 
@@ -50,16 +51,20 @@ export async function describeInteraction(deps: AppDeps, provider: Provider, uid
   if (!client) throw notFound("Sign-in request");
   const requested = requestedOrg(interaction);
   const user = principal?.kind === "session" ? principal.user : null;
-  const orgs = user
+  const rows = user
     ? await deps.db.tx({ userId: user.id }, (tx) =>
         tx
-          .select({ id: organizations.id, name: organizations.name, role: members.role })
+          .select({ id: organizations.id, name: organizations.name, policy: organizations.policy, role: members.role })
           .from(members)
           .innerJoin(organizations, eq(organizations.id, members.orgId))
           .where(and(eq(members.userId, user.id), eq(members.status, "active")))
           .orderBy(organizations.name),
       )
     : [];
+  const orgs = [];
+  for (const o of rows) {
+    orgs.push({ id: o.id, name: o.name, role: o.role, roleTitle: await roleTitle(deps, o, o.role) });
+  }
   return {
     uid,
     application: {

@@ -36,7 +36,17 @@ export async function oidcRoutes(app: FastifyInstance, deps: AppDeps): Promise<v
 
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const Params = Type.Object({ uid: Uid });
-  const Org = Type.Object({ id: Type.String(), name: Type.String(), role: Type.String() });
+  const Org = Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    role: Type.String(),
+    roleTitle: Nullable(
+      Type.String({
+        description:
+          "The role's title in the org: the preset's, or the org's own for a custom role; null for a role the org no longer defines.",
+      }),
+    ),
+  });
 
   r.get(
     "/v1/oidc/interactions/:uid",

@@ -11,10 +11,10 @@ const versionsOf = new WeakMap<Policy, ReadonlyMap<string, number>>();
 /**
  * The org's effective policy: its preset plus its custom roles, compiled once per change. It is kept in the
  * instance's cache until the database reports a change to the org's roles or to the org (migration 0009), so a
- * request served from the caches reads nothing here. Only `loadOrgContext` (http/context.ts) calls this: every
- * route, `/v1/authorize`, the policy endpoint and the SDK see the same roles.
+ * request served from the caches reads nothing here. `loadOrgContext` (http/context.ts) calls this: every
+ * route, `/v1/authorize`, the policy endpoint and the SDK see the same roles; `roleTitle` below names them.
  */
-export async function effectivePolicy(deps: AppDeps, org: OrgRow): Promise<Policy> {
+export async function effectivePolicy(deps: AppDeps, org: Pick<OrgRow, "id" | "policy">): Promise<Policy> {
   const cache = deps.db.cache.policies;
   const entry =
     cache.get(org.id) ??
@@ -49,4 +49,18 @@ export function buildEntry(preset: Policy, rows: readonly OrgRoleRow[]): PolicyE
 /** The version of a custom role as this policy knows it; undefined for the preset's roles. */
 export function roleVersion(policy: Policy, key: string): number | undefined {
   return versionsOf.get(policy)?.get(key);
+}
+
+/**
+ * A role's title in an org: the preset's, or the org's own for a custom role (from the cached effective policy);
+ * null for a key the org no longer defines, or an org bound to a preset this installation lacks.
+ */
+export async function roleTitle(
+  deps: AppDeps,
+  org: Pick<OrgRow, "id" | "policy">,
+  key: string,
+): Promise<string | null> {
+  if (!getPreset(org.policy)) return null;
+  const policy = await effectivePolicy(deps, org);
+  return policy.roles.find((role) => role.name === key)?.title ?? null;
 }
