@@ -123,7 +123,8 @@ export async function seedChain(db: Database, orgId: string, count: number, memb
   }
   await db.owner(async (d) => {
     await d.execute(sql`UPDATE audit_heads SET last_seq = ${count}, last_hash = ${prev} WHERE org_id = ${orgId}`);
-    await d.execute(sql`ANALYZE audit_events`);
+    // What autovacuum (PostgreSQL) or the hourly statistics job (PGlite) does after a bulk append.
+    await d.execute(sql`VACUUM (ANALYZE) audit_events`);
   });
 }
 

@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { sql } from "drizzle-orm";
-import type { Database } from "../src/db/database.ts";
-import { MEMBER_ACTIONS, monthEndMembers, type MonthEndMember } from "../src/reports/membership.ts";
+import { rowsOf, type Database } from "../src/db/database.ts";
+import {
+  listedEventsStatement,
+  MEMBER_ACTIONS,
+  monthEndMembers,
+  monthEndMembersStatement,
+  signInFailuresStatement,
+  type MonthEndMember,
+} from "../src/reports/queries.ts";
 import { engine, freshDatabase } from "./helpers.ts";
 
 /**
@@ -222,4 +229,33 @@ describe(`compliance report: month-end membership from the chain (${engine})`, (
       { numRuns: engine === "postgres" ? 150 : 80 },
     );
   });
+
+  it.runIf(engine === "postgres")(
+    "each statement can read the events from the report's partial index (its action lists are subsets of the index's)",
+    async () => {
+      const start = new Date("2026-02-01T00:00:00.000Z");
+      // A log where the report's events are few among many others, as in any real org, with fresh statistics.
+      await db.owner(async (d) => {
+        await d.execute(sql`DELETE FROM audit_events WHERE org_id = ${ORG}`);
+        await d.execute(sql`
+          INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, created_at, prev_hash, hash)
+          SELECT ${ORG}, g, 'evt_' || g,
+                 CASE g % 100 WHEN 0 THEN 'team.role_changed' WHEN 50 THEN 'auth.sign_in_failed' ELSE 'security.updated' END,
+                 'usr_a', 'mem_a', 'team', ${start.toISOString()}::timestamptz + g * interval '1 second', 'x', 'x'
+            FROM generate_series(1, 20000) AS g`);
+        await d.execute(sql`VACUUM (ANALYZE) audit_events`);
+      });
+      for (const statement of [
+        monthEndMembersStatement(ORG, 10, END),
+        listedEventsStatement(ORG, start, END),
+        signInFailuresStatement(ORG, start, END),
+      ]) {
+        const plan = await db.tx({ orgId: ORG }, async (tx) => {
+          const rows = rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN (COSTS OFF) ${statement}`));
+          return rows.map((r) => r["QUERY PLAN"]).join("\n");
+        });
+        expect(plan).toContain("audit_events_report");
+      }
+    },
+  );
 });

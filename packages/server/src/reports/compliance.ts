@@ -1,17 +1,25 @@
-import { and, eq, gte, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { and, eq, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { auditEvents, organizations, users } from "../db/schema.ts";
 import { invitations } from "../invitations/tables.ts";
 import { GENESIS_HASH } from "../audit/chain.ts";
 import { verifyOrg } from "../audit/checkpoints.ts";
-import { seqBounds } from "../audit/feed.ts";
 import type { VerifyResult } from "../audit/verify.ts";
 import { complianceReports } from "./tables.ts";
-import { monthEndMembers, type MonthEndMember } from "./membership.ts";
+import {
+  inMonth,
+  listedEventsStatement,
+  monthEndMembers,
+  REVOCATION_ACTIONS,
+  ROLE_DEFINITION_ACTIONS,
+  signInFailuresStatement,
+  type ListedEvent,
+  type MonthEndMember,
+  type SignInFailureSum,
+} from "./queries.ts";
 
-/** The actions that end or narrow someone's access and so appear in the report's revocations. */
-export const REVOCATION_ACTIONS = ["team.deactivated", "team.removed", "team.invite_revoked"] as const;
+export { REVOCATION_ACTIONS, ROLE_DEFINITION_ACTIONS };
 
 export interface ReportMember {
   memberId: string;
@@ -50,8 +58,6 @@ export interface ReportRoleDefinitionChange {
   permissionsBefore: string[] | null;
   permissionsAfter: string[] | null;
 }
-
-export const ROLE_DEFINITION_ACTIONS = ["role.created", "role.updated", "role.deleted"] as const;
 
 export interface ReportRevocation {
   seq: number;
@@ -146,31 +152,6 @@ type Known = Map<string, MonthEndMember>;
 
 const STATUSES = new Set(["active", "inactive", "removed"]);
 
-/** An event of the month the report lists one by one, with the few fields of before/after it shows. */
-interface ListedEvent {
-  seq: string | number;
-  action: string;
-  actor_id: string | null;
-  target_id: string | null;
-  at: string;
-  before_role: string | null;
-  after_role: string | null;
-  before_status: string | null;
-  before_email: string | null;
-  /** before/after in full, only for the rare events shown whole (role definitions, access reviews). */
-  before: string | null;
-  after: string | null;
-}
-
-/** ISO 8601 in UTC with milliseconds, as Date#toISOString writes it, made by the database. */
-const iso = (column: string) => sql.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
-const textOf = (obj: string, key: string) =>
-  sql.raw(`CASE WHEN jsonb_typeof(${obj}::jsonb->'${key}') = 'string' THEN ${obj}::jsonb->>'${key}' END`);
-const list = (xs: readonly string[]) =>
-  sql.join(
-    xs.map((x) => sql`${x}`),
-    sql`, `,
-  );
 const parse = (v: string | null): Record<string, unknown> | null =>
   v === null ? null : (JSON.parse(v) as Record<string, unknown>);
 
@@ -211,45 +192,13 @@ export async function buildComplianceReport(
 
     const everyone = await monthEndMembers(tx, orgId, lastSeq, end);
     const known: Known = new Map(everyone.map((m) => [m.memberId, m]));
-    const inMonth = and(
-      eq(auditEvents.orgId, orgId),
-      gte(auditEvents.createdAt, start),
-      lt(auditEvents.createdAt, end),
-      seqBounds(orgId, start, end),
-    );
-    const listed = rowsOf<ListedEvent>(
-      await tx.execute(sql`
-        SELECT seq, action, actor_id, target_id, ${iso("created_at")} AS at,
-               ${textOf("before", "role")} AS before_role, ${textOf("after", "role")} AS after_role,
-               ${textOf("before", "status")} AS before_status, ${textOf("before", "email")} AS before_email,
-               CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN before END AS before,
-               CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN after END AS after
-          FROM audit_events
-         WHERE ${inMonth} AND action IN (${list(["team.role_changed", ...REVOCATION_ACTIONS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
-         ORDER BY seq`),
-    );
+    const listed = rowsOf<ListedEvent>(await tx.execute(listedEventsStatement(orgId, start, end)));
     // Failed sign-ins are summed in the database: per person and reason, with the person's name.
-    const failed = rowsOf<{
-      user_id: string;
-      reason: string;
-      n: number;
-      last_at: string;
-      name: string | null;
-      email: string | null;
-    }>(
-      await tx.execute(sql`
-        SELECT f.user_id, f.reason, f.n, ${iso("f.last_at")} AS last_at, u.name, u.email
-          FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id,
-                       coalesce(${textOf("after", "reason")}, 'unknown') AS reason,
-                       count(*)::int AS n, max(created_at) AS last_at
-                  FROM audit_events WHERE ${inMonth} AND action = 'auth.sign_in_failed'
-                 GROUP BY 1, 2) f
-          LEFT JOIN users u ON u.id = f.user_id`),
-    );
+    const failed = rowsOf<SignInFailureSum>(await tx.execute(signInFailuresStatement(orgId, start, end)));
     const [{ n: eventsInMonth } = { n: 0 }] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(auditEvents)
-      .where(inMonth);
+      .where(inMonth(orgId, start, end));
 
     // Names of the month's actors (members or not), and the invitations revoked.
     const actorIds = [...new Set(listed.map((e) => e.actor_id).filter((id): id is string => id !== null))];

@@ -1,6 +1,13 @@
-import { sql, type SQL } from "drizzle-orm";
+import { and, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import { auditEvents } from "../db/schema.ts";
+import { seqBounds } from "../audit/feed.ts";
 import { rowsOf } from "../db/database.ts";
 import type { Tx } from "../db/types.ts";
+
+/** The actions that end or narrow someone's access and so appear in the report's revocations. */
+export const REVOCATION_ACTIONS = ["team.deactivated", "team.removed", "team.invite_revoked"] as const;
+
+export const ROLE_DEFINITION_ACTIONS = ["role.created", "role.updated", "role.deleted"] as const;
 
 /** The events that shape a member's role, status or department. */
 export const MEMBER_ACTIONS = [
@@ -56,11 +63,11 @@ const valueOf = (col: string) => sql.raw(`CASE WHEN length(${col}) > 19 THEN sub
  * event, or a row created before `end`) and the last of their joins and purges by then is not a purge. The
  * answer is in the Team page's name order (lower-case name, byte order), then member id.
  */
-export async function monthEndMembers(tx: Tx, orgId: string, lastSeq: number, end: Date): Promise<MonthEndMember[]> {
+export function monthEndMembersStatement(orgId: string, lastSeq: number, end: Date): SQL {
   const creates = sql`action IN ('organization.created', 'team.invite_accepted')`;
   const purge = sql`action = 'team.purged'`;
   const plain = sql`action NOT IN ('organization.created', 'team.invite_accepted', 'team.purged')`;
-  const res = await tx.execute(sql`
+  return sql`
     WITH ev AS (
       -- OFFSET 0 keeps this a subquery of its own, so each event's before and after are parsed once.
       SELECT lpad(seq::text, 19, '0') AS k, seq <= ${lastSeq} AS known, action, actor_id,
@@ -105,7 +112,12 @@ export async function monthEndMembers(tx: Tx, orgId: string, lastSeq: number, en
     )
     SELECT x.member_id, x.user_id, u.name, u.email, x.role, x.status, x.department, x.present
       FROM merged x LEFT JOIN users u ON u.id = x.user_id
-     ORDER BY lower(u.name) COLLATE "C" NULLS FIRST, x.member_id COLLATE "C"`);
+     ORDER BY lower(u.name) COLLATE "C" NULLS FIRST, x.member_id COLLATE "C"`;
+}
+
+/** {@link monthEndMembersStatement}, run. */
+export async function monthEndMembers(tx: Tx, orgId: string, lastSeq: number, end: Date): Promise<MonthEndMember[]> {
+  const res = await tx.execute(monthEndMembersStatement(orgId, lastSeq, end));
   return rowsOf<{
     member_id: string;
     user_id: string | null;
@@ -126,3 +138,68 @@ export async function monthEndMembers(tx: Tx, orgId: string, lastSeq: number, en
     present: r.present,
   }));
 }
+
+/** An event of the month the report lists one by one, with the few fields of before/after it shows. */
+export interface ListedEvent {
+  seq: string | number;
+  action: string;
+  actor_id: string | null;
+  target_id: string | null;
+  at: string;
+  before_role: string | null;
+  after_role: string | null;
+  before_status: string | null;
+  before_email: string | null;
+  /** before/after in full, only for the rare events shown whole (role definitions, access reviews). */
+  before: string | null;
+  after: string | null;
+}
+
+/** ISO 8601 in UTC with milliseconds, as Date#toISOString writes it, made by the database. */
+const iso = (column: string) => sql.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+const textOf = (obj: string, key: string) =>
+  sql.raw(`CASE WHEN jsonb_typeof(${obj}::jsonb->'${key}') = 'string' THEN ${obj}::jsonb->>'${key}' END`);
+const list = (xs: readonly string[]) =>
+  sql.join(
+    xs.map((x) => sql`${x}`),
+    sql`, `,
+  );
+
+/** The month's events, [start, end): the created_at range, narrowed to a seq range by the hourly marks. */
+export const inMonth = (orgId: string, start: Date, end: Date) =>
+  and(
+    eq(auditEvents.orgId, orgId),
+    gte(auditEvents.createdAt, start),
+    lt(auditEvents.createdAt, end),
+    seqBounds(orgId, start, end),
+  );
+
+/** The month's role changes, revocations, role definition changes and access reviews, in seq order. */
+export const listedEventsStatement = (orgId: string, start: Date, end: Date): SQL => sql`
+  SELECT seq, action, actor_id, target_id, ${iso("created_at")} AS at,
+         ${textOf("before", "role")} AS before_role, ${textOf("after", "role")} AS after_role,
+         ${textOf("before", "status")} AS before_status, ${textOf("before", "email")} AS before_email,
+         CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN before END AS before,
+         CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN after END AS after
+    FROM audit_events
+   WHERE ${inMonth(orgId, start, end)} AND action IN (${list(["team.role_changed", ...REVOCATION_ACTIONS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
+   ORDER BY seq`;
+
+/** The month's failed sign-ins summed per person and reason, with the time of the latest. */
+export interface SignInFailureSum {
+  user_id: string;
+  reason: string;
+  n: number;
+  last_at: string;
+  name: string | null;
+  email: string | null;
+}
+
+export const signInFailuresStatement = (orgId: string, start: Date, end: Date): SQL => sql`
+  SELECT f.user_id, f.reason, f.n, ${iso("f.last_at")} AS last_at, u.name, u.email
+    FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id,
+                 coalesce(${textOf("after", "reason")}, 'unknown') AS reason,
+                 count(*)::int AS n, max(created_at) AS last_at
+            FROM audit_events WHERE ${inMonth(orgId, start, end)} AND action = 'auth.sign_in_failed'
+           GROUP BY 1, 2) f
+    LEFT JOIN users u ON u.id = f.user_id`;
