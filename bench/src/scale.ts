@@ -47,8 +47,9 @@ export async function seedMembers(db: Database, orgId: string, n: number): Promi
              ARRAY['store' || (g % 20)], now() - ((g::bigint * 104729) % 700) * interval '1 day', now(),
              CASE WHEN g % 50 = 0 THEN now() - interval '3 days' END
       FROM generate_series(1, ${n}) AS g`);
-    await d.execute(sql`ANALYZE users`);
-    await d.execute(sql`ANALYZE members`);
+    // What autovacuum does after a bulk insert (PostgreSQL; PGlite's hourly job analyzes): done here, so it does
+    // not run in the background while pages are timed.
+    for (const table of ["users", "members", "member_stores"]) await d.execute(sql.raw(`VACUUM (ANALYZE) ${table}`));
   });
 }
 
@@ -351,17 +352,29 @@ export const scaleBenchmark: Benchmark = {
         `| verify ${EVENTS.toLocaleString("en")} events | ${(v.best / 1000).toFixed(2)} s | ${(v.worst / 1000).toFixed(2)} s | ok=${String(v.body.ok)} lastSeq=${String(v.body.lastSeq)} |`,
       );
       const month = new Date().toISOString().slice(0, 7);
-      const rj = await slow(`/v1/orgs/${orgId}/reports/compliance?month=${month}&format=json`, 2);
+      // Timed to the answer's last byte, as the XLSX below and the exports are: this process is also the client,
+      // and parsing 66 MB of JSON here would be counted as the server's time. One more call, untimed, is parsed
+      // for the member count.
+      const report = `/v1/orgs/${orgId}/reports/compliance?month=${month}`;
+      const jsonTimes: number[] = [];
+      let jsonBytes = 0;
+      for (let i = 0; i < 2; i++) {
+        const d = await download(port, `${report}&format=json`, c.token).catch(() => null);
+        if (!d) break;
+        jsonTimes.push(d.ms);
+        jsonBytes = d.bytes;
+      }
+      const rj = await call(c, "GET", `${report}&format=json`);
       const members =
-        typeof rj.body.failed === "string"
-          ? rj.body.failed
-          : `${(rj.body.members as unknown[] | undefined)?.length ?? "?"} members`;
-      console.log(
-        `| compliance report ${month} (JSON) | ${(rj.best / 1000).toFixed(2)} s | ${(rj.worst / 1000).toFixed(2)} s | ${members} |`,
-      );
-      if (typeof rj.body.failed === "string") return;
+        rj.status !== 200 || jsonTimes.length === 0
+          ? `answered ${rj.status}`
+          : `${(rj.json.members as unknown[] | undefined)?.length ?? "?"} members, ${(jsonBytes / MB).toFixed(1)} MB`;
+      const best = jsonTimes.length ? (Math.min(...jsonTimes) / 1000).toFixed(2) : "-";
+      const worst = jsonTimes.length ? (Math.max(...jsonTimes) / 1000).toFixed(2) : "-";
+      console.log(`| compliance report ${month} (JSON) | ${best} s | ${worst} s | ${members} |`);
+      if (rj.status !== 200) return;
       const t1 = performance.now();
-      const x = await download(port, `/v1/orgs/${orgId}/reports/compliance?month=${month}&format=xlsx`, c.token);
+      const x = await download(port, `${report}&format=xlsx`, c.token);
       console.log(
         `| compliance report ${month} (XLSX) | ${((performance.now() - t1) / 1000).toFixed(2)} s | | ${(x.bytes / MB).toFixed(1)} MB |`,
       );
