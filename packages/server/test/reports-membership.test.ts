@@ -247,8 +247,8 @@ describe(`compliance report: month-end membership from the chain (${engine})`, (
       });
       for (const statement of [
         monthEndMembersStatement(ORG, 10, END),
-        listedEventsStatement(ORG, start, END),
-        signInFailuresStatement(ORG, start, END),
+        listedEventsStatement(ORG, start, END, 20_000),
+        signInFailuresStatement(ORG, start, END, 20_000),
       ]) {
         const plan = await db.tx({ orgId: ORG }, async (tx) => {
           const rows = rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN (COSTS OFF) ${statement}`));

@@ -174,49 +174,59 @@ export async function buildComplianceReport(
   // The chain is verified on other connections while this one reads the report's rows: two scans of the log
   // side by side rather than one after the other.
   const verifying = verified ? Promise.resolve(verified) : verifyOrg(deps, orgId);
-  const reading = deps.db.tx({ orgId }, async (tx) => {
-    const [org] = await tx.select().from(organizations).where(eq(organizations.id, orgId));
-    if (!org) throw new Error(`org ${orgId} not found`);
-    // The hourly marks bound the walk back from the newest event to the hours before the month's end.
-    const headRow = rowsOf<{ seq: string | number; hash: string }>(
-      await tx.execute(
-        sql`SELECT seq, hash FROM audit_events
-             WHERE org_id = ${orgId} AND created_at < ${end.toISOString()}::timestamptz
-               AND seq <= (SELECT max(max_seq) FROM audit_time_marks
-                            WHERE org_id = ${orgId} AND hour < ${Math.floor(end.getTime() / 3_600_000)})
-             ORDER BY seq DESC LIMIT 1`,
-      ),
-    )[0];
-    const lastSeq = headRow ? Number(headRow.seq) : 0;
-    const lastHash = headRow?.hash ?? GENESIS_HASH;
+  const reading = (async () => {
+    const { org, lastSeq, lastHash } = await deps.db.tx({ orgId }, async (tx) => {
+      const [org] = await tx.select().from(organizations).where(eq(organizations.id, orgId));
+      if (!org) throw new Error(`org ${orgId} not found`);
+      // The hourly marks bound the walk back from the newest event to the hours before the month's end.
+      const headRow = rowsOf<{ seq: string | number; hash: string }>(
+        await tx.execute(
+          sql`SELECT seq, hash FROM audit_events
+               WHERE org_id = ${orgId} AND created_at < ${end.toISOString()}::timestamptz
+                 AND seq <= (SELECT max(max_seq) FROM audit_time_marks
+                              WHERE org_id = ${orgId} AND hour < ${Math.floor(end.getTime() / 3_600_000)})
+               ORDER BY seq DESC LIMIT 1`,
+        ),
+      )[0];
+      return { org, lastSeq: headRow ? Number(headRow.seq) : 0, lastHash: headRow?.hash ?? GENESIS_HASH };
+    });
 
-    const everyone = await monthEndMembers(tx, orgId, lastSeq, end);
+    // Every part below reads the chain only up to lastSeq, so the parts agree with one another whichever
+    // connection reads them: the month-end members on one, the month's events on another, side by side.
+    const [everyone, month] = await Promise.all([
+      deps.db.tx({ orgId }, (tx) => monthEndMembers(tx, orgId, lastSeq, end)),
+      deps.db.tx({ orgId }, async (tx) => {
+        const listed = rowsOf<ListedEvent>(await tx.execute(listedEventsStatement(orgId, start, end, lastSeq)));
+        // Failed sign-ins are summed in the database: per person and reason, with the person's name.
+        const failed = rowsOf<SignInFailureSum>(await tx.execute(signInFailuresStatement(orgId, start, end, lastSeq)));
+        const [{ n: eventsInMonth } = { n: 0 }] = await tx
+          .select({ n: sql<number>`count(*)::int` })
+          .from(auditEvents)
+          .where(inMonth(orgId, start, end, lastSeq));
+        // Names of the month's actors (members or not), and the invitations revoked.
+        const actorIds = [...new Set(listed.map((e) => e.actor_id).filter((id): id is string => id !== null))];
+        const actors =
+          actorIds.length === 0
+            ? []
+            : await tx.select({ id: users.id, name: users.name }).from(users).where(anyOf(users.id, actorIds));
+        const inviteIds = listed
+          .filter((e) => e.action === "team.invite_revoked" && e.target_id)
+          .map((e) => e.target_id!);
+        const invites =
+          inviteIds.length === 0
+            ? []
+            : await tx
+                .select({ id: invitations.id, email: invitations.email, department: invitations.department })
+                .from(invitations)
+                .where(and(eq(invitations.orgId, orgId), anyOf(invitations.id, inviteIds)));
+        return { listed, failed, eventsInMonth, actors, invites };
+      }),
+    ]);
+    const { listed, failed, eventsInMonth } = month;
     const known: Known = new Map(everyone.map((m) => [m.memberId, m]));
-    const listed = rowsOf<ListedEvent>(await tx.execute(listedEventsStatement(orgId, start, end)));
-    // Failed sign-ins are summed in the database: per person and reason, with the person's name.
-    const failed = rowsOf<SignInFailureSum>(await tx.execute(signInFailuresStatement(orgId, start, end)));
-    const [{ n: eventsInMonth } = { n: 0 }] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(auditEvents)
-      .where(inMonth(orgId, start, end));
-
-    // Names of the month's actors (members or not), and the invitations revoked.
-    const actorIds = [...new Set(listed.map((e) => e.actor_id).filter((id): id is string => id !== null))];
-    const actors =
-      actorIds.length === 0
-        ? []
-        : await tx.select({ id: users.id, name: users.name }).from(users).where(anyOf(users.id, actorIds));
-    const actorNames = new Map(actors.map((p) => [p.id, p.name]));
+    const actorNames = new Map(month.actors.map((p) => [p.id, p.name]));
     const actorName = (id: string | null) => (id ? (actorNames.get(id) ?? null) : null);
-    const inviteIds = listed.filter((e) => e.action === "team.invite_revoked" && e.target_id).map((e) => e.target_id!);
-    const invites =
-      inviteIds.length === 0
-        ? []
-        : await tx
-            .select({ id: invitations.id, email: invitations.email, department: invitations.department })
-            .from(invitations)
-            .where(and(eq(invitations.orgId, orgId), anyOf(invitations.id, inviteIds)));
-    const invite = new Map(invites.map((i) => [i.id, i]));
+    const invite = new Map(month.invites.map((i) => [i.id, i]));
 
     const reportMembers: ReportMember[] = [];
     // A person's department for the failed sign-ins: their membership present at month end, else any other.
@@ -354,7 +364,7 @@ export async function buildComplianceReport(
       roleDefinitionChanges,
       accessReviews,
     };
-  });
+  })();
   const [verification, { head, ...sections }] = await Promise.all([verifying, reading]);
   return {
     cover: {

@@ -1,4 +1,4 @@
-import { and, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import { and, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import { auditEvents } from "../db/schema.ts";
 import { seqBounds } from "../audit/feed.ts";
 import { rowsOf } from "../db/database.ts";
@@ -165,24 +165,28 @@ const list = (xs: readonly string[]) =>
     sql`, `,
   );
 
-/** The month's events, [start, end): the created_at range, narrowed to a seq range by the hourly marks. */
-export const inMonth = (orgId: string, start: Date, end: Date) =>
+/**
+ * The month's events, [start, end), up to `lastSeq` (the chain head the report was built at): the created_at
+ * range, narrowed to a seq range by the hourly marks.
+ */
+export const inMonth = (orgId: string, start: Date, end: Date, lastSeq: number) =>
   and(
     eq(auditEvents.orgId, orgId),
     gte(auditEvents.createdAt, start),
     lt(auditEvents.createdAt, end),
+    lte(auditEvents.seq, lastSeq),
     seqBounds(orgId, start, end),
   );
 
 /** The month's role changes, revocations, role definition changes and access reviews, in seq order. */
-export const listedEventsStatement = (orgId: string, start: Date, end: Date): SQL => sql`
+export const listedEventsStatement = (orgId: string, start: Date, end: Date, lastSeq: number): SQL => sql`
   SELECT seq, action, actor_id, target_id, ${iso("created_at")} AS at,
          ${textOf("before", "role")} AS before_role, ${textOf("after", "role")} AS after_role,
          ${textOf("before", "status")} AS before_status, ${textOf("before", "email")} AS before_email,
          CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN before END AS before,
          CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN after END AS after
     FROM audit_events
-   WHERE ${inMonth(orgId, start, end)} AND action IN (${list(["team.role_changed", ...REVOCATION_ACTIONS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
+   WHERE ${inMonth(orgId, start, end, lastSeq)} AND action IN (${list(["team.role_changed", ...REVOCATION_ACTIONS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
    ORDER BY seq`;
 
 /** The month's failed sign-ins summed per person and reason, with the time of the latest. */
@@ -195,11 +199,11 @@ export interface SignInFailureSum {
   email: string | null;
 }
 
-export const signInFailuresStatement = (orgId: string, start: Date, end: Date): SQL => sql`
+export const signInFailuresStatement = (orgId: string, start: Date, end: Date, lastSeq: number): SQL => sql`
   SELECT f.user_id, f.reason, f.n, ${iso("f.last_at")} AS last_at, u.name, u.email
     FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id,
                  coalesce(${textOf("after", "reason")}, 'unknown') AS reason,
                  count(*)::int AS n, max(created_at) AS last_at
-            FROM audit_events WHERE ${inMonth(orgId, start, end)} AND action = 'auth.sign_in_failed'
+            FROM audit_events WHERE ${inMonth(orgId, start, end, lastSeq)} AND action = 'auth.sign_in_failed'
            GROUP BY 1, 2) f
     LEFT JOIN users u ON u.id = f.user_id`;
