@@ -110,33 +110,16 @@ export function monthEndMembersStatement(orgId: string, lastSeq: number, end: Da
                AND coalesce(${valueOf("c.presence")}, '') <> 'purged' AS present
         FROM chain c FULL JOIN m ON m.id = c.member_id
     )
-    SELECT x.member_id, x.user_id, u.name, u.email, x.role, x.status, x.department, x.present
+    SELECT x.member_id AS "memberId", x.user_id AS "userId", u.name, u.email, x.role, x.status, x.department,
+           x.present
       FROM merged x LEFT JOIN users u ON u.id = x.user_id
      ORDER BY lower(u.name) COLLATE "C" NULLS FIRST, x.member_id COLLATE "C"`;
 }
 
 /** {@link monthEndMembersStatement}, run. */
 export async function monthEndMembers(tx: Tx, orgId: string, lastSeq: number, end: Date): Promise<MonthEndMember[]> {
-  const res = await tx.execute(monthEndMembersStatement(orgId, lastSeq, end));
-  return rowsOf<{
-    member_id: string;
-    user_id: string | null;
-    name: string | null;
-    email: string | null;
-    role: string | null;
-    status: string | null;
-    department: string | null;
-    present: boolean;
-  }>(res).map((r) => ({
-    memberId: r.member_id,
-    userId: r.user_id,
-    name: r.name,
-    email: r.email,
-    role: r.role,
-    status: r.status,
-    department: r.department,
-    present: r.present,
-  }));
+  // The columns are named as the report names them: each row is used as it arrives.
+  return rowsOf<MonthEndMember>(await tx.execute(monthEndMembersStatement(orgId, lastSeq, end)));
 }
 
 /** An event of the month the report lists one by one, with the few fields of before/after it shows. */
