@@ -230,6 +230,32 @@ describe(`compliance report: month-end membership from the chain (${engine})`, (
     );
   });
 
+  it("the month's events stop at the seq the report was built at: later appends stay out", async () => {
+    const start = new Date("2026-02-01T00:00:00.000Z");
+    await db.owner(async (d) => {
+      await d.execute(sql`DELETE FROM audit_events WHERE org_id = ${ORG}`);
+      await d.execute(sql`DELETE FROM audit_time_marks WHERE org_id = ${ORG}`);
+      await d.execute(sql`
+        INSERT INTO audit_events (org_id, seq, id, action, actor_id, target_id, entity_type, after, created_at,
+                                  prev_hash, hash)
+        SELECT ${ORG}, g, 'evt_' || g, CASE WHEN g % 2 = 0 THEN 'team.role_changed' ELSE 'auth.sign_in_failed' END,
+               'usr_a', CASE WHEN g % 2 = 0 THEN 'mem_a' ELSE 'usr_b' END, 'team', '{"reason":"invalid_password"}',
+               ${start.toISOString()}::timestamptz + g * interval '1 minute', 'x', 'x'
+          FROM generate_series(1, 10) AS g`);
+    });
+    const read = (lastSeq: number) =>
+      db.tx({ orgId: ORG }, async (tx) => ({
+        listed: rowsOf<{ seq: string | number }>(await tx.execute(listedEventsStatement(ORG, start, END, lastSeq))),
+        failed: rowsOf<{ n: number }>(await tx.execute(signInFailuresStatement(ORG, start, END, lastSeq))),
+      }));
+    const all = await read(10);
+    expect(all.listed.map((e) => Number(e.seq))).toEqual([2, 4, 6, 8, 10]);
+    expect(all.failed.reduce((n, f) => n + f.n, 0)).toBe(5);
+    const upTo6 = await read(6);
+    expect(upTo6.listed.map((e) => Number(e.seq))).toEqual([2, 4, 6]);
+    expect(upTo6.failed.reduce((n, f) => n + f.n, 0)).toBe(3);
+  });
+
   it.runIf(engine === "postgres")(
     "each statement can read the events from the report's partial index (its action lists are subsets of the index's)",
     async () => {
