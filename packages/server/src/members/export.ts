@@ -5,6 +5,7 @@ import ExcelJS from "exceljs";
 import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { members, users } from "../db/schema.ts";
+import { isoText } from "../lib/columns.ts";
 import type { OrgContext } from "../http/principal.ts";
 import { memberScope } from "../http/scope.ts";
 import { memberFilters, type MemberQuery } from "./queries.ts";
@@ -58,10 +59,6 @@ function cells(m: ExportSource): string[] {
   ];
 }
 
-/** ISO 8601 in UTC with milliseconds, as Date#toISOString writes it, made by the database (no Date per cell). */
-const iso = (column: SQL | typeof members.createdAt) =>
-  sql<string>`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
 /**
  * Reads the org's members in id order, one short transaction per batch of 5,000 (keyset on id), so a 100,000-
  * member export holds neither a long transaction nor more than one batch in memory.
@@ -84,8 +81,8 @@ async function* memberBatches(
         rowsOf<ExportSource>(
           await tx.execute(sql`
           SELECT ${members.id} AS id, ${users.name} AS name, ${users.email} AS email, ${members.role} AS role,
-                 ${members.status} AS status, ${iso(sql`${users.lastLoginAt}`)} AS "lastLoginAt",
-                 ${iso(members.createdAt)} AS "createdAt", ${members.department} AS department,
+                 ${members.status} AS status, ${isoText(users.lastLoginAt)} AS "lastLoginAt",
+                 ${isoText(members.createdAt)} AS "createdAt", ${members.department} AS department,
                  array_to_string(${members.storeIds}, ';') AS stores
             FROM ${members} INNER JOIN ${users} ON ${users.id} = ${members.userId}
            WHERE ${cond}

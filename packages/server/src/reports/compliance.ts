@@ -11,15 +11,13 @@ import {
   inMonth,
   listedEventsStatement,
   monthEndMembers,
-  REVOCATION_ACTIONS,
   ROLE_DEFINITION_ACTIONS,
   signInFailuresStatement,
+  type REVOCATION_ACTIONS,
   type ListedEvent,
   type MonthEndMember,
   type SignInFailureSum,
 } from "./queries.ts";
-
-export { REVOCATION_ACTIONS, ROLE_DEFINITION_ACTIONS };
 
 export interface ReportMember {
   memberId: string;
@@ -171,8 +169,7 @@ export async function buildComplianceReport(
 ): Promise<ComplianceReport> {
   const { start, end } = monthBounds(month);
   const now = deps.clock.now();
-  // The chain is verified on other connections while this one reads the report's rows: two scans of the log
-  // side by side rather than one after the other.
+  // The chain is verified on connections of its own while the report's rows are read (decision 0017).
   const verifying = verified ? Promise.resolve(verified) : verifyOrg(deps, orgId);
   const reading = (async () => {
     const { org, lastSeq, lastHash } = await deps.db.tx({ orgId }, async (tx) => {

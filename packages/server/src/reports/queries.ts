@@ -3,6 +3,7 @@ import { auditEvents } from "../db/schema.ts";
 import { seqBounds } from "../audit/feed.ts";
 import { rowsOf } from "../db/database.ts";
 import type { Tx } from "../db/types.ts";
+import { isoText } from "../lib/columns.ts";
 
 /** The actions that end or narrow someone's access and so appear in the report's revocations. */
 export const REVOCATION_ACTIONS = ["team.deactivated", "team.removed", "team.invite_revoked"] as const;
@@ -35,9 +36,18 @@ export interface MonthEndMember {
   present: boolean;
 }
 
-/** `obj->key` as text when it is a JSON string, else null: what the report reads of a before/after field. */
-const text = (obj: "a" | "b", key: string) =>
+/**
+ * `obj->key` as text when it is a JSON string, else null: what the report reads of a before/after field. `obj` is
+ * a jsonb expression (`a`, or `before::jsonb`).
+ */
+const text = (obj: string, key: string) =>
   sql.raw(`CASE WHEN jsonb_typeof(${obj}->'${key}') = 'string' THEN ${obj}->>'${key}' END`);
+/** A list of actions as SQL values, for `IN (…)`. */
+const list = (xs: readonly string[]) =>
+  sql.join(
+    xs.map((x) => sql`${x}`),
+    sql`, `,
+  );
 /** Whether the object records the field at all (a string or null): a field it leaves out says nothing. */
 const records = (obj: "a" | "b", key: string) => sql.raw(`jsonb_typeof(${obj}->'${key}') IN ('string', 'null')`);
 
@@ -76,10 +86,7 @@ export function monthEndMembersStatement(orgId: string, lastSeq: number, end: Da
              b, a
         FROM (SELECT seq, action, actor_id, target_id, before::jsonb AS b, after::jsonb AS a
                 FROM audit_events
-               WHERE org_id = ${orgId} AND action IN (${sql.join(
-                 MEMBER_ACTIONS.map((a) => sql`${a}`),
-                 sql`, `,
-               )})
+               WHERE org_id = ${orgId} AND action IN (${list(MEMBER_ACTIONS)})
               OFFSET 0) e
     ),
     chain AS (
@@ -138,16 +145,6 @@ export interface ListedEvent {
   after: string | null;
 }
 
-/** ISO 8601 in UTC with milliseconds, as Date#toISOString writes it, made by the database. */
-const iso = (column: string) => sql.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
-const textOf = (obj: string, key: string) =>
-  sql.raw(`CASE WHEN jsonb_typeof(${obj}::jsonb->'${key}') = 'string' THEN ${obj}::jsonb->>'${key}' END`);
-const list = (xs: readonly string[]) =>
-  sql.join(
-    xs.map((x) => sql`${x}`),
-    sql`, `,
-  );
-
 /**
  * The month's events, [start, end), up to `lastSeq` (the chain head the report was built at): the created_at
  * range, narrowed to a seq range by the hourly marks.
@@ -161,15 +158,18 @@ export const inMonth = (orgId: string, start: Date, end: Date, lastSeq: number) 
     seqBounds(orgId, start, end),
   );
 
+/** The listed actions the report shows by a few fields; the others (role definitions, access reviews) in full. */
+const SHOWN_BY_FIELDS = ["team.role_changed", ...REVOCATION_ACTIONS];
+
 /** The month's role changes, revocations, role definition changes and access reviews, in seq order. */
 export const listedEventsStatement = (orgId: string, start: Date, end: Date, lastSeq: number): SQL => sql`
-  SELECT seq, action, actor_id, target_id, ${iso("created_at")} AS at,
-         ${textOf("before", "role")} AS before_role, ${textOf("after", "role")} AS after_role,
-         ${textOf("before", "status")} AS before_status, ${textOf("before", "email")} AS before_email,
-         CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN before END AS before,
-         CASE WHEN action NOT IN (${list(["team.role_changed", ...REVOCATION_ACTIONS])}) THEN after END AS after
+  SELECT seq, action, actor_id, target_id, ${isoText(auditEvents.createdAt)} AS at,
+         ${text("before::jsonb", "role")} AS before_role, ${text("after::jsonb", "role")} AS after_role,
+         ${text("before::jsonb", "status")} AS before_status, ${text("before::jsonb", "email")} AS before_email,
+         CASE WHEN action NOT IN (${list(SHOWN_BY_FIELDS)}) THEN before END AS before,
+         CASE WHEN action NOT IN (${list(SHOWN_BY_FIELDS)}) THEN after END AS after
     FROM audit_events
-   WHERE ${inMonth(orgId, start, end, lastSeq)} AND action IN (${list(["team.role_changed", ...REVOCATION_ACTIONS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
+   WHERE ${inMonth(orgId, start, end, lastSeq)} AND action IN (${list([...SHOWN_BY_FIELDS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
    ORDER BY seq`;
 
 /** The month's failed sign-ins summed per person and reason, with the time of the latest. */
@@ -183,9 +183,9 @@ export interface SignInFailureSum {
 }
 
 export const signInFailuresStatement = (orgId: string, start: Date, end: Date, lastSeq: number): SQL => sql`
-  SELECT f.user_id, f.reason, f.n, ${iso("f.last_at")} AS last_at, u.name, u.email
+  SELECT f.user_id, f.reason, f.n, ${isoText(sql.raw("f.last_at"))} AS last_at, u.name, u.email
     FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id,
-                 coalesce(${textOf("after", "reason")}, 'unknown') AS reason,
+                 coalesce(${text("after::jsonb", "reason")}, 'unknown') AS reason,
                  count(*)::int AS n, max(created_at) AS last_at
             FROM audit_events WHERE ${inMonth(orgId, start, end, lastSeq)} AND action = 'auth.sign_in_failed'
            GROUP BY 1, 2) f
