@@ -133,3 +133,14 @@ export async function addMember(
   );
   return { session, memberId, userId: session.user.id };
 }
+
+/** The billing preset's custom role "Receivables clerk" (`ar_clerk`, invoices read-only), created through the API. */
+export async function createClerkRole(app: FastifyInstance, s: Session, orgId: string): Promise<void> {
+  const res = await app.inject({
+    method: "POST",
+    url: `/v1/orgs/${orgId}/roles`,
+    headers: bearer(s),
+    payload: { key: "ar_clerk", title: "Receivables clerk", description: "", rank: 0.5, permissions: ["invoice:read"] },
+  });
+  if (res.statusCode !== 201) throw new Error(`create role failed: ${res.statusCode} ${res.body}`);
+}

@@ -3,7 +3,17 @@ import { sql } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import * as oc from "openid-client";
 import { presets } from "@roster/policy";
-import { addMember, bearer, createOrg, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createClerkRole,
+  createOrg,
+  json,
+  signUp,
+  testApp,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 import { createServer, type Server } from "node:http";
 import { codeFlow, CookieJar, freePort, registerApplication } from "./oidc.helpers.ts";
 import { sendLogoutNotices } from "../src/oidc/jobs.ts";
@@ -96,19 +106,7 @@ describe("OpenID Provider", () => {
 
   it("the organization picker lists each active membership with its role's title, a custom role's too", async () => {
     const zeta = (await createOrg(t.app, operator, "billing", "Zeta Billing")).id;
-    const role = await t.app.inject({
-      method: "POST",
-      url: `/v1/orgs/${zeta}/roles`,
-      headers: bearer(operator),
-      payload: {
-        key: "ar_clerk",
-        title: "Receivables clerk",
-        description: "",
-        rank: 0.5,
-        permissions: ["invoice:read"],
-      },
-    });
-    expect(role.statusCode, role.body).toBe(201);
+    await createClerkRole(t.app, operator, zeta);
     const member = await addMember(t, orgId, "customer_service");
     // addMember signs up its own person: move that membership to this member.
     const clerk = await addMember(t, zeta, "ar_clerk");

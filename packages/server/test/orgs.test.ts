@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
-import { addMember, bearer, createOrg, json, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
+import {
+  addMember,
+  bearer,
+  createClerkRole,
+  createOrg,
+  json,
+  signUp,
+  testApp,
+  type Session,
+  type TestApp,
+} from "./helpers.ts";
 
 let t: TestApp;
 let owner: Session;
@@ -42,19 +52,7 @@ describe("organizations", () => {
 
     const billing = await createOrg(t.app, owner, "billing");
     const roles = `/v1/orgs/${billing.id}/roles`;
-    const created = await t.app.inject({
-      method: "POST",
-      url: roles,
-      headers: bearer(owner),
-      payload: {
-        key: "ar_clerk",
-        title: "Receivables clerk",
-        description: "",
-        rank: 0.5,
-        permissions: ["invoice:read"],
-      },
-    });
-    expect(created.statusCode, created.body).toBe(201);
+    await createClerkRole(t.app, owner, billing.id);
     const clerk = await addMember(t, billing.id, "ar_clerk");
     expect(await me(clerk.session)).toEqual([
       expect.objectContaining({ orgId: billing.id, role: "ar_clerk", roleTitle: "Receivables clerk" }),
