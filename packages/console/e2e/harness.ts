@@ -147,13 +147,27 @@ export async function newContext(
   server: Server,
   opts: { scheme?: Scheme; viewport?: { width: number; height: number } } = {},
 ): Promise<BrowserContext> {
-  return browser.newContext({
-    baseURL: server.url,
-    viewport: opts.viewport ?? DESKTOP,
-    colorScheme: opts.scheme ?? "light",
-    acceptDownloads: true,
-    reducedMotion: "reduce",
+  // Bounded: a browser that stops answering fails here by name rather than at the test's timeout.
+  return within(
+    60_000,
+    "the browser did not open a new context",
+    browser.newContext({
+      baseURL: server.url,
+      viewport: opts.viewport ?? DESKTOP,
+      colorScheme: opts.scheme ?? "light",
+      acceptDownloads: true,
+      reducedMotion: "reduce",
+    }),
+  );
+}
+
+/** `work`, or a failure saying `what` did not happen within `ms`. */
+export function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
   });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 // ---- API seeding (through the public API, as a script would) ----
@@ -177,6 +191,8 @@ export async function apiCall<T>(
   body?: unknown,
 ): Promise<T> {
   const res = await fetch(server.url + path, {
+    // Bounded, so a request that never answers fails the test with its path instead of the test's timeout.
+    signal: AbortSignal.timeout(60_000),
     method,
     headers: {
       ...(token ? { authorization: `Bearer ${token}` } : {}),

@@ -40,11 +40,17 @@ export async function startCallback(): Promise<Callback> {
       const ready = arrived.shift();
       if (ready) return Promise.resolve(ready);
       return new Promise<URL>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("the browser never came back to the application")), 60_000);
-        waiting.push((u) => {
+        const waiter = (u: URL) => {
           clearTimeout(timer);
           resolve(u);
-        });
+        };
+        // A waiter that gave up leaves the queue: else the next test's redirect would go to it and be lost.
+        const timer = setTimeout(() => {
+          const at = waiting.indexOf(waiter);
+          if (at >= 0) waiting.splice(at, 1);
+          reject(new Error("the browser never came back to the application"));
+        }, 60_000);
+        waiting.push(waiter);
       });
     },
     close: () => new Promise((resolve) => http.close(() => resolve())),
