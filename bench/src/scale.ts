@@ -15,7 +15,7 @@ import { systemClock } from "../../packages/server/src/lib/clock.ts";
 import type { Mailer } from "../../packages/server/src/mail/mailer.ts";
 import { canonicalJson, chainHash, GENESIS_HASH, type ChainedEvent } from "../../packages/server/src/audit/chain.ts";
 import { memberPagePlan, type MemberQuery } from "../../packages/server/src/members/queries.ts";
-import { download } from "./export.ts";
+import { download, downloadApart } from "./export.ts";
 import type { Benchmark } from "./types.ts";
 
 const MEMBERS = Number(process.env.BENCH_SCALE_MEMBERS ?? 100_000);
@@ -352,14 +352,14 @@ export const scaleBenchmark: Benchmark = {
         `| verify ${EVENTS.toLocaleString("en")} events | ${(v.best / 1000).toFixed(2)} s | ${(v.worst / 1000).toFixed(2)} s | ok=${String(v.body.ok)} lastSeq=${String(v.body.lastSeq)} |`,
       );
       const month = new Date().toISOString().slice(0, 7);
-      // Timed to the answer's last byte, as the XLSX below and the exports are: this process is also the client,
-      // and parsing 66 MB of JSON here would be counted as the server's time. One more call, untimed, is parsed
-      // for the member count.
+      // Timed to the answer's last byte by a client in a process of its own, as the XLSX below: parsing 66 MB of
+      // JSON, or even reading it, in this process would be counted as the server's time. One more call, untimed,
+      // is parsed for the member count.
       const report = `/v1/orgs/${orgId}/reports/compliance?month=${month}`;
       const jsonTimes: number[] = [];
       let jsonBytes = 0;
-      for (let i = 0; i < 2; i++) {
-        const d = await download(port, `${report}&format=json`, c.token).catch(() => null);
+      for (let i = 0; i < 3; i++) {
+        const d = await downloadApart(port, `${report}&format=json`, c.token).catch(() => null);
         if (!d) break;
         jsonTimes.push(d.ms);
         jsonBytes = d.bytes;
@@ -373,10 +373,16 @@ export const scaleBenchmark: Benchmark = {
       const worst = jsonTimes.length ? (Math.max(...jsonTimes) / 1000).toFixed(2) : "-";
       console.log(`| compliance report ${month} (JSON) | ${best} s | ${worst} s | ${members} |`);
       if (rj.status !== 200) return;
-      const t1 = performance.now();
-      const x = await download(port, `${report}&format=xlsx`, c.token);
+      const xlsx = [
+        await downloadApart(port, `${report}&format=xlsx`, c.token),
+        await downloadApart(port, `${report}&format=xlsx`, c.token),
+      ];
+      const xt = xlsx
+        .map((x) => x.ms / 1000)
+        .sort((a, b) => a - b)
+        .map((x) => x.toFixed(2));
       console.log(
-        `| compliance report ${month} (XLSX) | ${((performance.now() - t1) / 1000).toFixed(2)} s | | ${(x.bytes / MB).toFixed(1)} MB |`,
+        `| compliance report ${month} (XLSX) | ${xt[0]} s | ${xt[1]} s | ${(xlsx[0]!.bytes / MB).toFixed(1)} MB |`,
       );
     } finally {
       await app.close();

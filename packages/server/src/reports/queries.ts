@@ -163,13 +163,17 @@ const SHOWN_BY_FIELDS = ["team.role_changed", ...REVOCATION_ACTIONS];
 
 /** The month's role changes, revocations, role definition changes and access reviews, in seq order. */
 export const listedEventsStatement = (orgId: string, start: Date, end: Date, lastSeq: number): SQL => sql`
-  SELECT seq, action, actor_id, target_id, ${isoText(auditEvents.createdAt)} AS at,
-         ${text("before::jsonb", "role")} AS before_role, ${text("after::jsonb", "role")} AS after_role,
-         ${text("before::jsonb", "status")} AS before_status, ${text("before::jsonb", "email")} AS before_email,
+  SELECT seq, action, actor_id, target_id, at,
+         ${text("b", "role")} AS before_role, ${text("a", "role")} AS after_role,
+         ${text("b", "status")} AS before_status, ${text("b", "email")} AS before_email,
          CASE WHEN action NOT IN (${list(SHOWN_BY_FIELDS)}) THEN before END AS before,
          CASE WHEN action NOT IN (${list(SHOWN_BY_FIELDS)}) THEN after END AS after
-    FROM audit_events
-   WHERE ${inMonth(orgId, start, end, lastSeq)} AND action IN (${list([...SHOWN_BY_FIELDS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
+    -- OFFSET 0 keeps this a subquery of its own, so each event's before and after are parsed once.
+    FROM (SELECT seq, action, actor_id, target_id, ${isoText(auditEvents.createdAt)} AS at, before, after,
+                 before::jsonb AS b, after::jsonb AS a
+            FROM audit_events
+           WHERE ${inMonth(orgId, start, end, lastSeq)} AND action IN (${list([...SHOWN_BY_FIELDS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
+           ORDER BY seq OFFSET 0) e
    ORDER BY seq`;
 
 /** The month's failed sign-ins summed per person and reason, with the time of the latest. */
@@ -184,9 +188,10 @@ export interface SignInFailureSum {
 
 export const signInFailuresStatement = (orgId: string, start: Date, end: Date, lastSeq: number): SQL => sql`
   SELECT f.user_id, f.reason, f.n, ${isoText(sql.raw("f.last_at"))} AS last_at, u.name, u.email
-    FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id,
-                 coalesce(${text("after::jsonb", "reason")}, 'unknown') AS reason,
+    FROM (SELECT coalesce(target_id, actor_id, 'unknown') AS user_id, coalesce(${text("a", "reason")}, 'unknown') AS reason,
                  count(*)::int AS n, max(created_at) AS last_at
-            FROM audit_events WHERE ${inMonth(orgId, start, end, lastSeq)} AND action = 'auth.sign_in_failed'
+            FROM (SELECT target_id, actor_id, created_at, after::jsonb AS a
+                    FROM audit_events WHERE ${inMonth(orgId, start, end, lastSeq)} AND action = 'auth.sign_in_failed'
+                  OFFSET 0) e
            GROUP BY 1, 2) f
     LEFT JOIN users u ON u.id = f.user_id`;
