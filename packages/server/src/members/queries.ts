@@ -97,7 +97,7 @@ export function memberFilters(
  * Only status, role and store narrow the list: the kept counts (member_counts) or the store's rows
  * (member_stores) give the exact total.
  */
-function countable(q: MemberQuery): boolean {
+export function countable(q: MemberQuery): boolean {
   return !q.q && !q.department && q.dormantDays === undefined;
 }
 
@@ -105,7 +105,7 @@ function countable(q: MemberQuery): boolean {
 export const EXACT_COUNT_LIMIT = 10_000;
 
 export interface MemberPage {
-  rows: Array<{ member: MemberRow; user: UserRow }>;
+  rows: Array<{ member: MemberRow; user: Pick<UserRow, "email" | "name" | "lastLoginAt"> }>;
   nextCursor: string | null;
   total: number;
   totalExact: boolean;
@@ -136,9 +136,15 @@ interface PagePlan {
 
 type PageStatement = ReturnType<typeof pageSelect> | ReturnType<typeof storePageSelect>;
 
-function pageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[], limit: number) {
+/** What a list row shows of the person: never their credentials. */
+const pageUser = { email: users.email, name: users.name, lastLoginAt: users.lastLoginAt };
+
+/** The total the page carries when the kept counts give it (null: counted afterwards, if needed). */
+type TotalColumn = SQL<number | null>;
+
+function pageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[], limit: number, total: TotalColumn) {
   return tx
-    .select({ member: members, user: users, sortKey: keyText })
+    .select({ member: members, user: pageUser, sortKey: keyText, total })
     .from(members)
     .innerJoin(users, eq(users.id, members.userId))
     .where(where)
@@ -147,9 +153,16 @@ function pageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[
 }
 
 /** A page within one store: the store rows' `(org_id, store, key, member_id)` index gives the order. */
-function storePageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order: SQL[], limit: number) {
+function storePageSelect(
+  tx: Tx,
+  keyText: SQL<string | null>,
+  where: SQL,
+  order: SQL[],
+  limit: number,
+  total: TotalColumn,
+) {
   return tx
-    .select({ member: members, user: users, sortKey: keyText })
+    .select({ member: members, user: pageUser, sortKey: keyText, total })
     .from(memberStores)
     .innerJoin(members, and(eq(members.orgId, memberStores.orgId), eq(members.id, memberStores.memberId)))
     .innerJoin(users, eq(users.id, members.userId))
@@ -159,7 +172,15 @@ function storePageSelect(tx: Tx, keyText: SQL<string | null>, where: SQL, order:
 }
 
 /** The statements one page runs, unrun (the benchmark and a test EXPLAIN them). */
-export function memberPagePlan(tx: Tx, orgId: string, q: MemberQuery, scope: SQL, now: Date): PagePlan {
+export function memberPagePlan(
+  tx: Tx,
+  orgId: string,
+  q: MemberQuery,
+  scope: SQL,
+  now: Date,
+  /** The caller sees the whole org: a countable page carries its exact total from the kept counts. */
+  wholeOrg = false,
+): PagePlan {
   const { key, descending } = parseSort(q.sort ?? "name");
   const byStore = q.store !== undefined && q.store !== "";
   const column = byStore ? sortKeys[key].storeColumn : sortKeys[key].column;
@@ -175,6 +196,8 @@ export function memberPagePlan(tx: Tx, orgId: string, q: MemberQuery, scope: SQL
       )!
     : where;
   const select = byStore ? storePageSelect : pageSelect;
+  // Read in the page's own statement (one round trip, one snapshot) rather than by a second one.
+  const total: TotalColumn = wholeOrg && countable(q) ? sql<number>`(${keptCount(orgId, q)})` : sql<null>`NULL::int`;
   const keyText = sk.time
     ? sql<string | null>`to_char(${sk.column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
     : sql<string | null>`${sk.column}`;
@@ -199,13 +222,13 @@ export function memberPagePlan(tx: Tx, orgId: string, q: MemberQuery, scope: SQL
       : undefined;
     const present = sk.nullable ? sql`${sk.column} IS NOT NULL` : undefined;
     const order = [sql`${sk.column} ${descending ? sql`DESC` : sql`ASC`}`, dir(idColumn)];
-    first = select(tx, keyText, and(pageWhere, present, after)!, order, want);
+    first = select(tx, keyText, and(pageWhere, present, after)!, order, want, total);
   }
   let second: PagePlan["second"] = null;
   if (sk.nullable) {
     const after = cursor?.v === null ? sql`${idColumn} ${cmp} ${cursor.id}` : undefined;
     const cond = and(pageWhere, sql`${sk.column} IS NULL`, after)!;
-    second = (limit) => select(tx, keyText, cond, [dir(idColumn)], limit);
+    second = (limit) => select(tx, keyText, cond, [dir(idColumn)], limit, total);
   }
   return { want, cursor, where, first, second };
 }
@@ -223,16 +246,19 @@ export async function selectMemberPage(
   scope: SQL,
   opts: { now: Date; wholeOrg: boolean },
 ): Promise<MemberPage> {
-  const plan = memberPagePlan(tx, orgId, q, scope, opts.now);
+  const plan = memberPagePlan(tx, orgId, q, scope, opts.now, opts.wholeOrg);
   let rows = plan.first ? await plan.first : [];
   if (plan.second && rows.length < plan.want) rows = rows.concat(await plan.second(plan.want - rows.length));
   const more = rows.length > q.limit;
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
+  const carried = rows[0]?.total;
   const { total, totalExact } =
     !plan.cursor && !more
       ? { total: page.length, totalExact: true }
-      : await countMembers(tx, orgId, q, plan.where, opts.wholeOrg);
+      : carried !== undefined && carried !== null
+        ? { total: Number(carried), totalExact: true }
+        : await countMembers(tx, orgId, q, plan.where, opts.wholeOrg);
   return {
     rows: page.map(({ member, user }) => ({ member, user })),
     nextCursor: more && last ? encodeCursor([last.sortKey, last.member.id]) : null,
@@ -256,22 +282,7 @@ async function countMembers(
   wholeOrg: boolean,
 ): Promise<{ total: number; totalExact: boolean }> {
   if (wholeOrg && countable(q)) {
-    const status = q.status ?? "default";
-    const statuses = status === "default" ? ["active", "inactive"] : status === "all" ? null : [status];
-    const narrow = sql`${
-      statuses
-        ? sql`AND status IN (${sql.join(
-            statuses.map((s) => sql`${s}`),
-            sql`, `,
-          )})`
-        : sql``
-    } ${q.role ? sql`AND role = ${q.role}` : sql``}`;
-    // A store's members: its store rows carry status and role, so one index range counts them exactly.
-    const res = q.store
-      ? await tx.execute(sql`
-      SELECT count(*)::int AS total FROM member_stores WHERE org_id = ${orgId} AND store = ${q.store} ${narrow}`)
-      : await tx.execute(sql`
-      SELECT coalesce(sum(n), 0)::int AS total FROM member_counts WHERE org_id = ${orgId} ${narrow}`);
+    const res = await tx.execute(sql`SELECT ${keptCount(orgId, q)} AS total`);
     return { total: Number(rowsOf<{ total: number }>(res)[0]?.total ?? 0), totalExact: true };
   }
   const plan = await tx.execute(sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${members} WHERE ${where}`);
@@ -282,6 +293,26 @@ async function countMembers(
   );
   const n = Number(rowsOf<{ n: number }>(counted)[0]?.n ?? 0);
   return n <= EXACT_COUNT_LIMIT ? { total: n, totalExact: true } : { total: Math.max(n, estimate), totalExact: false };
+}
+
+/**
+ * The exact number of members under a {@link countable} query's status, role and store, from what is kept for
+ * it: the org's counts per status and role (member_counts), or a store's rows, which carry both (one index range).
+ */
+function keptCount(orgId: string, q: MemberQuery): SQL<number> {
+  const status = q.status ?? "default";
+  const statuses = status === "default" ? ["active", "inactive"] : status === "all" ? null : [status];
+  const narrow = sql`${
+    statuses
+      ? sql`AND status IN (${sql.join(
+          statuses.map((s) => sql`${s}`),
+          sql`, `,
+        )})`
+      : sql``
+  } ${q.role ? sql`AND role = ${q.role}` : sql``}`;
+  return q.store
+    ? sql<number>`(SELECT count(*)::int FROM member_stores WHERE org_id = ${orgId} AND store = ${q.store} ${narrow})`
+    : sql<number>`(SELECT coalesce(sum(n), 0)::int FROM member_counts WHERE org_id = ${orgId} ${narrow})`;
 }
 
 /** Below this estimate the matches are few enough to count on every page. */

@@ -15,7 +15,7 @@ import { createResetToken, resetLink, RESET_LIFETIME_MINUTES } from "../auth/pas
 import { enqueueMail } from "../mail/outbox.ts";
 import { passwordResetMail, removalNoticeMail } from "../mail/templates.ts";
 import { revokeKeysOfMember } from "../api-keys/service.ts";
-import { selectMemberPage, type MemberPage, type MemberQuery } from "./queries.ts";
+import { countable, selectMemberPage, type MemberPage, type MemberQuery } from "./queries.ts";
 import { holdRole } from "../roles/guard.ts";
 import {
   assertAllowed,
@@ -39,8 +39,10 @@ const scopeOf = (ctx: OrgContext) => ({ orgId: ctx.org.id, userId: ctx.member.us
 export async function listMembers(deps: AppDeps, ctx: OrgContext, q: MemberQuery): Promise<MemberPage> {
   const scope = memberScope(ctx, "read");
   const opts = { now: deps.clock.now(), wholeOrg: reachOf(ctx, "member", "read").kind === "all" };
-  // A transaction, not a read: the page may ask EXPLAIN for an estimate, which cannot be prepared.
-  return deps.db.tx(scopeOf(ctx), (tx) => selectMemberPage(tx, ctx.org.id, q, scope, opts));
+  const page = (tx: Tx) => selectMemberPage(tx, ctx.org.id, q, scope, opts);
+  // A page whose total comes from the kept counts is one statement: read outside a transaction (one round trip).
+  // Any other may ask EXPLAIN for an estimate, which cannot be prepared: a transaction.
+  return opts.wholeOrg && countable(q) ? deps.db.read(scopeOf(ctx), page) : deps.db.tx(scopeOf(ctx), page);
 }
 
 /** One member with the user fields the read shows, built once (db/prebuilt.ts). */
