@@ -147,7 +147,7 @@ const anyOf = (column: SQLWrapper, ids: string[]): SQL => sql`${column} = ANY(${
 
 /**
  * The report's statements group, sort and hash 100,000s of rows. With the default 4 MB they spill to temporary
- * files, and the month-end members took three times as long (decision 0018).
+ * files (decision 0017).
  */
 const REPORT_WORK_MEM = sql`SET LOCAL work_mem = '64MB'`;
 
