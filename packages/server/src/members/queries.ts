@@ -57,6 +57,9 @@ export function dormantCondition(days: number, now: Date): SQL {
   return dormantWhere(lastLoginKey, members.createdAt, days, now);
 }
 
+/** The statuses a list shows when it names none: the current members, in sort order. */
+const CURRENT = ["active", "inactive"] as const;
+
 /**
  * The org's members under the list filters and the caller's row scope (http/scope.ts). Every condition is on
  * the membership row, so counting and exporting never join the people table.
@@ -70,7 +73,7 @@ export function memberFilters(
 ): SQL {
   const conds: Array<SQL | undefined> = [eq(members.orgId, orgId), scope];
   const status = q.status ?? "default";
-  if (status === "default") conds.push(inArray(members.status, ["active", "inactive"]));
+  if (status === "default") conds.push(inArray(members.status, [...CURRENT]));
   else if (status !== "all") conds.push(eq(members.status, status));
   if (q.role) conds.push(eq(members.role, q.role));
   if (q.department) conds.push(eq(members.department, q.department));
@@ -221,8 +224,15 @@ export function memberPagePlan(
         : sql`(${sk.column}, ${idColumn}) ${cmp} (${cursor.v}, ${cursor.id})`
       : undefined;
     const present = sk.nullable ? sql`${sk.column} IS NOT NULL` : undefined;
+    // Sorted by status under the default filter: PostgreSQL 15 cannot keep the index order and use the IN list
+    // as an index condition, so it walked every removed member first (the descending order starts there). The
+    // statuses' range, implied by the list, bounds the index range.
+    const statuses =
+      key === "status" && (q.status ?? "default") === "default"
+        ? sql`${sk.column} BETWEEN ${CURRENT[0]} AND ${CURRENT[1]}`
+        : undefined;
     const order = [sql`${sk.column} ${descending ? sql`DESC` : sql`ASC`}`, dir(idColumn)];
-    first = select(tx, keyText, and(pageWhere, present, after)!, order, want, total);
+    first = select(tx, keyText, and(pageWhere, present, statuses, after)!, order, want, total);
   }
   let second: PagePlan["second"] = null;
   if (sk.nullable) {
@@ -301,7 +311,7 @@ async function countMembers(
  */
 function keptCount(orgId: string, q: MemberQuery): SQL<number> {
   const status = q.status ?? "default";
-  const statuses = status === "default" ? ["active", "inactive"] : status === "all" ? null : [status];
+  const statuses = status === "default" ? [...CURRENT] : status === "all" ? null : [status];
   const narrow = sql`${
     statuses
       ? sql`AND status IN (${sql.join(
