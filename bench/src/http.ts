@@ -176,7 +176,7 @@ async function startChild(
 }
 
 /** `roster start`, exactly as an operator runs it, on the given database. */
-function startRoster(name: string, database: { url: string } | { dataDir: string }, secretKey: string) {
+export function startRoster(name: string, database: { url: string } | { dataDir: string }, secretKey: string) {
   return freePort().then((port) =>
     startChild(
       name,
