@@ -175,14 +175,27 @@ async function startChild(
   throw new Error(`${name} did not answer ${readyPath} within ${START_TIMEOUT_MS / 1000} s:\n${output()}`);
 }
 
-/** `roster start`, exactly as an operator runs it, on the given database. */
-export function startRoster(name: string, database: { url: string } | { dataDir: string }, secretKey: string) {
-  return freePort().then((port) =>
-    startChild(
+/**
+ * `roster start`, exactly as an operator runs it, on the given database. On PostgreSQL its data directory (where
+ * it keeps its audit signing key) is a temporary one, removed when it stops: never the checkout's `data/`.
+ */
+export async function startRoster(
+  name: string,
+  database: { url: string } | { dataDir: string },
+  secretKey: string,
+): Promise<Child> {
+  const port = await freePort();
+  const dataDir = "url" in database ? mkdtempSync(join(tmpdir(), "roster-bench-")) : database.dataDir;
+  const removeScratch = () => {
+    if ("url" in database) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const child = await startChild(
       name,
       [join(ROOT, "bin", "roster.mjs"), "start"],
       {
-        ...("url" in database ? { DATABASE_URL: database.url } : { ROSTER_DATA_DIR: database.dataDir }),
+        ...("url" in database ? { DATABASE_URL: database.url } : {}),
+        ROSTER_DATA_DIR: dataDir,
         ROSTER_SECRET_KEY: secretKey,
         ROSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
         HOST: "127.0.0.1",
@@ -192,8 +205,18 @@ export function startRoster(name: string, database: { url: string } | { dataDir:
       },
       port,
       "/healthz",
-    ),
-  );
+    );
+    return {
+      ...child,
+      stop: async () => {
+        await child.stop();
+        removeScratch();
+      },
+    };
+  } catch (err) {
+    removeScratch();
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
