@@ -200,7 +200,7 @@ export function memberPagePlan(
     : where;
   const select = byStore ? storePageSelect : pageSelect;
   // Read in the page's own statement (one round trip, one snapshot) rather than by a second one.
-  const total: TotalColumn = wholeOrg && countable(q) ? sql<number>`(${keptCount(orgId, q)})` : sql<null>`NULL::int`;
+  const total: TotalColumn = wholeOrg && countable(q) ? keptCount(orgId, q) : sql<null>`NULL::int`;
   const keyText = sk.time
     ? sql<string | null>`to_char(${sk.column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
     : sql<string | null>`${sk.column}`;

@@ -36,11 +36,8 @@ export interface MonthEndMember {
   present: boolean;
 }
 
-/**
- * `obj->key` as text when it is a JSON string, else null: what the report reads of a before/after field. `obj` is
- * a jsonb expression (`a`, or `before::jsonb`).
- */
-const text = (obj: string, key: string) =>
+/** `obj->key` as text when it is a JSON string, else null: what the report reads of a before/after field. */
+const text = (obj: "a" | "b", key: string) =>
   sql.raw(`CASE WHEN jsonb_typeof(${obj}->'${key}') = 'string' THEN ${obj}->>'${key}' END`);
 /** A list of actions as SQL values, for `IN (…)`. */
 const list = (xs: readonly string[]) =>
@@ -173,7 +170,7 @@ export const listedEventsStatement = (orgId: string, start: Date, end: Date, las
                  before::jsonb AS b, after::jsonb AS a
             FROM audit_events
            WHERE ${inMonth(orgId, start, end, lastSeq)} AND action IN (${list([...SHOWN_BY_FIELDS, ...ROLE_DEFINITION_ACTIONS, "access_review.started", "access_review.completed"])})
-           ORDER BY seq OFFSET 0) e
+          OFFSET 0) e
    ORDER BY seq`;
 
 /** The month's failed sign-ins summed per person and reason, with the time of the latest. */
