@@ -1,10 +1,7 @@
-import { PassThrough, type Readable } from "node:stream";
-import ExcelJS from "exceljs";
+import type { Readable } from "node:stream";
 import { neutralize } from "../audit/feed.ts";
+import { tableOf, tableWorkbook, type Cell } from "../lib/sheets.ts";
 import type { CampaignReport } from "./report.ts";
-
-type Cell = string | number | boolean | null;
-const cell = (v: Cell): Cell => (typeof v === "string" ? neutralize(v) : v);
 
 /** The cover's rows: the campaign, its outcome and the chain evidence it rests on. */
 export function reportCoverRows(r: CampaignReport): Array<[string, Cell]> {
@@ -69,23 +66,12 @@ export const ITEM_COLUMNS = [
   "Item id",
 ] as const;
 
-/** The report as an XLSX workbook (streaming writer), formula-safe like every export. */
+/** The report as an XLSX workbook (streamed), formula-safe like every export. */
 export function reportXlsx(r: CampaignReport): Readable {
-  const out = new PassThrough();
-  void (async () => {
-    const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: false, useSharedStrings: false });
-    wb.creator = "Roster";
-    const sheet = (name: string, header: readonly string[], rows: Cell[][]) => {
-      const ws = wb.addWorksheet(name);
-      ws.addRow([...header]).commit();
-      for (const row of rows) ws.addRow(row.map(cell)).commit();
-      ws.commit();
-    };
-    sheet("Cover", ["Field", "Value"], reportCoverRows(r));
-    sheet(
-      "Items",
-      ITEM_COLUMNS,
-      r.items.map((i) => [
+  return tableWorkbook(
+    [
+      tableOf("Cover", ["Field", "Value"], reportCoverRows(r), (c) => c),
+      tableOf("Items", ITEM_COLUMNS, r.items, (i) => [
         i.name,
         i.email,
         i.role,
@@ -107,8 +93,7 @@ export function reportXlsx(r: CampaignReport): Readable {
         i.memberId,
         i.itemId,
       ]),
-    );
-    await wb.commit();
-  })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
-  return out;
+    ],
+    { creator: "Roster", text: neutralize },
+  );
 }

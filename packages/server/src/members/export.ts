@@ -1,11 +1,10 @@
-import { PassThrough, Readable } from "node:stream";
-import { once } from "node:events";
+import { Readable } from "node:stream";
 import { and, gt, sql, type SQL } from "drizzle-orm";
-import ExcelJS from "exceljs";
 import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { members, users } from "../db/schema.ts";
 import { isoText } from "../lib/columns.ts";
+import { tableWorkbook } from "../lib/sheets.ts";
 import type { OrgContext } from "../http/principal.ts";
 import { memberScope } from "../http/scope.ts";
 import { memberFilters, type MemberQuery } from "./queries.ts";
@@ -129,23 +128,9 @@ function csvExport(deps: AppDeps, ctx: OrgContext, filters: MemberExportFilters,
 }
 
 function xlsxExport(deps: AppDeps, ctx: OrgContext, filters: MemberExportFilters, scope: SQL): Readable {
-  const out = new PassThrough();
-  void (async () => {
-    // Deflate level 1: the sheet's XML is repetitive, so the file is barely larger and the export much faster.
-    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
-      stream: out,
-      useStyles: false,
-      useSharedStrings: false,
-      zip: { zlib: { level: 1 } },
-    });
-    const sheet = workbook.addWorksheet("Members");
-    sheet.columns = EXPORT_COLUMNS.map((key) => ({ header: key, key }));
-    for await (const batch of memberBatches(deps, ctx, filters, scope)) {
-      for (const m of batch) sheet.addRow(cells(m)).commit();
-      if (out.writableNeedDrain) await once(out, "drain");
-    }
-    sheet.commit();
-    await workbook.commit();
-  })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
-  return out;
+  // Each batch becomes rows as the sheet is written: the archive reads the next one when it wants more.
+  async function* rows() {
+    for await (const batch of memberBatches(deps, ctx, filters, scope)) yield batch.map(cells);
+  }
+  return tableWorkbook([{ name: "Members", header: EXPORT_COLUMNS, rows: rows() }]);
 }

@@ -1,10 +1,7 @@
-import { PassThrough, type Readable } from "node:stream";
-import ExcelJS from "exceljs";
+import type { Readable } from "node:stream";
 import { neutralize } from "../audit/feed.ts";
+import { tableOf, tableWorkbook, type Cell } from "../lib/sheets.ts";
 import type { ComplianceReport } from "./compliance.ts";
-
-type Cell = string | number | boolean | null;
-const cell = (v: Cell): Cell => (typeof v === "string" ? neutralize(v) : v);
 
 /** The cover's rows: what the report is, and the chain evidence it rests on. */
 export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
@@ -41,130 +38,84 @@ export function coverRows(r: ComplianceReport): Array<[string, Cell]> {
   ];
 }
 
-/** The report as an XLSX workbook (streaming writer, one sheet per section), formula-safe like every export. */
+const counts = (byKey: Record<string, number>) =>
+  Object.entries(byKey)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(", ");
+
+/** The report as an XLSX workbook (streamed, one sheet per section), formula-safe like every export. */
 export function complianceXlsx(r: ComplianceReport): Readable {
-  const out = new PassThrough();
-  void (async () => {
-    // Deflate level 1, as the member export: the sheets' XML is repetitive, so the file grows little.
-    const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
-      stream: out,
-      useStyles: false,
-      useSharedStrings: false,
-      zip: { zlib: { level: 1 } },
-    });
-    wb.creator = "Roster";
-    const sheet = (name: string, header: string[], rows: Cell[][]) => {
-      const ws = wb.addWorksheet(name);
-      ws.addRow(header).commit();
-      for (const row of rows) ws.addRow(row.map(cell)).commit();
-      ws.commit();
-    };
-    sheet("Cover", ["Field", "Value"], coverRows(r));
-    sheet(
-      "Members",
-      ["Name", "Email", "Role", "Status", "Department", "Member id", "User id"],
-      r.members.map((m) => [m.name, m.email, m.role, m.status, m.department, m.memberId, m.userId]),
-    );
-    sheet(
-      "Role changes",
-      ["Seq", "At (UTC)", "Member", "Member email", "From role", "To role", "Changed by", "Member id", "Actor id"],
-      r.roleChanges.map((c) => [
-        c.seq,
-        c.at,
-        c.memberName,
-        c.memberEmail,
-        c.fromRole,
-        c.toRole,
-        c.actorName,
-        c.memberId,
-        c.actorId,
+  const failures = r.signInFailures;
+  return tableWorkbook(
+    [
+      tableOf("Cover", ["Field", "Value"], coverRows(r), (c) => c),
+      tableOf("Members", ["Name", "Email", "Role", "Status", "Department", "Member id", "User id"], r.members, (m) => [
+        m.name,
+        m.email,
+        m.role,
+        m.status,
+        m.department,
+        m.memberId,
+        m.userId,
       ]),
-    );
-    sheet(
-      "Role definitions",
-      [
-        "Seq",
-        "At (UTC)",
-        "Action",
-        "Role key",
-        "Title",
-        "Rank before",
-        "Rank after",
-        "Permissions before",
-        "Permissions after",
-        "By",
-        "Actor id",
-      ],
-      (r.roleDefinitionChanges ?? []).map((d) => [
-        d.seq,
-        d.at,
-        d.action,
-        d.key,
-        d.title,
-        d.rankBefore,
-        d.rankAfter,
-        d.permissionsBefore?.join(", ") ?? null,
-        d.permissionsAfter?.join(", ") ?? null,
-        d.actorName,
-        d.actorId,
-      ]),
-    );
-    sheet(
-      "Access revocations",
-      ["Seq", "At (UTC)", "Action", "Subject", "Subject email", "Detail", "By", "Target id", "Actor id"],
-      r.accessRevocations.map((x) => [
-        x.seq,
-        x.at,
-        x.action,
-        x.subjectName,
-        x.subjectEmail,
-        x.detail,
-        x.actorName,
-        x.targetId,
-        x.actorId,
-      ]),
-    );
-    sheet(
-      "Sign-in failures",
-      ["User", "Email", "Failures", "Last failure (UTC)", "Reasons", "User id"],
-      [
-        ...r.signInFailures.byUser.map((u): Cell[] => [
-          u.name,
-          u.email,
-          u.count,
-          u.lastAt,
-          Object.entries(u.reasons)
-            .map(([k, n]) => `${k}: ${n}`)
-            .join(", "),
-          u.userId,
-        ]),
+      tableOf(
+        "Role changes",
+        ["Seq", "At (UTC)", "Member", "Member email", "From role", "To role", "Changed by", "Member id", "Actor id"],
+        r.roleChanges,
+        (c) => [c.seq, c.at, c.memberName, c.memberEmail, c.fromRole, c.toRole, c.actorName, c.memberId, c.actorId],
+      ),
+      tableOf(
+        "Role definitions",
         [
-          "Total",
-          null,
-          r.signInFailures.total,
-          null,
-          Object.entries(r.signInFailures.byReason)
-            .map(([k, n]) => `${k}: ${n}`)
-            .join(", "),
-          null,
+          "Seq",
+          "At (UTC)",
+          "Action",
+          "Role key",
+          "Title",
+          "Rank before",
+          "Rank after",
+          "Permissions before",
+          "Permissions after",
+          "By",
+          "Actor id",
         ],
-      ],
-    );
-    sheet(
-      "Access reviews",
-      ["Seq", "At (UTC)", "Event", "Campaign", "Detail", "By", "Campaign id", "Actor id"],
-      (r.accessReviews ?? []).map((x) => [
-        x.seq,
-        x.at,
-        x.action,
-        x.name,
-        x.detail,
-        x.actorName,
-        x.campaignId,
-        x.actorId,
-      ]),
-    );
-    await wb.commit();
-  })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
-  return out;
+        r.roleDefinitionChanges ?? [],
+        (d) => [
+          d.seq,
+          d.at,
+          d.action,
+          d.key,
+          d.title,
+          d.rankBefore,
+          d.rankAfter,
+          d.permissionsBefore?.join(", ") ?? null,
+          d.permissionsAfter?.join(", ") ?? null,
+          d.actorName,
+          d.actorId,
+        ],
+      ),
+      tableOf(
+        "Access revocations",
+        ["Seq", "At (UTC)", "Action", "Subject", "Subject email", "Detail", "By", "Target id", "Actor id"],
+        r.accessRevocations,
+        (x) => [x.seq, x.at, x.action, x.subjectName, x.subjectEmail, x.detail, x.actorName, x.targetId, x.actorId],
+      ),
+      tableOf(
+        "Sign-in failures",
+        ["User", "Email", "Failures", "Last failure (UTC)", "Reasons", "User id"],
+        [...failures.byUser, null],
+        (u): Cell[] =>
+          u === null
+            ? ["Total", null, failures.total, null, counts(failures.byReason), null]
+            : [u.name, u.email, u.count, u.lastAt, counts(u.reasons), u.userId],
+      ),
+      tableOf(
+        "Access reviews",
+        ["Seq", "At (UTC)", "Event", "Campaign", "Detail", "By", "Campaign id", "Actor id"],
+        r.accessReviews ?? [],
+        (x) => [x.seq, x.at, x.action, x.name, x.detail, x.actorName, x.campaignId, x.actorId],
+      ),
+    ],
+    { creator: "Roster", text: neutralize },
+  );
 }
