@@ -6,7 +6,7 @@
 import { performance } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { createApp } from "../../packages/server/src/app.ts";
 import { loadConfig } from "../../packages/server/src/config.ts";
 import { rowsOf, type Database } from "../../packages/server/src/db/database.ts";
@@ -192,11 +192,9 @@ async function timed(
 /** The plan of the first statement a member-list page runs, as the application role with the org bound. */
 async function planOf(db: Database, orgId: string, userId: string, q: MemberQuery): Promise<string> {
   return db.tx({ orgId, userId }, async (tx) => {
-    const plan = memberPagePlan(tx, orgId, q, sql`true`, new Date(), true);
+    const plan = memberPagePlan(orgId, q, sql`true`, new Date(), true);
     const stmt = plan.first ?? plan.second!(q.limit + 1);
-    const lines = rowsOf<{ "QUERY PLAN": string }>(
-      await tx.execute(sql`EXPLAIN (COSTS OFF) ${stmt as unknown as SQL}`),
-    );
+    const lines = rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN (COSTS OFF) ${stmt}`));
     return lines.map((l) => l["QUERY PLAN"]).join("\n");
   });
 }

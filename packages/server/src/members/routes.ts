@@ -87,7 +87,7 @@ export async function memberRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async (req) => {
       const result = await listMembers(deps, orgContext(req), req.query);
       return {
-        data: result.rows.map((r) => memberOut(r.member, r.user)),
+        data: result.rows,
         nextCursor: result.nextCursor,
         total: result.total,
         totalExact: result.totalExact,
