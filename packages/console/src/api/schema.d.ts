@@ -1383,15 +1383,21 @@ export interface components {
     schemas: {
         /** AccessReview */
         AccessReview: {
+            /**
+             * Format: date-time
+             * @example 2026-11-22T10:15:00.000Z
+             */
             completedAt: string | null;
             completedBy: string | null;
             completedHash: string | null;
+            /** @description Seq of the access_review.completed event. */
             completedSeq: number | null;
             /**
              * Format: date-time
              * @example 2026-11-22T10:15:00.000Z
              */
             createdAt: string;
+            /** @description User id; null when the schedule started it. */
             createdBy: string | null;
             dormantDays: number;
             /**
@@ -1420,6 +1426,7 @@ export interface components {
                 roles?: string[];
                 storeIds?: string[];
             };
+            /** @description Seq of the access_review.started event. */
             startedSeq: number | null;
             status: "open" | "completed";
         };
@@ -1427,13 +1434,22 @@ export interface components {
         AccessReviewItem: {
             /** @description Active API keys of the member when the campaign started. */
             apiKeys: number;
+            /**
+             * Format: date-time
+             * @example 2026-11-22T10:15:00.000Z
+             */
             decidedAt: string | null;
+            /** @description User id of who decided. */
             decidedBy: string | null;
             decision: ("keep" | "revoke" | "change_role") | null;
             department: string | null;
             dormant: boolean;
             email: string;
             id: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-22T10:15:00.000Z
+             */
             lastLoginAt: string | null;
             memberId: string;
             name: string;
@@ -1441,6 +1457,7 @@ export interface components {
             note: string | null;
             outcome: ("applied" | "unchanged" | "not_decided" | "failed") | null;
             outcomeDetail: string | null;
+            /** @description The member assigned to review this one. */
             reviewerId: string | null;
             role: string;
             /** @description The member's status when the campaign started. */
@@ -1451,6 +1468,7 @@ export interface components {
         AuditEvent: {
             /** @description Event name, e.g. `team.role_changed`; see the audit events in the integrator guide. */
             action: string;
+            /** @description The user who acted; null for the system (scheduled jobs). */
             actorId: string | null;
             after: {
                 [key: string]: unknown;
@@ -1471,6 +1489,7 @@ export interface components {
             prevHash: string;
             /** @description Gapless per org, starting at 1. */
             seq: number;
+            /** @description What was acted on: a member, user, invitation, API key or org id. */
             targetId: string | null;
             userAgent: string | null;
         };
@@ -2595,6 +2614,10 @@ export interface operations {
                             id: string;
                             /** @description invitation, password_reset or removal_notice */
                             kind: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             sentAt: string | null;
                             /** @description pending, sending, sent or failed */
                             status: string;
@@ -2772,9 +2795,17 @@ export interface operations {
                             hiddenModules: string[];
                             id: string;
                             invitedBy: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             lastLoginAt: string | null;
                             name: string;
                             orgId: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             removedAt: string | null;
                             role: string;
                             secondaryEmail: string | null;
@@ -2916,6 +2947,7 @@ export interface operations {
                             orgName: string;
                             policy: string;
                             role: string;
+                            /** @description The role's title in the org: the preset's, or the org's own for a custom role; null for a role the org no longer defines. */
                             roleTitle: string | null;
                             status: string;
                             storeIds: string[];
@@ -3787,6 +3819,7 @@ export interface operations {
                             id: string;
                             name: string;
                             role: string;
+                            /** @description The role's title in the org: the preset's, or the org's own for a custom role; null for a role the org no longer defines. */
                             roleTitle: string | null;
                         }[];
                         scopes: string[];
@@ -5451,6 +5484,10 @@ export interface operations {
                              */
                             createdAt: string;
                             id: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             lastUsedAt: string | null;
                             /** @description The member the key acts as. */
                             memberId: string;
@@ -5459,7 +5496,15 @@ export interface operations {
                             /** @description null: the member's whole current role; otherwise narrowed to these. */
                             permissions: string[] | null;
                             prefix: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             revokedAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             rotatedAt: string | null;
                         }[];
                         nextCursor: null;
@@ -6241,6 +6286,10 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             acceptedAt: string | null;
                             /**
                              * Format: date-time
@@ -6256,8 +6305,13 @@ export interface operations {
                             expiresAt: string;
                             hiddenModules: string[];
                             id: string;
+                            /** @description Member id of the inviter. */
                             invitedBy: string | null;
                             invitedByName: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             revokedAt: string | null;
                             role: string;
                             secondaryEmail: string | null;
@@ -6347,6 +6401,7 @@ export interface operations {
                     email: string;
                     hiddenModules?: string[];
                     role?: string;
+                    /** Format: email */
                     secondaryEmail?: string | null;
                     storeIds?: string[];
                 };
@@ -6360,6 +6415,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         acceptedAt: string | null;
                         /**
                          * Format: date-time
@@ -6375,8 +6434,13 @@ export interface operations {
                         expiresAt: string;
                         hiddenModules: string[];
                         id: string;
+                        /** @description Member id of the inviter. */
                         invitedBy: string | null;
                         invitedByName: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         revokedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -6501,6 +6565,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         acceptedAt: string | null;
                         /**
                          * Format: date-time
@@ -6516,8 +6584,13 @@ export interface operations {
                         expiresAt: string;
                         hiddenModules: string[];
                         id: string;
+                        /** @description Member id of the inviter. */
                         invitedBy: string | null;
                         invitedByName: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         revokedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -6633,6 +6706,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         acceptedAt: string | null;
                         /**
                          * Format: date-time
@@ -6648,8 +6725,13 @@ export interface operations {
                         expiresAt: string;
                         hiddenModules: string[];
                         id: string;
+                        /** @description Member id of the inviter. */
                         invitedBy: string | null;
                         invitedByName: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         revokedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -6789,9 +6871,17 @@ export interface operations {
                             hiddenModules: string[];
                             id: string;
                             invitedBy: string | null;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             lastLoginAt: string | null;
                             name: string;
                             orgId: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             removedAt: string | null;
                             role: string;
                             secondaryEmail: string | null;
@@ -6799,6 +6889,7 @@ export interface operations {
                             storeIds: string[];
                             userId: string;
                         }[];
+                        /** @description Pass as `cursor` for the next page; null on the last page. */
                         nextCursor: string | null;
                         /** @description How many members match the filters (all pages). Exact when `totalExact` is true; otherwise the database's estimate. */
                         total: number;
@@ -6892,9 +6983,17 @@ export interface operations {
                         hiddenModules: string[];
                         id: string;
                         invitedBy: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         lastLoginAt: string | null;
                         name: string;
                         orgId: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         removedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -6989,9 +7088,17 @@ export interface operations {
                         hiddenModules: string[];
                         id: string;
                         invitedBy: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         lastLoginAt: string | null;
                         name: string;
                         orgId: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         removedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -7101,6 +7208,7 @@ export interface operations {
                     hiddenModules?: string[];
                     name?: string;
                     role?: string;
+                    /** Format: email */
                     secondaryEmail?: string | null;
                     status?: "active" | "inactive" | "removed";
                     storeIds?: string[];
@@ -7125,9 +7233,17 @@ export interface operations {
                         hiddenModules: string[];
                         id: string;
                         invitedBy: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         lastLoginAt: string | null;
                         name: string;
                         orgId: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         removedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -7369,9 +7485,17 @@ export interface operations {
                         hiddenModules: string[];
                         id: string;
                         invitedBy: string | null;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         lastLoginAt: string | null;
                         name: string;
                         orgId: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         removedAt: string | null;
                         role: string;
                         secondaryEmail: string | null;
@@ -8406,6 +8530,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description An access review of the whole org starts every this many days; null: only by hand. */
                         accessReviewEveryDays: number | null;
                         /** @description Where set (departments preset), primary emails must be at one of these domains. */
                         allowedEmailDomains: string[];
@@ -8414,7 +8539,9 @@ export interface operations {
                         invitationLifetimeHours: number;
                         /** @description Members without a factor reach only enrolment (403 mfa_enrollment_required elsewhere). */
                         requireMfa: boolean;
+                        /** @description Sessions idle this long end on this org's routes; null: the installation default. */
                         sessionIdleMinutes: number | null;
+                        /** @description Sessions older than this end on this org's routes; null: the installation default. */
                         sessionMaxHours: number | null;
                         /** @description What a deactivated member's API keys do: keep working (default, integrations must not break) or pause until reactivation. */
                         suspendedMemberApiKeys: "active" | "paused";
@@ -8512,6 +8639,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description An access review of the whole org starts every this many days; null: only by hand. */
                         accessReviewEveryDays: number | null;
                         /** @description Where set (departments preset), primary emails must be at one of these domains. */
                         allowedEmailDomains: string[];
@@ -8520,7 +8648,9 @@ export interface operations {
                         invitationLifetimeHours: number;
                         /** @description Members without a factor reach only enrolment (403 mfa_enrollment_required elsewhere). */
                         requireMfa: boolean;
+                        /** @description Sessions idle this long end on this org's routes; null: the installation default. */
                         sessionIdleMinutes: number | null;
+                        /** @description Sessions older than this end on this org's routes; null: the installation default. */
                         sessionMaxHours: number | null;
                         /** @description What a deactivated member's API keys do: keep working (default, integrations must not break) or pause until reactivation. */
                         suspendedMemberApiKeys: "active" | "paused";
@@ -8635,9 +8765,14 @@ export interface operations {
                              */
                             createdAt: string;
                             description: string | null;
+                            /** @description Why the endpoint is disabled: by an administrator, or after 5 days of failures. */
                             disabledReason: string | null;
                             enabled: boolean;
                             events: string[];
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             failingSince: string | null;
                             id: string;
                             lastDelivery: {
@@ -8649,7 +8784,15 @@ export interface operations {
                                 createdAt: string;
                                 eventType: string;
                                 id: string;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-22T10:15:00.000Z
+                                 */
                                 lastAttemptAt: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-22T10:15:00.000Z
+                                 */
                                 nextAttemptAt: string | null;
                                 responseStatus: number | null;
                                 /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
@@ -8756,9 +8899,14 @@ export interface operations {
                          */
                         createdAt: string;
                         description: string | null;
+                        /** @description Why the endpoint is disabled: by an administrator, or after 5 days of failures. */
                         disabledReason: string | null;
                         enabled: boolean;
                         events: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         failingSince: string | null;
                         id: string;
                         /** @description The signing secret (`whsec_…`) for the `webhook-signature` header (Standard Webhooks). Shown only in this answer. */
@@ -8880,9 +9028,14 @@ export interface operations {
                          */
                         createdAt: string;
                         description: string | null;
+                        /** @description Why the endpoint is disabled: by an administrator, or after 5 days of failures. */
                         disabledReason: string | null;
                         enabled: boolean;
                         events: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         failingSince: string | null;
                         id: string;
                         /**
@@ -9079,9 +9232,14 @@ export interface operations {
                          */
                         createdAt: string;
                         description: string | null;
+                        /** @description Why the endpoint is disabled: by an administrator, or after 5 days of failures. */
                         disabledReason: string | null;
                         enabled: boolean;
                         events: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         failingSince: string | null;
                         id: string;
                         /**
@@ -9205,20 +9363,31 @@ export interface operations {
                              * @example 2026-11-22T10:15:00.000Z
                              */
                             createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             deliveredAt: string | null;
                             endpointId: string;
+                            /** @description The event's place in the org's audit chain; null for tests. */
                             eventSeq: number | null;
                             /** @description The audit action, or `webhook.test`. */
                             eventType: string;
                             /** @description The `webhook-id` every attempt of this delivery carries. */
                             id: string;
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             lastAttemptAt: string | null;
                             lastError: string | null;
                             /** @description Every attempt, oldest first. */
                             log: {
                                 attempt: number;
                                 durationMs: number;
+                                /** @description Timeout, connection error or refused address; null when answered. */
                                 error: string | null;
+                                /** @description The first 1 KB of the answer. */
                                 responseBody: string | null;
                                 responseStatus: number | null;
                                 /**
@@ -9227,7 +9396,12 @@ export interface operations {
                                  */
                                 startedAt: string;
                             }[];
+                            /**
+                             * Format: date-time
+                             * @example 2026-11-22T10:15:00.000Z
+                             */
                             nextAttemptAt: string | null;
+                            /** @description The first 1 KB of the last answer. */
                             responseBody: string | null;
                             responseStatus: number | null;
                             /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
@@ -9319,20 +9493,31 @@ export interface operations {
                          * @example 2026-11-22T10:15:00.000Z
                          */
                         createdAt: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         deliveredAt: string | null;
                         endpointId: string;
+                        /** @description The event's place in the org's audit chain; null for tests. */
                         eventSeq: number | null;
                         /** @description The audit action, or `webhook.test`. */
                         eventType: string;
                         /** @description The `webhook-id` every attempt of this delivery carries. */
                         id: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         lastAttemptAt: string | null;
                         lastError: string | null;
                         /** @description Every attempt, oldest first. */
                         log: {
                             attempt: number;
                             durationMs: number;
+                            /** @description Timeout, connection error or refused address; null when answered. */
                             error: string | null;
+                            /** @description The first 1 KB of the answer. */
                             responseBody: string | null;
                             responseStatus: number | null;
                             /**
@@ -9341,7 +9526,12 @@ export interface operations {
                              */
                             startedAt: string;
                         }[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         nextAttemptAt: string | null;
+                        /** @description The first 1 KB of the last answer. */
                         responseBody: string | null;
                         responseStatus: number | null;
                         /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */
@@ -9457,9 +9647,14 @@ export interface operations {
                          */
                         createdAt: string;
                         description: string | null;
+                        /** @description Why the endpoint is disabled: by an administrator, or after 5 days of failures. */
                         disabledReason: string | null;
                         enabled: boolean;
                         events: string[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         failingSince: string | null;
                         id: string;
                         /** @description The signing secret (`whsec_…`) for the `webhook-signature` header (Standard Webhooks). Shown only in this answer. */
@@ -9572,20 +9767,31 @@ export interface operations {
                          * @example 2026-11-22T10:15:00.000Z
                          */
                         createdAt: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         deliveredAt: string | null;
                         endpointId: string;
+                        /** @description The event's place in the org's audit chain; null for tests. */
                         eventSeq: number | null;
                         /** @description The audit action, or `webhook.test`. */
                         eventType: string;
                         /** @description The `webhook-id` every attempt of this delivery carries. */
                         id: string;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         lastAttemptAt: string | null;
                         lastError: string | null;
                         /** @description Every attempt, oldest first. */
                         log: {
                             attempt: number;
                             durationMs: number;
+                            /** @description Timeout, connection error or refused address; null when answered. */
                             error: string | null;
+                            /** @description The first 1 KB of the answer. */
                             responseBody: string | null;
                             responseStatus: number | null;
                             /**
@@ -9594,7 +9800,12 @@ export interface operations {
                              */
                             startedAt: string;
                         }[];
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-22T10:15:00.000Z
+                         */
                         nextAttemptAt: string | null;
+                        /** @description The first 1 KB of the last answer. */
                         responseBody: string | null;
                         responseStatus: number | null;
                         /** @description `pending`: waiting for its first attempt, or for its next one after a failure (`attempts` > 0); `delivered`: answered 2xx; `failed`: every attempt failed (retry it by hand). */

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from "@sinclair/typebox";
+import { Type, type TNull, type TSchema, type TUnion } from "@sinclair/typebox";
 
 export const ErrorBody = Type.Object(
   {
@@ -83,7 +83,25 @@ export const Timestamp = Type.Unsafe<Date | string>({
   format: "date-time",
   examples: ["2026-11-22T10:15:00.000Z"],
 });
-export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+/**
+ * The schema, or null. A plain string, number, integer or boolean becomes `type: [type, "null"]` (JSON Schema and
+ * OpenAPI 3.1): the response serializer then tests the value's type, where `anyOf` made it run a validator per
+ * field and per row (about 2 µs each, most of a 200-row member page's serializing). Anything else (objects,
+ * arrays, literal sets) stays `anyOf` with null.
+ */
+export function Nullable<T extends TSchema>(t: T): TUnion<[T, TNull]> {
+  const schema = t as TSchema & { type?: unknown; const?: unknown; enum?: unknown; anyOf?: unknown };
+  const primitive =
+    typeof schema.type === "string" &&
+    ["string", "number", "integer", "boolean"].includes(schema.type) &&
+    schema.const === undefined &&
+    schema.enum === undefined &&
+    schema.anyOf === undefined;
+  if (!primitive) return Type.Union([t, Type.Null()]);
+  // Typed as the union it means (nothing reads these schemas with TypeBox's own checker: only Ajv and the
+  // serializer, which take the JSON Schema as written).
+  return Type.Unsafe({ ...t, type: [schema.type, "null"] }) as unknown as TUnion<[T, TNull]>;
+}
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
 export const Email = Type.String({ format: "email", maxLength: 254 });
 export const OrgParams = Type.Object({ orgId: Id });
