@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../src/db/database.ts";
-import { executeStatements, PreparedStatements } from "../src/db/bound-client.ts";
+import fc from "fast-check";
+import pg from "pg";
+import { escapeLiteral, executeStatements, PreparedStatements } from "../src/db/bound-client.ts";
 import { members } from "../src/db/schema.ts";
 import { addMember, createOrg, engine, signUp, testApp, type TestApp } from "./helpers.ts";
 
@@ -41,6 +43,16 @@ describe("statements as prepared on a connection", () => {
     expect(first[1]).toContain(` E'it''s \\\\ here', '7')`);
     const again = executeStatements(prepared, text, [null, 8]);
     expect(again).toEqual([first[1]!.replace(/\(.*\)$/, "(NULL, '8')")]);
+  });
+
+  it("writes every text literal as the driver does (property), a large one included", () => {
+    const text = fc.oneof(
+      fc.string({ unit: fc.constantFrom("'", "\\", "a", "E", " ", "\n", "é", "😀") }),
+      fc.string({ unit: "binary" }),
+    );
+    fc.assert(fc.property(text, (s) => escapeLiteral(s) === pg.escapeLiteral(s)));
+    const large = `{"q":"it's","b":"\\"}`.repeat(200_000);
+    expect(escapeLiteral(large)).toBe(pg.escapeLiteral(large));
   });
 
   it("drops the least recently used statement beyond its limit", () => {
