@@ -219,13 +219,15 @@ describe.skipIf(engine !== "postgres")("webhooks on PostgreSQL", () => {
         cwd: root,
         stdio: ["ignore", "pipe", "pipe"],
       });
+      // Known as the running child from the start: it may deliver (and be killed) before it says it is running.
+      child = c;
       let out = "";
       c.stdout.on("data", (d: Buffer) => (out += d.toString()));
       c.stderr.on("data", (d: Buffer) => (out += d.toString()));
       const until = Date.now() + 90_000;
-      while (!out.includes("Roster is running") && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-      expect(out).toContain("Roster is running");
-      child = c;
+      while (!out.includes("Roster is running") && child === c && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 100));
+      if (child === c) expect(out).toContain("Roster is running");
     };
     const kill = async () => {
       const c = child!;
@@ -283,19 +285,20 @@ describe.skipIf(engine !== "postgres")("webhooks on PostgreSQL", () => {
     // before Roster can record the answer. Roster restarts and sends that one again with the same webhook-id.
     await receiver.start(receiverPort);
     const processed = new Set<string>();
-    let killedOnce = false;
+    // The restart waits for the killed process to be gone: started while it still held the port, the new one
+    // failed with EADDRINUSE.
+    const crash: { killed: Promise<void> | null } = { killed: null };
     receiver.answer = async (r) => {
       if (r.verified) processed.add(r.id);
-      if (!killedOnce) {
-        killedOnce = true;
-        await kill();
-      }
+      crash.killed ??= kill();
+      await crash.killed;
       return 200;
     };
     await start();
     // The killed instance's claim on the endpoint runs out after its lease (60 s) before the next one takes over.
     const deadline = Date.now() + 180_000;
-    while (!killedOnce && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!crash.killed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await crash.killed;
     await start();
     while (processed.size < names.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 
