@@ -1,10 +1,12 @@
 import { dormantWhere } from "./dormant.ts";
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Tx } from "../db/database.ts";
-import { members, memberStores, users, type MemberStatus } from "../db/schema.ts";
+import type { Static } from "@sinclair/typebox";
+import { members, memberStores, users } from "../db/schema.ts";
 import { isoText } from "../lib/columns.ts";
 import { AppError } from "../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../http/cursor.ts";
+import type { Member } from "./shape.ts";
 
 export const MEMBER_SORTS = ["name", "email", "role", "status", "lastLoginAt", "createdAt"] as const;
 export type MemberSort = (typeof MEMBER_SORTS)[number];
@@ -108,24 +110,8 @@ export function countable(q: MemberQuery): boolean {
 /** Up to this many matches are counted exactly on any page; past it the total is the planner's estimate. */
 export const EXACT_COUNT_LIMIT = 10_000;
 
-/** A list row as the API shows a member (members/shape.ts), timestamps already ISO text. */
-export interface ListedMember {
-  id: string;
-  userId: string;
-  orgId: string;
-  email: string;
-  secondaryEmail: string | null;
-  name: string;
-  role: string;
-  status: MemberStatus;
-  department: string | null;
-  storeIds: string[];
-  hiddenModules: string[];
-  lastLoginAt: string | null;
-  createdAt: string;
-  removedAt: string | null;
-  invitedBy: string | null;
-}
+/** A list row: the API's member (members/shape.ts), its timestamps already ISO text from the database. */
+export type ListedMember = Static<typeof Member>;
 
 export interface MemberPage {
   rows: ListedMember[];
