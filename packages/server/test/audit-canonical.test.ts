@@ -5,13 +5,13 @@ import { rowsOf, type Database } from "../src/db/database.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { scratchDatabase, type ScratchDatabase } from "../src/db/scratch.ts";
 import { record, startChain } from "../src/audit/record.ts";
-import { canonicalEvent, chainHash, GENESIS_HASH, type ChainedEvent } from "../src/audit/chain.ts";
-import { canonicalColumnIntact, verifyChain } from "../src/audit/verify.ts";
+import { chainHash, GENESIS_HASH, type ChainedEvent } from "../src/audit/chain.ts";
+import { hashColumnIntact, verifyChain } from "../src/audit/verify.ts";
 import { loadSigningKey } from "../src/audit/signing.ts";
 
-// The database keeps each event's canonical form in a generated column (migration 0005) and verification
-// hashes it there. These tests hold that column to canonicalEvent(), make sure an altered table or function
-// sends verification back to the process, and upgrade a chain written before the column existed.
+// The database keeps each event's hash, computed from the row's fields, in a generated column (migration 0017)
+// and verification compares the chain's hashes with it. These tests hold that column to chainHash(), make sure
+// an altered table or function sends verification back to the process, and upgrade chains written before.
 
 const key = loadSigningKey({ auditSigningKey: { pem: undefined, file: undefined } });
 const baseUrl = process.env.DATABASE_URL;
@@ -31,7 +31,7 @@ async function newOrg(db: Database, name: string): Promise<string> {
 const verify = (db: Database, orgId: string, mode: "auto" | "process" = "auto") =>
   verifyChain(db, orgId, { trustedKeys: [key], mode });
 
-describe(`the database's canonical form (${engine})`, () => {
+describe(`the database's computed hash (${engine})`, () => {
   let scratch: ScratchDatabase;
   let db: Database;
   beforeAll(async () => {
@@ -40,7 +40,7 @@ describe(`the database's canonical form (${engine})`, () => {
   });
   afterAll(async () => scratch.drop());
 
-  it("equals canonicalEvent() for arbitrary strings and JSON values, and such chains verify in both modes", async () => {
+  it("equals chainHash() for arbitrary strings and JSON values, and such chains verify in both modes", async () => {
     const orgId = await newOrg(db, "arbitrary");
     const text = fc.string({ unit: "binary", maxLength: 24 });
     const json = fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 });
@@ -66,12 +66,15 @@ describe(`the database's canonical form (${engine})`, () => {
               userAgent,
             }),
           );
-          const stored = rowsOf<{ canonical: string }>(
+          const stored = rowsOf<{ computed_hash: string; prev_hash: string }>(
             await db.owner((d) =>
-              d.execute(sql`SELECT canonical FROM audit_events WHERE org_id = ${orgId} AND seq = ${e.seq}`),
+              d.execute(
+                sql`SELECT computed_hash, prev_hash FROM audit_events WHERE org_id = ${orgId} AND seq = ${e.seq}`,
+              ),
             ),
           )[0]!;
-          expect(stored.canonical).toBe(canonicalEvent(e));
+          expect(stored.computed_hash).toBe(chainHash(stored.prev_hash, e));
+          expect(stored.computed_hash).toBe(e.hash);
         },
       ),
       { numRuns: 150 },
@@ -92,18 +95,22 @@ describe(`the database's canonical form (${engine})`, () => {
           after: { i },
         }),
       );
-    expect(await canonicalColumnIntact(db)).toBe(true);
+    expect(await hashColumnIntact(db)).toBe(true);
+    // Not even the owner can write the generated column while it is one.
+    await expect(
+      db.script((run) => run.query("UPDATE audit_events SET computed_hash = hash WHERE org_id = $1", [orgId])),
+    ).rejects.toThrow();
     await db.script(async (run) => {
-      await run.exec("ALTER TABLE audit_events ALTER COLUMN canonical DROP EXPRESSION");
-      // The canonical text stays as it was while a field changes under it: only the process can see that.
+      await run.exec("ALTER TABLE audit_events ALTER COLUMN computed_hash DROP EXPRESSION");
+      // The computed hash stays as it was while a field changes under it: only the process can see that.
       await run.query("UPDATE audit_events SET action = 'team.removed' WHERE org_id = $1 AND seq = 4", [orgId]);
     });
-    expect(await canonicalColumnIntact(db)).toBe(false);
+    expect(await hashColumnIntact(db)).toBe(false);
     expect(await verify(db, orgId)).toMatchObject({ ok: false, brokenAtSeq: 4, reason: "edited" });
   });
 });
 
-describe(`a replaced canonical function (${engine})`, () => {
+describe(`a replaced hash function (${engine})`, () => {
   let scratch: ScratchDatabase;
   beforeAll(async () => {
     scratch = await scratchDatabase(baseUrl, { prefix: "roster_canonical_fn" });
@@ -121,12 +128,12 @@ describe(`a replaced canonical function (${engine})`, () => {
       }),
     );
     await db.script((run) =>
-      run.exec(`CREATE OR REPLACE FUNCTION roster_audit_canonical(
-      org_id text, seq bigint, id text, action text, actor_id text, target_id text, entity_type text,
+      run.exec(`CREATE OR REPLACE FUNCTION roster_audit_hash(
+      prev_hash text, org_id text, seq bigint, id text, action text, actor_id text, target_id text, entity_type text,
       before text, after text, ip text, user_agent text, created_at timestamptz) RETURNS text
       LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$ SELECT 'anything' $$`),
     );
-    expect(await canonicalColumnIntact(db)).toBe(false);
+    expect(await hashColumnIntact(db)).toBe(false);
     expect(await verify(db, orgId)).toMatchObject({ ok: true, eventsVerified: 1 });
   });
 });
@@ -183,8 +190,10 @@ describe(`upgrading a chain written before migration 0005 (${engine})`, () => {
       ),
     );
 
-    expect(await migrate(db)).toContain("0005_audit_canonical.sql");
-    expect(await canonicalColumnIntact(db)).toBe(true);
+    const applied = await migrate(db);
+    expect(applied).toContain("0005_audit_canonical.sql");
+    expect(applied).toContain("0017_audit_computed_hash.sql");
+    expect(await hashColumnIntact(db)).toBe(true);
     const auto = await verify(db, orgId);
     expect(auto).toMatchObject({ ok: true, lastSeq: payloads.length, lastHash: prev });
     expect(await verify(db, orgId, "process")).toEqual(auto);
@@ -198,5 +207,46 @@ describe(`upgrading a chain written before migration 0005 (${engine})`, () => {
       }),
     );
     expect(await verify(db, orgId)).toMatchObject({ ok: true, lastSeq: payloads.length + 1 });
+  });
+});
+
+describe(`upgrading a chain written with the canonical column of migration 0005 (${engine})`, () => {
+  let scratch: ScratchDatabase;
+  beforeAll(async () => {
+    scratch = await scratchDatabase(baseUrl, { prefix: "roster_hash_up", migrateUpTo: "0016_members_role_name.sql" });
+  });
+  afterAll(async () => scratch.drop());
+
+  it("computes every row's hash from its fields: intact rows verify, an earlier edit is found", async () => {
+    const db = scratch.db;
+    const intact = await newOrg(db, "intact");
+    const edited = await newOrg(db, "edited");
+    for (const orgId of [intact, edited])
+      for (let i = 0; i < 5; i++)
+        await db.tx({ orgId }, (tx) =>
+          record(tx, orgId, new Date(Date.UTC(2026, 3, 1, 0, 0, i)), {
+            action: "team.role_changed",
+            actorId: "usr_x",
+            targetId: `mem_${i}`,
+            entityType: "team",
+            before: { role: "staff" },
+            after: { role: i % 2 ? "admin" : "read_only", note: "ünïcode \u0001" },
+            ip: "203.0.113.9",
+            userAgent: null,
+          }),
+        );
+    // Edited by the owner before the upgrade, while the table still had its canonical column.
+    await db.script((run) =>
+      run.query(`UPDATE audit_events SET after = '{"role":"owner"}' WHERE org_id = $1 AND seq = 3`, [edited]),
+    );
+
+    expect(await migrate(db)).toEqual(["0017_audit_computed_hash.sql"]);
+    expect(await hashColumnIntact(db)).toBe(true);
+    const good = await verify(db, intact);
+    expect(good).toMatchObject({ ok: true, eventsVerified: 5 });
+    expect(await verify(db, intact, "process")).toEqual(good);
+    const bad = await verify(db, edited);
+    expect(bad).toMatchObject({ ok: false, brokenAtSeq: 3, reason: "edited" });
+    expect(await verify(db, edited, "process")).toEqual(bad);
   });
 });

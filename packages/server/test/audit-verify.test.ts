@@ -5,7 +5,7 @@ import { rowsOf } from "../src/db/database.ts";
 import { record } from "../src/audit/record.ts";
 import { canonicalJson, chainHash, type ChainedEvent } from "../src/audit/chain.ts";
 import { createCheckpoint, trustedKeys, verifyOrg } from "../src/audit/checkpoints.ts";
-import { canonicalColumnIntact, verifyChain } from "../src/audit/verify.ts";
+import { hashColumnIntact, verifyChain } from "../src/audit/verify.ts";
 import { loadSigningKey, signCheckpoint } from "../src/audit/signing.ts";
 import { createOrg, engine, signUp, testApp, type Session, type TestApp } from "./helpers.ts";
 
@@ -18,11 +18,11 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 /**
- * Verifies in both modes — the database checking the generated canonical column (in one range and in several),
+ * Verifies in both modes — the database checking the generated computed_hash column (in one range and in several),
  * and the process recomputing every event — and insists that they agree on every field of the result.
  */
 async function verifyBoth(orgId: string) {
-  expect(await canonicalColumnIntact(t.db)).toBe(true);
+  expect(await hashColumnIntact(t.db)).toBe(true);
   const auto = await verifyOrg(t.deps, orgId);
   const inProcess = await verifyChain(t.db, orgId, { trustedKeys: trustedKeys(t.deps), mode: "process" });
   expect(auto).toEqual(inProcess);

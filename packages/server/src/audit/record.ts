@@ -102,8 +102,9 @@ export async function record(
   const [head, tail] = canonicalAround(event, payload);
   // One statement, one round trip: lock the head, take the next seq, hash SHA-256(prevHash ‖ canonical) in
   // the database (UTF-8, as chainHash does; the process's canonical form cut where the seq goes), append,
-  // move the head. PostgreSQL fills the row's generated `canonical` column from the same fields (migration
-  // 0005); a property test holds the two spellings equal. Prepared once per connection, as every query is.
+  // move the head. PostgreSQL fills the row's generated `computed_hash` column from the same fields with its own
+  // spelling of the canonical form (migration 0017); a property test holds the two equal. Prepared once per
+  // connection, as every query is.
   const rows = rowsOf<{ seq: string | number; hash: string; prev_hash: string }>(
     await tx.execute(
       sql`

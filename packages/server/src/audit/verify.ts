@@ -43,8 +43,9 @@ export interface VerifyOptions {
   /** Start after a point already known good (a valid checkpoint): the checkpoint job verifies only what is new. */
   startAfter?: { seq: number; hash: string };
   /**
-   * "auto" (the default) lets the database hash the stored canonical forms, a range per CPU, when the generated
-   * column and its function are intact, and recomputes in the process from the first suspect row on;
+   * "auto" (the default) lets the database compare each row's hash with the one it computed from the row's
+   * fields (a generated column), a range per CPU, when that column and its function are intact, and recomputes
+   * in the process from the first suspect row on;
    * "process" recomputes every event's canonical form and hash in the process (the reference).
    */
   mode?: "auto" | "process";
@@ -188,41 +189,41 @@ async function successorLater(db: Database, orgId: string, prevHash: string, aft
   return rowsOf(res).length > 0;
 }
 
-/** The body of roster_audit_canonical() exactly as migration 0005 created it (read once, when first needed). */
-let canonicalFunctionSource: string | undefined;
+/** The body of roster_audit_hash() exactly as migration 0017 created it (read once, when first needed). */
+let hashFunctionSource: string | undefined;
 function expectedFunctionSource(): string {
-  if (canonicalFunctionSource === undefined) {
-    const m = listMigrations().find((x) => x.name === "0005_audit_canonical.sql");
+  if (hashFunctionSource === undefined) {
+    const m = listMigrations().find((x) => x.name === "0017_audit_computed_hash.sql");
     const body = m ? /AS \$\$([\s\S]*?)\$\$/.exec(m.sql)?.[1] : undefined;
-    if (body === undefined) throw new Error("migration 0005_audit_canonical.sql has no canonical function");
-    canonicalFunctionSource = body;
+    if (body === undefined) throw new Error("migration 0017_audit_computed_hash.sql has no hash function");
+    hashFunctionSource = body;
   }
-  return canonicalFunctionSource;
+  return hashFunctionSource;
 }
-const CANONICAL_EXPRESSION =
-  "roster_audit_canonical(org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at)";
+const HASH_EXPRESSION =
+  "roster_audit_hash(prev_hash, org_id, seq, id, action, actor_id, target_id, entity_type, before, after, ip, user_agent, created_at)";
 
 /**
- * Is the stored `canonical` column still what the chain's hashes can be checked against? It must be generated
- * (PostgreSQL recomputes it from the row's fields on every write) by the one roster_audit_canonical() whose
- * body, volatility and pinned search_path are those of migration 0005. Someone who can alter the table could
- * otherwise turn it into a plain column and edit fields under an unchanged canonical text.
+ * Is the stored `computed_hash` column still what the chain's hashes can be checked against? It must be
+ * generated (PostgreSQL recomputes it from the row's fields on every write, and no role can write it) by the one
+ * roster_audit_hash() whose body, volatility and pinned search_path are those of migration 0017. Someone who can
+ * alter the table could otherwise turn it into a plain column and edit fields under an unchanged hash.
  */
-export async function canonicalColumnIntact(db: Database): Promise<boolean> {
+export async function hashColumnIntact(db: Database): Promise<boolean> {
   const res = await db.tx({}, (tx) =>
     tx.execute(sql`
     SELECT a.attgenerated::text AS generated, pg_get_expr(d.adbin, d.adrelid) AS expr,
            (SELECT json_agg(json_build_object('src', p.prosrc, 'volatile', p.provolatile::text, 'config', p.proconfig))
-              FROM pg_proc p WHERE p.proname = 'roster_audit_canonical') AS fns
+              FROM pg_proc p WHERE p.proname = 'roster_audit_hash') AS fns
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-     WHERE a.attrelid = 'audit_events'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped`),
+     WHERE a.attrelid = 'audit_events'::regclass AND a.attname = 'computed_hash' AND NOT a.attisdropped`),
   );
   const row = rowsOf<{
     generated: string;
     expr: string | null;
     fns: Array<{ src: string; volatile: string; config: string[] | null }> | string | null;
   }>(res)[0];
-  if (!row || row.generated !== "s" || row.expr !== CANONICAL_EXPRESSION) return false;
+  if (!row || row.generated !== "s" || row.expr !== HASH_EXPRESSION) return false;
   const fns =
     typeof row.fns === "string"
       ? (JSON.parse(row.fns) as Array<{ src: string; volatile: string; config: string[] | null }>)
@@ -243,7 +244,8 @@ interface RangeScan {
 
 /**
  * One range (lo, hi] checked inside the database: seqs consecutive from lo + 1, each prev_hash equal to the
- * hash before it (`prevAtLo` for the first row), each hash equal to SHA-256(prev_hash ‖ canonical).
+ * hash before it (`prevAtLo` for the first row), each hash equal to `computed_hash`, SHA-256(prev_hash ‖ canonical) as PostgreSQL computed it from the row's
+ * fields when the row was last written.
  * Returns the first seq where that fails (a missing seq counts where it is missing), if one does: the row
  * before it is then present and passed.
  */
@@ -266,8 +268,7 @@ async function scanRange(
       FROM (
         SELECT seq, coalesce(lag(seq) OVER w, ${lo}) + 1 AS expected,
                prev_hash IS DISTINCT FROM coalesce(lag(hash) OVER w, ${prevHashAtLo})
-               OR canonical IS NULL
-               OR hash <> encode(sha256(convert_to(prev_hash || canonical, 'UTF8')), 'hex') AS bad
+               OR hash IS DISTINCT FROM computed_hash AS bad
           FROM audit_events WHERE org_id = ${orgId} AND seq > ${lo} ${upper}
         WINDOW w AS (ORDER BY seq)
       ) checked`),
@@ -337,7 +338,7 @@ async function hashesAt(db: Database, orgId: string, seqs: number[]): Promise<Ma
 
 /**
  * Checks the org's chain in seq order — every hash and link, the signed checkpoints and the head — and reports
- * the first break. By default the database checks each row's hash against its generated canonical column, in
+ * the first break. By default the database checks each row's hash against its generated `computed_hash` column, in
  * ranges side by side; from the first suspect row on, the process streams rows (keyset batches, the next one
  * fetched while the current one is hashed), recomputes every canonical form and classifies what it finds.
  */
@@ -389,7 +390,7 @@ export async function verifyChain(db: Database, orgId: string, opts: VerifyOptio
   };
 
   let inProcessFrom: number | null = start.seq;
-  if ((opts.mode ?? "auto") === "auto" && (await canonicalColumnIntact(db))) {
+  if ((opts.mode ?? "auto") === "auto" && (await hashColumnIntact(db))) {
     // The database vouches for every row up to goodThrough; the process takes over at the first suspect one
     // (if the database's verdict there was wrong, the process simply carries on verifying).
     const scan = await scanInDatabase(db, orgId, start, opts.ranges);

@@ -5,7 +5,7 @@ import { canonicalJson, parseEventObject } from "../audit/chain.ts";
 
 /**
  * An audit event's before/after: an object in the process, its RFC 8785 canonical JSON text in the database
- * (what the chain hashes, and what the generated `canonical` column embeds verbatim; migration 0005).
+ * (what the chain hashes, and what the generated `computed_hash` column hashes verbatim; migrations 0005, 0017).
  * Text that is not JSON can only come from editing the table by hand: it reads back as `{ unreadable }`.
  */
 const canonicalObject = customType<{ data: Record<string, unknown>; driverData: string }>({
