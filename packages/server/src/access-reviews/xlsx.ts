@@ -1,6 +1,5 @@
 import type { Readable } from "node:stream";
-import { neutralize } from "../audit/feed.ts";
-import { tableOf, tableWorkbook, type Cell } from "../lib/sheets.ts";
+import { neutralize, tableOf, tableWorkbook, type Cell } from "../lib/sheets.ts";
 import type { CampaignReport } from "./report.ts";
 
 /** The cover's rows: the campaign, its outcome and the chain evidence it rests on. */

@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from "node:stream";
 import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import { stringify } from "csv-stringify";
+import { neutralize } from "../lib/sheets.ts";
 import type { AppDeps } from "../deps.ts";
 import { auditEvents, type AuditEventRow } from "../db/schema.ts";
 import type { OrgContext } from "../http/principal.ts";
@@ -163,11 +164,6 @@ async function* auditRows(deps: Pick<AppDeps, "db">, orgId: string, where: SQL):
     if (batch.length < BATCH) return;
     after = batch[batch.length - 1]!.seq;
   }
-}
-
-/** Same rule as the member export: a cell a spreadsheet would run as a formula gets a leading apostrophe. */
-export function neutralize(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
 export const CSV_COLUMNS = [

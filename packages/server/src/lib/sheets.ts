@@ -24,6 +24,15 @@ const SPECIAL = /[&<>\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFE\uFFFF]/;
 /* eslint-enable no-control-regex */
 const ENTITY: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
 
+/**
+ * A cell that a spreadsheet would read as a formula (= + - @, or tab / CR that some tools strip first) gets a
+ * leading apostrophe, the OWASP CSV-injection defence: the value is then shown as text. Every CSV and workbook
+ * Roster writes passes its text cells through this.
+ */
+export function neutralize(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
 /** Text as XML character data: the three markup characters escaped, characters XML forbids left out. */
 export function xmlText(s: string): string {
   if (!SPECIAL.test(s)) return s;

@@ -4,7 +4,7 @@ import type { AppDeps } from "../deps.ts";
 import { rowsOf } from "../db/database.ts";
 import { members, users } from "../db/schema.ts";
 import { isoText } from "../lib/columns.ts";
-import { tableWorkbook } from "../lib/sheets.ts";
+import { neutralize, tableWorkbook } from "../lib/sheets.ts";
 import type { OrgContext } from "../http/principal.ts";
 import { memberScope } from "../http/scope.ts";
 import { memberFilters, type MemberQuery } from "./queries.ts";
@@ -22,14 +22,6 @@ export const EXPORT_COLUMNS = [
   "stores",
 ] as const;
 const BATCH = 5000;
-
-/**
- * A cell that a spreadsheet would read as a formula (= + - @, or tab / CR that some tools strip first) gets a
- * leading apostrophe, the OWASP CSV-injection defence: the value is then shown as text.
- */
-export function neutralize(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-}
 
 /** A member as the export reads it: the timestamps and the store list already as the text the file holds. */
 interface ExportSource {

@@ -1,6 +1,5 @@
 import type { Readable } from "node:stream";
-import { neutralize } from "../audit/feed.ts";
-import { tableOf, tableWorkbook, type Cell } from "../lib/sheets.ts";
+import { neutralize, tableOf, tableWorkbook, type Cell } from "../lib/sheets.ts";
 import type { ComplianceReport } from "./compliance.ts";
 
 /** The cover's rows: what the report is, and the chain evidence it rests on. */
