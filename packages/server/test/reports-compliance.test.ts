@@ -176,6 +176,17 @@ describe(`compliance report (${engine})`, () => {
     expect(json<ComplianceReport>(await report("2026-02")).cover.generatedAt).toBe(first.cover.generatedAt);
   });
 
+  it("the request that keeps a finished month answers what is kept: later requests get the same report", async () => {
+    await t.db.owner((db) =>
+      db.execute(sql`DELETE FROM compliance_reports WHERE org_id = ${orgId} AND month = '2026-02'`),
+    );
+    const built = json<ComplianceReport>(await report("2026-02"));
+    t.clock.advance(3600_000);
+    const kept = json<ComplianceReport>(await report("2026-02"));
+    expect(kept).toEqual(built);
+    expect(kept.cover).toMatchObject({ final: true, month: "2026-02" });
+  });
+
   it("the scheduled job keeps every finished month of every org", async () => {
     expect(jobs).toContain(complianceReportJob);
     expect(finishedMonths(new Date("2026-01-15T10:00:00Z"), new Date("2026-03-05T12:00:00Z"))).toEqual([

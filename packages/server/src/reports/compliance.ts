@@ -460,26 +460,35 @@ export function forDepartment(report: ComplianceReport, department: string): Com
   };
 }
 
-/** A finished month's kept report, if the job (or an earlier request) stored one. */
-export async function storedReport(
+/** A finished month's kept report as its JSON text, if the job (or an earlier request) stored one. */
+export async function storedReportText(
   deps: Pick<AppDeps, "db">,
   orgId: string,
   month: string,
-): Promise<ComplianceReport | null> {
-  const rows = await deps.db.tx({ orgId }, (tx) =>
-    tx
-      .select({ report: complianceReports.report })
-      .from(complianceReports)
-      .where(and(eq(complianceReports.orgId, orgId), eq(complianceReports.month, month))),
+): Promise<string | null> {
+  const rows = await deps.db.tx({ orgId }, async (tx) =>
+    rowsOf<{ report: string }>(
+      await tx.execute(
+        sql`SELECT ${complianceReports.report}::text AS report FROM ${complianceReports}
+             WHERE ${complianceReports.orgId} = ${orgId} AND ${complianceReports.month} = ${month}`,
+      ),
+    ),
   );
-  return (rows[0]?.report as ComplianceReport | undefined) ?? null;
+  return rows[0]?.report ?? null;
 }
 
-/** Keeps a finished month's report; the first one written wins (rows are never changed). */
-export async function storeReport(deps: Pick<AppDeps, "db">, report: ComplianceReport): Promise<void> {
+/**
+ * Keeps a finished month's report, as the JSON text given (or its own); the first one written wins (rows are never
+ * changed). Answers whether this one was the first.
+ */
+export async function storeReport(
+  deps: Pick<AppDeps, "db">,
+  report: ComplianceReport,
+  text: string = JSON.stringify(report),
+): Promise<boolean> {
   if (!report.cover.final || report.cover.scope !== "organization")
     throw new Error("only finished, organization-wide reports are kept");
-  await deps.db.tx({ orgId: report.cover.orgId }, (tx) =>
+  const written = await deps.db.tx({ orgId: report.cover.orgId }, (tx) =>
     tx
       .insert(complianceReports)
       .values({
@@ -487,28 +496,47 @@ export async function storeReport(deps: Pick<AppDeps, "db">, report: ComplianceR
         month: report.cover.month,
         lastSeq: report.cover.lastSeq,
         lastHash: report.cover.lastHash,
-        report: report as unknown as Record<string, unknown>,
+        report: sql`${text}::json`,
         generatedAt: new Date(report.cover.generatedAt),
       })
-      .onConflictDoNothing(),
+      .onConflictDoNothing()
+      .returning({ month: complianceReports.month }),
   );
+  return written.length > 0;
 }
 
 /**
- * The organization-wide report for a month: a finished month's kept report when there is one, otherwise built now
- * (and kept, when the month is over).
+ * The organization-wide report for a month as JSON text: a finished month's kept text when there is one,
+ * otherwise built now (and kept, when the month is over). When another instance kept the month first, every
+ * caller gets that one.
  */
+export async function complianceReportJson(
+  deps: Pick<AppDeps, "db" | "config" | "clock">,
+  orgId: string,
+  month: string,
+): Promise<string> {
+  const kept = await storedReportText(deps, orgId, month);
+  if (kept !== null) return kept;
+  const report = await buildComplianceReport(deps, orgId, month);
+  const text = JSON.stringify(report);
+  if (report.cover.final && !(await storeReport(deps, report, text))) {
+    return (await storedReportText(deps, orgId, month)) ?? text;
+  }
+  return text;
+}
+
+/** The organization-wide report for a month as an object (the workbook, a department's part). */
 export async function complianceReport(
   deps: Pick<AppDeps, "db" | "config" | "clock">,
   orgId: string,
   month: string,
 ): Promise<ComplianceReport> {
-  const kept = await storedReport(deps, orgId, month);
-  if (kept) return kept;
+  const kept = await storedReportText(deps, orgId, month);
+  if (kept !== null) return JSON.parse(kept) as ComplianceReport;
   const report = await buildComplianceReport(deps, orgId, month);
-  if (report.cover.final) {
-    await storeReport(deps, report);
-    return (await storedReport(deps, orgId, month)) ?? report;
+  if (report.cover.final && !(await storeReport(deps, report))) {
+    const first = await storedReportText(deps, orgId, month);
+    if (first !== null) return JSON.parse(first) as ComplianceReport;
   }
   return report;
 }

@@ -6,7 +6,7 @@ import type { AppDeps } from "../deps.ts";
 import { errors, Nullable, OrgParams } from "../http/schemas.ts";
 import { orgContext } from "../http/context.ts";
 import { VerifyResult } from "../audit/routes.ts";
-import { readComplianceReport } from "./service.ts";
+import { readComplianceReport, readComplianceReportJson } from "./service.ts";
 import { complianceXlsx } from "./xlsx.ts";
 
 const S = Type.String();
@@ -172,15 +172,16 @@ export async function reportRoutes(app: FastifyInstance, deps: AppDeps): Promise
     async (req, reply) => {
       const ctx = orgContext(req);
       const { month, format } = req.query;
-      const report = await readComplianceReport(deps, ctx, month);
-      void reply.header("cache-control", "no-store");
       if (format === "xlsx") {
+        const report = await readComplianceReport(deps, ctx, month);
         return reply
+          .header("cache-control", "no-store")
           .header("content-disposition", `attachment; filename="compliance-${ctx.org.id}-${month}.xlsx"`)
           .type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
           .send(complianceXlsx(report));
       }
-      return reply.type("application/json; charset=utf-8").send(JSON.stringify(report));
+      const text = await readComplianceReportJson(deps, ctx, month);
+      return reply.header("cache-control", "no-store").type("application/json; charset=utf-8").send(text);
     },
   );
 }

@@ -1,4 +1,4 @@
-import { bigint, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, json, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 /** Monthly compliance reports kept for each finished month (migration 0002_audit.sql): written once, never changed. */
 export const complianceReports = pgTable(
@@ -8,7 +8,8 @@ export const complianceReports = pgTable(
     month: text("month").notNull(),
     lastSeq: bigint("last_seq", { mode: "number" }).notNull(),
     lastHash: text("last_hash").notNull(),
-    report: jsonb("report").$type<Record<string, unknown>>().notNull(),
+    // The report as the JSON text it is answered with (migration 0018).
+    report: json("report").$type<Record<string, unknown>>().notNull(),
     generatedAt: timestamp("generated_at", { withTimezone: true, mode: "date" }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.orgId, t.month] })],
