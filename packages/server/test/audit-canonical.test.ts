@@ -240,7 +240,7 @@ describe(`upgrading a chain written with the canonical column of migration 0005 
       run.query(`UPDATE audit_events SET after = '{"role":"owner"}' WHERE org_id = $1 AND seq = 3`, [edited]),
     );
 
-    expect(await migrate(db)).toEqual(["0017_audit_computed_hash.sql"]);
+    expect(await migrate(db)).toContain("0017_audit_computed_hash.sql");
     expect(await hashColumnIntact(db)).toBe(true);
     const good = await verify(db, intact);
     expect(good).toMatchObject({ ok: true, eventsVerified: 5 });
