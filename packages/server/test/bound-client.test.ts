@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { rowsOf } from "../src/db/database.ts";
 import fc from "fast-check";
 import pg from "pg";
-import { escapeLiteral, executeStatements, PreparedStatements } from "../src/db/bound-client.ts";
+import { escapeLiteral, executeStatements, LARGE_VALUE, PreparedStatements } from "../src/db/bound-client.ts";
 import { members } from "../src/db/schema.ts";
 import { addMember, createOrg, engine, signUp, testApp, type TestApp } from "./helpers.ts";
 
@@ -124,6 +124,16 @@ describe(`transactions with the binding sent along with the first query (${engin
     ).rejects.toThrow("stop");
     const rows = await t.db.read({ orgId: orgA }, (tx) => tx.select({ department: members.department }).from(members));
     expect(rows.some((r) => r.department === "rolled back")).toBe(false);
+  });
+
+  it("send a value of a megabyte or more as a parameter of its own, and read it back whole", async () => {
+    const large = `'\\\u00e9${"x".repeat(LARGE_VALUE)}`;
+    const back = await t.db.tx({ orgId: orgA }, async (tx) => {
+      const r = await tx.execute(sql`SELECT ${large}::text AS v, current_setting('roster.org_id', true) AS org`);
+      return rowsOf<{ v: string; org: string }>(r)[0]!;
+    });
+    expect(back.org).toBe(orgA);
+    expect(back.v).toBe(large);
   });
 
   it("recover from a failed statement that prepared something: the next use of the text works", async () => {
