@@ -244,8 +244,8 @@ interface RangeScan {
 
 /**
  * One range (lo, hi] checked inside the database: seqs consecutive from lo + 1, each prev_hash equal to the
- * hash before it (`prevAtLo` for the first row), each hash equal to `computed_hash`, SHA-256(prev_hash ‖ canonical) as PostgreSQL computed it from the row's
- * fields when the row was last written.
+ * hash before it (`prevAtLo` for the first row), each hash equal to `computed_hash`: SHA-256(prev_hash ‖
+ * canonical) as PostgreSQL computed it from the row's fields when the row was last written.
  * Returns the first seq where that fails (a missing seq counts where it is missing), if one does: the row
  * before it is then present and passed.
  */
@@ -338,9 +338,9 @@ async function hashesAt(db: Database, orgId: string, seqs: number[]): Promise<Ma
 
 /**
  * Checks the org's chain in seq order — every hash and link, the signed checkpoints and the head — and reports
- * the first break. By default the database checks each row's hash against its generated `computed_hash` column, in
- * ranges side by side; from the first suspect row on, the process streams rows (keyset batches, the next one
- * fetched while the current one is hashed), recomputes every canonical form and classifies what it finds.
+ * the first break. By default the database checks each row's hash against its generated `computed_hash`
+ * column, in ranges side by side; from the first suspect row on, the process streams rows (keyset batches, the
+ * next one fetched while the current one is hashed), recomputes every canonical form and classifies what it finds.
  */
 export async function verifyChain(db: Database, orgId: string, opts: VerifyOptions): Promise<VerifyResult> {
   const batchSize = opts.batchSize ?? 5000;
