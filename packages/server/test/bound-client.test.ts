@@ -3,7 +3,14 @@ import { sql } from "drizzle-orm";
 import { rowsOf } from "../src/db/database.ts";
 import fc from "fast-check";
 import pg from "pg";
-import { escapeLiteral, executeStatements, LARGE_VALUE, PreparedStatements } from "../src/db/bound-client.ts";
+import {
+  BoundQueries,
+  escapeLiteral,
+  executeStatements,
+  LARGE_VALUE,
+  PreparedStatements,
+  type Wire,
+} from "../src/db/bound-client.ts";
 import { members } from "../src/db/schema.ts";
 import { addMember, createOrg, engine, signUp, testApp, type TestApp } from "./helpers.ts";
 
@@ -66,6 +73,37 @@ describe("statements as prepared on a connection", () => {
     expect(executeStatements(prepared, "SELECT 1", [])).toHaveLength(1);
     const back = executeStatements(prepared, "SELECT 2", []); // "SELECT 3" is now the least recently used
     expect(back.map((x) => x.split(" ")[0])).toEqual(["DEALLOCATE", "PREPARE", "EXECUTE"]);
+  });
+
+  it("sends a text value of a megabyte or more as a parameter in a transaction, never inside a read's message", async () => {
+    const sent: Array<{ kind: "message" | "plain"; text: string; values?: unknown[] }> = [];
+    const wire: Wire<undefined, string> = {
+      message: async (text) => {
+        sent.push({ kind: "message", text });
+        return ["ok"];
+      },
+      plain: async (text, values) => {
+        sent.push({ kind: "plain", text, values: values ?? [] });
+        return "ok";
+      },
+      preparedNames: async () => [],
+    };
+    const large = "x".repeat(LARGE_VALUE);
+    const insert = "INSERT INTO t (a, b) VALUES ($1, $2)";
+    const tx = new BoundQueries(wire, new PreparedStatements(), "BEGIN", false);
+    await tx.run(insert, ["small", large], undefined);
+    await tx.run(insert, ["small", "also small"], undefined);
+    expect(sent.map((m) => m.kind)).toEqual(["message", "plain", "message"]);
+    expect(sent[0]!.text).toBe("BEGIN");
+    expect(sent[1]).toEqual({ kind: "plain", text: insert, values: ["small", large] });
+    expect(sent[2]!.text).toMatch(/^PREPARE rq_\w+ AS INSERT .*;\nEXECUTE rq_\w+\('small', 'also small'\)$/);
+    // A read outside a transaction carries its binding in each message, so the value stays a literal there.
+    sent.length = 0;
+    const read = new BoundQueries(wire, new PreparedStatements(), "SET LOCAL x = 1", true);
+    await read.run("SELECT $1::text", [large], undefined);
+    expect(sent.map((m) => m.kind)).toEqual(["message"]);
+    expect(sent[0]!.text.startsWith("SET LOCAL x = 1;\nPREPARE rq_")).toBe(true);
+    expect(sent[0]!.text.endsWith(`('${large}')`)).toBe(true);
   });
 });
 
